@@ -1,0 +1,444 @@
+/**
+ * The plugin-facing types. Everything here is re-exported by `mod.ts`; plugins import nothing else.
+ *
+ * @module
+ */
+import type { ErrorCode } from "./errors.ts";
+import type { DestinationKind, Message, MessageInit, PropertyValue } from "./message.ts";
+
+export type Awaitable<T> = T | Promise<T>;
+/** A JSON Schema object (draft 2020-12 / draft-07 keywords as Ajv understands them). */
+export type JsonSchema = Record<string, unknown>;
+
+/** `plugins/<name>/plugin.json`: read and validated before any plugin code is imported. */
+export interface PluginManifest {
+  /** kebab-case, unique; prefixes the plugin's log lines, errors and console rows. */
+  name: string;
+  version: string;
+  description: string;
+  /** Module, relative to plugin.json, whose default export is `definePlugin(...)`. */
+  entry: string;
+  /** Semver range of this API the plugin targets ("^0.1"). */
+  broker: string;
+  provides?: ServiceName[];
+  /** Hard: set up after the provider; missing = start-up fails. */
+  requires?: ServiceName[];
+  /** Soft: set up after the provider when one is present. */
+  after?: ServiceName[];
+  /** Options schema: validated, defaults filled; the console renders its form from it. */
+  options?: JsonSchema;
+  reload?: "options" | "restart";
+}
+
+/** One entry of `broker.json`'s plugin list. */
+export interface PluginEntry {
+  /** A built-in name ("mqtt"), a path to a plugin.json or its folder, or an `npm:` specifier. */
+  use: string;
+  /** Instance id when one plugin runs twice (two bridges). */
+  as?: string;
+  enabled?: boolean;
+  options?: Record<string, unknown>;
+}
+
+/** `broker.json`: which plugins run, with what options. Array order breaks priority ties. */
+export interface BrokerManifest {
+  node?: { id?: string; dataDir?: string };
+  /** Core limits and defaults. */
+  limits?: Partial<BrokerLimits>;
+  plugins: PluginEntry[];
+}
+
+/** Limits the core enforces; every one is configurable in broker.json under "limits". */
+export interface BrokerLimits {
+  /** Largest body in bytes a publish may carry. */
+  maxMessageSize: number;
+  /** Longest destination name. */
+  maxDestinationLength: number;
+  /** Most levels in a destination name. */
+  maxDestinationLevels: number;
+  /** Credit a subscription gets when its spec names none. */
+  defaultPrefetch: number;
+  /** Create queues on first use (publish or subscribe). */
+  autoCreate: boolean;
+  /** How often queues are swept for expired messages, in ms. */
+  expirySweepMs: number;
+  /** Setup/teardown timeout per plugin, in ms. */
+  pluginTimeoutMs: number;
+}
+
+/** A plugin is a factory: its state lives in setup's closure, so one plugin can run twice. */
+export interface Plugin<O = Record<string, unknown>> {
+  /** Must equal the manifest's name. */
+  name: string;
+  /** Register hooks, provide services, open listeners. The host applies a timeout. */
+  setup(ctx: PluginContext<O>): Awaitable<Teardown | void>;
+}
+
+/** Releases what setup made; called in reverse setup order. */
+export type Teardown = (reason: "stop" | "failed") => Awaitable<void>;
+
+/** What a plugin's setup receives. Handlers and services registered here are released by the host. */
+export interface PluginContext<O> {
+  /** Instance id: `as` from broker.json, else the manifest name. */
+  readonly id: string;
+  readonly options: Readonly<O>;
+  readonly broker: BrokerApi;
+  readonly hooks: HookBus;
+  /** Aborted before teardown: tie timers, sockets and loops to it. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  /** node.dataDir from broker.json, made absolute. */
+  readonly dataDir: string;
+  provide<K extends ServiceName>(name: K, impl: Services[K]): void;
+  /** Only names in requires/after; throws plugin_dependency otherwise, or when an `after` is absent. */
+  use<K extends ServiceName>(name: K): Services[K];
+  /** Like use(), but undefined when the service is absent (for `after` services). */
+  tryUse<K extends ServiceName>(name: K): Services[K] | undefined;
+}
+
+/** Gate answer: "not mine, ask the next one". */
+export const DEFER: unique symbol = Symbol("DEFER");
+/** Fold answer: swallow the message silently, no error to the client. */
+export const DROP: unique symbol = Symbol("DROP");
+
+/** A refusal; adapters map the code to their wire code. */
+export interface Reject {
+  readonly code: ErrorCode;
+  readonly reason: string;
+}
+
+/** True when `v` is a {@linkcode Reject}. */
+export function isReject(v: unknown): v is Reject {
+  return typeof v === "object" && v !== null && "code" in v && "reason" in v && !("id" in v);
+}
+
+/** Who a session acts for. */
+export interface Principal {
+  /** User name; "anonymous" for anonymous sessions. */
+  readonly id: string;
+  readonly groups?: readonly string[];
+  /** Extra attributes set by the authenticating plugin (certificate subject, roles). */
+  readonly attributes?: Readonly<Record<string, PropertyValue>>;
+}
+
+/** What a protocol knows about a client when it opens a session. */
+export interface ClientInfo {
+  /** Protocol client id (MQTT client id, AMQP container id); unique per protocol plugin. */
+  readonly clientId: string;
+  readonly protocol: string;
+  /** Remote address "ip:port". */
+  readonly remote: string;
+  /** Listener name ("mqtt:tcp"). */
+  readonly listener?: string;
+  readonly username?: string;
+  readonly password?: Uint8Array;
+  /** Subject of the verified TLS client certificate. */
+  readonly certificateSubject?: string;
+}
+
+export interface ConnectEvent {
+  readonly client: ClientInfo;
+}
+export type Action = "publish" | "subscribe" | "browse" | "admin";
+export interface AccessEvent {
+  readonly principal: Principal;
+  readonly client?: ClientInfo;
+  readonly action: Action;
+  readonly destination: string;
+  readonly kind: DestinationKind;
+}
+export interface PublishEvent {
+  readonly message: Message;
+  readonly principal: Principal;
+  readonly client?: ClientInfo;
+}
+export interface SubscribeEvent {
+  readonly spec: SubscriptionSpec;
+  readonly principal: Principal;
+  readonly client?: ClientInfo;
+}
+export interface DeliverEvent {
+  readonly message: Message;
+  readonly queue: string;
+  readonly subscription: Subscription;
+}
+export interface MessageEvent {
+  readonly message: Message;
+  /** The queue that held it. */
+  readonly queue: string;
+}
+export interface ClientEvent {
+  readonly client: ClientInfo;
+  readonly principal?: Principal;
+}
+export interface AdminEvent {
+  readonly principal: Principal;
+  readonly action: string;
+  readonly object: string;
+  readonly before?: unknown;
+  readonly after?: unknown;
+  readonly remote?: string;
+}
+/** Why a message leaves its queue without being acked. */
+export interface DeadLetterEvent extends MessageEvent {
+  readonly reason: "expired" | "max_redeliveries" | "rejected" | string;
+}
+
+/** The hook table. */
+export interface Hooks {
+  /** gate: first answer that is not DEFER wins; all DEFER or a throw = deny. */
+  authenticate(e: ConnectEvent): Awaitable<Principal | Reject | typeof DEFER>;
+  /** gate: first answer that is not DEFER wins; all DEFER = allow unless an auth plugin set failClosed. */
+  authorize(e: AccessEvent): Awaitable<true | Reject | typeof DEFER>;
+  /** fold: validate, route, delay, seal. Reject or DROP stops the chain; a throw = server_busy. */
+  publish(e: PublishEvent): Awaitable<Message | Reject | typeof DROP>;
+  /** fold over the spec; Reject stops the chain. */
+  subscribe(e: SubscribeEvent): Awaitable<SubscriptionSpec | Reject>;
+  /** fold per message x consumer, synchronous, bands in reverse (unseal first). */
+  deliver(e: DeliverEvent): Message | Reject | typeof DROP;
+  /** observe */
+  acked(e: MessageEvent): void;
+  /** observe: the message expired (it also goes through deadLetter with reason "expired"). */
+  expired(e: MessageEvent): void;
+  /** observe: the message left its queue unacked (expired, too many redeliveries, rejected). */
+  deadLetter(e: DeadLetterEvent): void;
+  connected(e: ClientEvent): void;
+  disconnected(e: ClientEvent & { reason: string }): void;
+  adminAction(e: AdminEvent): void;
+}
+export type HookName = keyof Hooks;
+
+/** Registration of hook handlers; released by the host when the plugin stops. */
+export interface HookBus {
+  on<H extends HookName>(name: H, fn: Hooks[H], opts?: HookOptions): void;
+}
+export interface HookOptions {
+  /** Higher first; use a {@linkcode Priority} band. Ties: broker.json order. */
+  priority?: number;
+  /** Destination pattern: the handler is called only for matching destinations. */
+  filter?: string;
+}
+
+/** Named priority bands. `deliver` runs them in reverse, so SEAL is first to unseal. */
+export const Priority = {
+  AUTH: 900,
+  VALIDATE: 700,
+  TRANSFORM: 500,
+  ROUTE: 300,
+  SEAL: 100,
+  OBSERVE: 0,
+} as const;
+
+/** A stored queue entry: the message and the queues that hold it. */
+export interface StoredMessage {
+  readonly message: Message;
+  readonly queues: readonly string[];
+}
+/** Names one message in one queue. */
+export interface MessageRef {
+  readonly queue: string;
+  readonly id: string;
+}
+/** A small persistent map (definitions, retained messages, sessions). */
+export interface KeyValue<V> {
+  get(key: string): Promise<V | undefined>;
+  set(key: string, value: V): Promise<void>;
+  delete(key: string): Promise<void>;
+  entries(prefix?: string): AsyncIterable<[string, V]>;
+}
+/** Every implementation passes tests/conformance/store.ts. */
+export interface Store {
+  /** One transaction; resolve = durable = confirm. */
+  append(batch: readonly StoredMessage[]): Promise<void>;
+  /** Removes refs; a message whose last ref goes is deleted. Batched the same way as append. */
+  ack(refs: readonly MessageRef[]): Promise<void>;
+  /** Records a new redelivery count (best effort: a crash may lose the last increments). */
+  redelivered(refs: readonly MessageRef[], count: number): Promise<void>;
+  /** Unacked persistent messages with their queues, in append order. */
+  recover(): AsyncIterable<StoredMessage>;
+  /** A named key-value space ("definitions", "mqtt.retained"...). */
+  kv<V>(namespace: string): KeyValue<V>;
+  close(): Promise<void>;
+}
+
+/** Holds messages whose deliverAt is in the future and hands them back when due. */
+export interface Scheduler {
+  /** Takes ownership of the message; the scheduler calls broker.route(m) at m.deliverAt. */
+  schedule(m: Message): Promise<void>;
+}
+
+/** Routes mounted on the shared HTTP listener. */
+export interface HttpMount {
+  /** Mounts a fetch handler under a path prefix ("/api/v1"). */
+  mount(prefix: string, handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>): void;
+  /** Registers a WebSocket upgrade path ("/mqtt") handled by `onSocket`. */
+  websocket(path: string, onSocket: (socket: WebSocket, req: Request, info: Deno.ServeHandlerInfo) => void): void;
+}
+
+/** The seam each protocol plugin implements; the core never sees a frame. */
+export interface ProtocolAdapter {
+  readonly protocol: string;
+  toAddress(wire: string, use: "publish" | "subscribe"): string | Reject;
+  fromAddress(address: string): string;
+}
+
+/** Services plugins provide; declaration-merge to add your own. */
+export interface Services {
+  store: Store;
+  scheduler: Scheduler;
+  http: HttpMount;
+  [p: `protocol:${string}`]: ProtocolAdapter;
+}
+export type ServiceName = keyof Services & string;
+
+/** Which messages a subscription receives and how. */
+export interface SubscriptionSpec {
+  kind: DestinationKind;
+  /** A queue name, or for topics a pattern ("a.*.c", "a.>"). */
+  destination: string;
+  selector?: string;
+  /** Credit granted up front; default limits.defaultPrefetch; Infinity for at-most-once streams. */
+  prefetch?: number;
+  /** "auto": delivered = acked (at-most-once). "client": the consumer acks. Default "client". */
+  ack?: "auto" | "client";
+  /** Queue consumers: only one consumer receives while it lives; others wait. */
+  exclusive?: boolean;
+  /** Topics: a durable subscription name; its queue survives disconnect and restart. */
+  durable?: string;
+  /** Topics: a shared subscription group; members share one queue (durable if `durable` is set too). */
+  shared?: string;
+  /** Topics: skip messages this session published. */
+  noLocal?: boolean;
+}
+
+/** One received message and the handle to settle it. */
+export interface Delivery {
+  readonly message: Message;
+  /** Ack id, unique within the subscription. */
+  readonly tag: number;
+  /** Queue the delivery came from. */
+  readonly queue: string;
+}
+
+/** A consumer's handle. */
+export interface Subscription {
+  readonly id: string;
+  readonly spec: Readonly<SubscriptionSpec>;
+  /** Name of the queue behind the subscription. */
+  readonly queue: string;
+  /** Adds credit (MQTT receive maximum, AMQP link credit, STOMP prefetch). */
+  credit(n: number): void;
+  /** Sets credit to exactly n (AMQP flow). */
+  setCredit(n: number): void;
+  ack(tags: readonly number[]): void;
+  /** requeue: back to the queue with redeliveryCount + 1; else dead-lettered with reason "rejected". */
+  nack(tags: readonly number[], requeue: boolean): void;
+  /** Stops deliveries; unacked messages go back to the queue. */
+  cancel(): Promise<void>;
+}
+
+/** Where a session's deliveries go; called only while the subscription has credit. */
+export interface DeliverySink {
+  deliver(sub: Subscription, d: Delivery): void;
+}
+
+/** A connected client's handle into the broker. */
+export interface Session {
+  readonly id: string;
+  readonly principal: Principal;
+  readonly client: ClientInfo;
+  /** Persistent messages resolve after their batch is durable. */
+  publish(m: MessageInit): Promise<void | Reject>;
+  subscribe(spec: SubscriptionSpec): Promise<Subscription | Reject>;
+  /** Checks the authorize gate for this session. */
+  authorize(action: Action, destination: string, kind: DestinationKind): Promise<true | Reject>;
+  /** Unacked deliveries go back to their queues. */
+  close(reason: string): Promise<void>;
+  readonly closed: boolean;
+}
+
+/** A queue or topic known to the broker, for the console and admin API. */
+export interface DestinationInfo {
+  readonly name: string;
+  readonly kind: DestinationKind;
+  readonly pending: number;
+  readonly inflight: number;
+  readonly consumers: number;
+  readonly enqueued: number;
+  readonly dequeued: number;
+  readonly durable: boolean;
+  /** For queues behind a topic subscription: the topic pattern. */
+  readonly boundTo?: string;
+}
+
+/** Persistent definition of a queue (survives restart through the store's "definitions" space). */
+export interface DestinationDef {
+  readonly name: string;
+  readonly kind: DestinationKind;
+  /** Queue bound to a topic pattern (durable subscription). */
+  readonly bind?: { readonly pattern: string; readonly selector?: string; readonly noLocalOrigin?: string };
+  readonly durable: boolean;
+  readonly maxRedeliveries?: number;
+}
+
+/** The broker as plugins and embedders see it. */
+export interface BrokerApi {
+  readonly nodeId: string;
+  /** Authenticates (gate), then fires `connected`. */
+  openSession(client: ClientInfo, sink: DeliverySink): Promise<Session | Reject>;
+  /** An in-process session with a trusted principal (no authenticate gate). */
+  internalSession(name: string, sink?: DeliverySink): Session;
+  /** In-process publish as the broker itself; throws BrokerError on reject. */
+  publish(m: MessageInit): Promise<void>;
+  /** Delivers a built message to its destination now, bypassing hooks (schedulers, DLQ re-drive). */
+  route(m: Message): Promise<void>;
+  /** Creates a queue; idempotent. */
+  createQueue(name: string, opts?: { durable?: boolean; maxRedeliveries?: number }): Promise<void>;
+  deleteDestination(name: string, kind: DestinationKind): Promise<boolean>;
+  /** Removes every pending message; returns how many. */
+  purge(name: string): Promise<number>;
+  /** Pending messages without consuming them. */
+  browse(name: string, opts?: { selector?: string; offset?: number; limit?: number }): Message[];
+  destinations(): DestinationInfo[];
+  /** Emits an observe hook from a plugin (adminAction from the admin API). */
+  emit<H extends "adminAction" | "connected" | "disconnected">(name: H, e: Parameters<Hooks[H]>[0]): void;
+  readonly limits: Readonly<BrokerLimits>;
+  readonly stats: BrokerStats;
+  /** Registers a listener so the console can list it. */
+  registerListener(l: ListenerInfo): () => void;
+  listeners(): ListenerInfo[];
+}
+
+/** A listening socket a protocol plugin opened. */
+export interface ListenerInfo {
+  readonly name: string;
+  readonly protocol: string;
+  readonly transport: "tcp" | "tls" | "ws" | "wss" | "udp" | "http";
+  readonly port: number;
+  readonly hostname: string;
+  /** Current connections. */
+  connections(): number;
+}
+
+/** Counters since start. */
+export interface BrokerStats {
+  readonly startedAt: number;
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  readonly sessions: number;
+}
+
+/** Structured logger; one per plugin. */
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  child(name: string): Logger;
+  level: LogLevel;
+}
+export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+
+export type { DestinationKind, Message, MessageInit, PropertyValue };

@@ -1,0 +1,19 @@
+/**
+ * FerryMQ: a multi-protocol message broker. This module is the whole public API: embedders create a
+ * broker with {@linkcode createBroker}; plugin authors write `definePlugin({...})` against the types
+ * re-exported here and import nothing else from the broker.
+ *
+ * @example
+ * ```ts
+ * import { createBroker } from "./mod.ts";
+ * const broker = await createBroker({ plugins: [] });
+ * await broker.publish({ destination: "greetings", kind: "queue", body: "hello" });
+ * await broker.stop();
+ * ```
+ *
+ * @module
+ */
+export * from "./broker/api.ts";
+export { BrokerError, ERROR_CODES, type ErrorCode, isBrokerError } from "./broker/errors.ts";
+export { createMessage, DEFAULT_PRIORITY, messageSize, newMessageId } from "./broker/message.ts";
+export { definePlugin } from "./broker/plugin.ts";
