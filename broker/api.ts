@@ -188,7 +188,7 @@ export interface DeadLetterEvent extends MessageEvent {
 export interface Hooks {
   /** gate: first answer that is not DEFER wins; all DEFER or a throw = deny. */
   authenticate(e: ConnectEvent): Awaitable<Principal | Reject | typeof DEFER>;
-  /** gate: first answer that is not DEFER wins; all DEFER = allow unless an auth plugin set failClosed. */
+  /** gate: first answer that is not DEFER wins; all DEFER or a throw = deny. No handler at all = allow. */
   authorize(e: AccessEvent): Awaitable<true | Reject | typeof DEFER>;
   /** fold: validate, route, delay, seal. Reject or DROP stops the chain; a throw = server_busy. */
   publish(e: PublishEvent): Awaitable<Message | Reject | typeof DROP>;
@@ -404,6 +404,8 @@ export interface BrokerApi {
   emit<H extends "adminAction" | "connected" | "disconnected">(name: H, e: Parameters<Hooks[H]>[0]): void;
   readonly limits: Readonly<BrokerLimits>;
   readonly stats: BrokerStats;
+  /** The active store: the store plugin's, or the in-memory one when none is configured. */
+  readonly store: Store;
   /** Registers a listener so the console can list it. */
   registerListener(l: ListenerInfo): () => void;
   listeners(): ListenerInfo[];

@@ -1,0 +1,651 @@
+/**
+ * The runtime that moves messages: queues, topic bindings, sessions, the publish path and the
+ * store link. It knows no protocol and no plugin loading; `broker.ts` wires it to the plugin host.
+ *
+ * @module
+ */
+import {
+  type Action,
+  type BrokerApi,
+  type BrokerLimits,
+  type BrokerStats,
+  type ClientInfo,
+  DROP,
+  type DeliverySink,
+  type DestinationDef,
+  type DestinationInfo,
+  type DestinationKind,
+  type Hooks,
+  isReject,
+  type ListenerInfo,
+  type Logger,
+  type Message,
+  type MessageInit,
+  type MessageRef,
+  type Principal,
+  type Reject,
+  type Scheduler,
+  type Session,
+  type Store,
+  type Subscription,
+  type SubscriptionSpec,
+} from "./api.ts";
+import { DEFAULT_ADDRESS_LIMITS, validateName, validatePattern } from "./address.ts";
+import { BrokerError, isBrokerError } from "./errors.ts";
+import type { HookRegistry } from "./hooks.ts";
+import { Matcher } from "./matcher.ts";
+import { createMessage } from "./message.ts";
+import { Consumer, type Entry, Queue, type QueueOwner } from "./queue.ts";
+import { compileSelector, type Selector } from "./selector.ts";
+
+/** Default core limits; broker.json "limits" overrides any of them. */
+export const DEFAULT_LIMITS: BrokerLimits = Object.freeze({
+  maxMessageSize: 16 * 1024 * 1024,
+  maxDestinationLength: DEFAULT_ADDRESS_LIMITS.maxLength,
+  maxDestinationLevels: DEFAULT_ADDRESS_LIMITS.maxLevels,
+  defaultPrefetch: 1000,
+  autoCreate: true,
+  expirySweepMs: 1000,
+  pluginTimeoutMs: 10_000,
+});
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const ANONYMOUS: Principal = Object.freeze({ id: "anonymous" });
+const BROKER_PRINCIPAL: Principal = Object.freeze({ id: "$broker" });
+
+/** A topic binding: the queue behind one topic subscription. */
+interface Binding {
+  readonly queue: Queue;
+  readonly selector?: Selector;
+  /** Session id whose own messages are skipped (no-local). */
+  readonly noLocal?: string;
+}
+
+interface TopicStat {
+  enqueued: number;
+}
+
+/** The message-moving runtime behind {@linkcode BrokerApi}. */
+export class Core implements BrokerApi, QueueOwner {
+  readonly nodeId: string;
+  readonly limits: BrokerLimits;
+  readonly stats: BrokerStats;
+  readonly #hooks: HookRegistry;
+  readonly #log: Logger;
+  readonly #queues = new Map<string, Queue>();
+  readonly #bindings = new Matcher<Binding>();
+  readonly #bindingOf = new Map<Queue, { pattern: string; binding: Binding }>();
+  readonly #topics = new Map<string, TopicStat>();
+  readonly #sessions = new Map<string, CoreSession>();
+  readonly #listeners = new Set<ListenerInfo>();
+  readonly #addressLimits: { maxLength: number; maxLevels: number };
+  #store: Store | undefined;
+  #scheduler: Scheduler | undefined;
+  #seq = 0;
+  #sessionSeq = 0;
+  #pendingAcks: MessageRef[] = [];
+  #ackScheduled = false;
+  #sweep: number | undefined;
+  #closed = false;
+
+  constructor(opts: { nodeId: string; limits: BrokerLimits; hooks: HookRegistry; log: Logger }) {
+    this.nodeId = opts.nodeId;
+    this.limits = opts.limits;
+    this.#hooks = opts.hooks;
+    this.#log = opts.log;
+    this.#addressLimits = { maxLength: opts.limits.maxDestinationLength, maxLevels: opts.limits.maxDestinationLevels };
+    const sessions = this.#sessions;
+    this.stats = {
+      startedAt: Date.now(),
+      messagesIn: 0,
+      messagesOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      get sessions() {
+        return sessions.size;
+      },
+    };
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  get store(): Store {
+    if (!this.#store) throw new BrokerError("closed", "Cannot use the store before the broker starts");
+    return this.#store;
+  }
+
+  /** Connects the store (after the store plugin is up) and loads definitions and unacked messages. */
+  async attachStore(store: Store): Promise<void> {
+    this.#store = store;
+    const defs = store.kv<DestinationDef>("definitions");
+    for await (const [, def] of defs.entries()) {
+      if (def.kind !== "queue") continue;
+      const q = this.#createQueue(def.name, { durable: def.durable, maxRedeliveries: def.maxRedeliveries, autoDelete: false });
+      if (def.bind) this.#bind(q, def.bind.pattern, def.bind.selector, def.bind.noLocalOrigin);
+    }
+    let n = 0;
+    for await (const { message, queues } of store.recover()) {
+      for (const name of queues) {
+        const q = this.#queues.get(name) ??
+          this.#createQueue(name, { durable: true, autoDelete: false });
+        q.enqueue({ seq: this.#seq++, message, stored: true });
+        n++;
+      }
+    }
+    if (n > 0) this.#log.info(`recovered ${n} persistent messages`);
+  }
+
+  /** Connects the scheduler that holds messages until their deliverAt. */
+  attachScheduler(s: Scheduler | undefined): void {
+    this.#scheduler = s;
+  }
+
+  start(): void {
+    this.#sweep = setInterval(() => this.sweepExpired(), this.limits.expirySweepMs);
+    Deno.unrefTimer(this.#sweep);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweep);
+    for (const s of [...this.#sessions.values()]) await s.close("broker stopping");
+    this.#flushAcks();
+  }
+
+  /** Moves expired pending messages out of every queue; returns how many. */
+  sweepExpired(): number {
+    const now = this.now();
+    let n = 0;
+    for (const q of this.#queues.values()) if (q.hasExpiring) n += q.sweepExpired(now);
+    return n;
+  }
+
+  // ---- BrokerApi ----
+
+  async openSession(client: ClientInfo, sink: DeliverySink): Promise<Session | Reject> {
+    const authn = this.#hooks.compiled.authenticate;
+    let principal: Principal = client.username ? { id: client.username } : ANONYMOUS;
+    if (authn) {
+      const r = await authn({ client });
+      if (isReject(r)) return r;
+      principal = r;
+    }
+    const s = new CoreSession(this, `${client.protocol}-${++this.#sessionSeq}`, client, principal, sink);
+    this.#sessions.set(s.id, s);
+    this.#hooks.compiled.connected?.({ client, principal });
+    return s;
+  }
+
+  internalSession(name: string, sink?: DeliverySink): Session {
+    const client: ClientInfo = { clientId: name, protocol: "internal", remote: "in-process" };
+    const s = new CoreSession(this, `internal-${++this.#sessionSeq}`, client, BROKER_PRINCIPAL, sink ?? NO_SINK, true);
+    this.#sessions.set(s.id, s);
+    return s;
+  }
+
+  async publish(init: MessageInit): Promise<void> {
+    const r = await this.publishAs(undefined, init);
+    if (r !== undefined) throw new BrokerError(r.code, r.reason);
+  }
+
+  /** The publish path: validate, authorize, fold, schedule or route. */
+  publishAs(s: CoreSession | undefined, init: MessageInit): Promise<void | Reject> | void | Reject {
+    let m: Message;
+    try {
+      m = createMessage(init, this.now(), s?.id);
+      if (m.kind === "queue" || m.kind === "topic") validateName(m.destination, this.#addressLimits);
+    } catch (e) {
+      if (isBrokerError(e)) return { code: e.code, reason: e.message };
+      throw e;
+    }
+    if (m.body.byteLength > this.limits.maxMessageSize) {
+      return {
+        code: "payload_too_large",
+        reason: `Cannot accept a message of ${m.body.byteLength} bytes: the limit is ${this.limits.maxMessageSize}`,
+      };
+    }
+    const hooks = this.#hooks.compiled;
+    if (s !== undefined && !s.trusted && hooks.authorize) {
+      const a = hooks.authorize({ principal: s.principal, client: s.client, action: "publish", destination: m.destination, kind: m.kind });
+      if (a instanceof Promise) return a.then((r) => r === true ? this.#afterAuth(s, m) : r);
+      if (a !== true) return a;
+    }
+    return this.#afterAuth(s, m);
+  }
+
+  #afterAuth(s: CoreSession | undefined, m: Message): Promise<void | Reject> | void | Reject {
+    const fold = this.#hooks.compiled.publish;
+    if (fold) {
+      const out = fold({ message: m, principal: s?.principal ?? BROKER_PRINCIPAL, client: s?.client });
+      if (out instanceof Promise) return out.then((r) => this.#afterFold(m, r));
+      return this.#afterFold(m, out);
+    }
+    return this.#dispatch(m);
+  }
+
+  #afterFold(m: Message, r: Message | Reject | typeof DROP): Promise<void | Reject> | void | Reject {
+    if (r === DROP) return;
+    if (isReject(r)) return r;
+    if (r.destination !== m.destination) {
+      try {
+        validateName(r.destination, this.#addressLimits);
+      } catch (e) {
+        if (isBrokerError(e)) return { code: e.code, reason: e.message };
+        throw e;
+      }
+    }
+    return this.#dispatch(r);
+  }
+
+  #dispatch(m: Message): Promise<void | Reject> | void | Reject {
+    if (m.deliverAt !== 0 && m.deliverAt > this.now() && this.#scheduler) {
+      return this.#scheduler.schedule(m);
+    }
+    return this.routeMessage(m);
+  }
+
+  route(m: Message): Promise<void> {
+    const r = this.routeMessage(m);
+    if (r === undefined) return RESOLVED;
+    if (r instanceof Promise) {
+      return r.then((x) => {
+        if (x) throw new BrokerError(x.code, x.reason);
+      });
+    }
+    return Promise.reject(new BrokerError(r.code, r.reason));
+  }
+
+  /** Puts a finished message into its queue or its topic's bound queues; resolves when durable. */
+  routeMessage(m: Message): Promise<void> | Reject | undefined {
+    this.stats.messagesIn++;
+    this.stats.bytesIn += m.body.byteLength;
+    if (m.kind === "queue") {
+      let q = this.#queues.get(m.destination);
+      if (q === undefined) {
+        if (!this.limits.autoCreate) {
+          return { code: "destination_not_found", reason: `Cannot send to queue "${m.destination}": it does not exist` };
+        }
+        q = this.#autoCreate(m.destination);
+      }
+      const stored = m.persistent && q.options.durable && this.#store !== undefined;
+      q.enqueue({ seq: this.#seq++, message: m, stored });
+      return stored ? this.#store!.append([{ message: m, queues: [q.name] }]) : undefined;
+    }
+    let stat = this.#topics.get(m.destination);
+    if (stat === undefined && this.#topics.size < 10_000) {
+      stat = { enqueued: 0 };
+      this.#topics.set(m.destination, stat);
+    }
+    if (stat) stat.enqueued++;
+    const bindings = this.#bindings.match(m.destination);
+    if (bindings.length === 0) return undefined;
+    let storedQueues: string[] | undefined;
+    for (let i = 0; i < bindings.length; i++) {
+      const b = bindings[i];
+      if (b.noLocal !== undefined && b.noLocal === m.origin) continue;
+      if (b.selector !== undefined && !b.selector(m)) continue;
+      const stored = m.persistent && b.queue.options.durable && this.#store !== undefined;
+      if (stored) (storedQueues ??= []).push(b.queue.name);
+      b.queue.enqueue({ seq: this.#seq++, message: m, stored });
+    }
+    return storedQueues ? this.#store!.append([{ message: m, queues: storedQueues }]) : undefined;
+  }
+
+  async createQueue(name: string, opts: { durable?: boolean; maxRedeliveries?: number } = {}): Promise<void> {
+    validateName(name, this.#addressLimits);
+    if (this.#queues.has(name)) return;
+    const q = this.#createQueue(name, { durable: opts.durable ?? true, maxRedeliveries: opts.maxRedeliveries, autoDelete: false });
+    await this.#saveDef(q);
+  }
+
+  async deleteDestination(name: string, kind: DestinationKind): Promise<boolean> {
+    if (kind === "topic") return this.#topics.delete(name);
+    const q = this.#queues.get(name);
+    if (!q) return false;
+    this.#dropQueue(q);
+    await this.#store?.kv("definitions").delete(name);
+    return true;
+  }
+
+  purge(name: string): Promise<number> {
+    const q = this.#queues.get(name);
+    if (!q) return Promise.reject(new BrokerError("not_found", `Cannot purge queue "${name}": it does not exist`));
+    return Promise.resolve(q.purge());
+  }
+
+  browse(name: string, opts: { selector?: string; offset?: number; limit?: number } = {}): Message[] {
+    const q = this.#queues.get(name);
+    if (!q) throw new BrokerError("not_found", `Cannot browse queue "${name}": it does not exist`);
+    const sel = opts.selector ? compileSelector(opts.selector) : undefined;
+    const offset = opts.offset ?? 0, limit = opts.limit ?? 100;
+    const out: Message[] = [];
+    let i = 0;
+    for (const e of q.pendingEntries()) {
+      if (sel && !sel(e.message)) continue;
+      if (i++ < offset) continue;
+      out.push(e.message);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  destinations(): DestinationInfo[] {
+    const out: DestinationInfo[] = [];
+    for (const q of this.#queues.values()) {
+      out.push({
+        name: q.name,
+        kind: "queue",
+        pending: q.pending,
+        inflight: q.inflight,
+        consumers: q.consumers.length,
+        enqueued: q.enqueued,
+        dequeued: q.dequeued,
+        durable: q.options.durable,
+        boundTo: q.boundTo,
+      });
+    }
+    for (const [name, t] of this.#topics) {
+      const subs = this.#bindings.match(name);
+      out.push({
+        name,
+        kind: "topic",
+        pending: 0,
+        inflight: 0,
+        consumers: subs.length,
+        enqueued: t.enqueued,
+        dequeued: 0,
+        durable: false,
+      });
+    }
+    return out;
+  }
+
+  /** The queue named `name`, for plugins in the core's own package (tests, admin). */
+  queue(name: string): Queue | undefined {
+    return this.#queues.get(name);
+  }
+
+  sessions(): CoreSession[] {
+    return [...this.#sessions.values()];
+  }
+
+  emit<H extends "adminAction" | "connected" | "disconnected">(name: H, e: Parameters<Hooks[H]>[0]): void {
+    // deno-lint-ignore no-explicit-any
+    (this.#hooks.compiled[name] as ((e: any) => void) | undefined)?.(e);
+  }
+
+  registerListener(l: ListenerInfo): () => void {
+    this.#listeners.add(l);
+    return () => this.#listeners.delete(l);
+  }
+
+  listeners(): ListenerInfo[] {
+    return [...this.#listeners];
+  }
+
+  // ---- subscriptions ----
+
+  /** Attaches a consumer per the spec (after authorize and the subscribe fold). */
+  attach(s: CoreSession, spec: SubscriptionSpec): Consumer {
+    const selector = spec.selector !== undefined && spec.selector !== "" ? compileSelector(spec.selector) : undefined;
+    const prefetch = spec.prefetch ?? this.limits.defaultPrefetch;
+    if (!(prefetch >= 0)) throw new BrokerError("invalid_argument", `Cannot subscribe with prefetch ${prefetch}: must be >= 0`);
+    let q: Queue;
+    if (spec.kind === "queue") {
+      validateName(spec.destination, this.#addressLimits);
+      const existing = this.#queues.get(spec.destination);
+      if (!existing && !this.limits.autoCreate) {
+        throw new BrokerError("destination_not_found", `Cannot consume from queue "${spec.destination}": it does not exist`);
+      }
+      q = existing ?? this.#autoCreate(spec.destination);
+    } else {
+      validatePattern(spec.destination, this.#addressLimits);
+      q = this.#topicQueue(s, spec, selector);
+    }
+    const c = new Consumer(q, {
+      id: `${s.id}/${++this.#sessionSeq}`,
+      spec,
+      sessionId: s.id,
+      selector: spec.kind === "queue" ? selector : undefined,
+      sink: s.sink,
+      prefetch,
+      onCancel: (c) => {
+        s.forget(c);
+        const q = this.#queues.get(c.queue);
+        q?.removeConsumer(c);
+        return RESOLVED;
+      },
+    });
+    q.addConsumer(c);
+    return c;
+  }
+
+  #topicQueue(s: CoreSession, spec: SubscriptionSpec, selector: Selector | undefined): Queue {
+    const noLocal = spec.noLocal ? s.id : undefined;
+    const name = spec.durable ?? spec.shared;
+    if (name === undefined) {
+      const q = this.#createQueue(`$tmp.${s.id}.${++this.#sessionSeq}`, { durable: false, autoDelete: true });
+      this.#bind(q, spec.destination, selector, noLocal, spec.selector);
+      return q;
+    }
+    let q = this.#queues.get(name);
+    const bound = q && this.#bindingOf.get(q);
+    if (q && bound && (bound.pattern !== spec.destination || (q as QueueWithSel).selectorText !== spec.selector)) {
+      // A durable subscription whose topic or selector changed starts over (JMS semantics).
+      this.#dropQueue(q);
+      q = undefined;
+    }
+    if (!q) {
+      q = this.#createQueue(name, { durable: spec.durable !== undefined, autoDelete: spec.durable === undefined });
+      this.#bind(q, spec.destination, selector, noLocal, spec.selector);
+      if (spec.durable !== undefined) void this.#saveDef(q);
+    }
+    return q;
+  }
+
+  #bind(q: Queue, pattern: string, selector: Selector | string | undefined, noLocal?: string, selectorText?: string) {
+    const text = typeof selector === "string" ? selector : selectorText;
+    const sel = typeof selector === "string" ? compileSelector(selector) : selector;
+    const binding: Binding = { queue: q, selector: sel, noLocal };
+    this.#bindings.add(pattern, binding);
+    this.#bindingOf.set(q, { pattern, binding });
+    q.boundTo = pattern;
+    (q as QueueWithSel).selectorText = text;
+    (q as QueueWithSel).noLocalOrigin = noLocal;
+  }
+
+  #autoCreate(name: string): Queue {
+    const q = this.#createQueue(name, { durable: true, autoDelete: false });
+    void this.#saveDef(q);
+    return q;
+  }
+
+  #createQueue(name: string, opts: { durable: boolean; maxRedeliveries?: number; autoDelete: boolean }): Queue {
+    const existing = this.#queues.get(name);
+    if (existing) return existing;
+    const q = new Queue(name, this, opts);
+    this.#queues.set(name, q);
+    return q;
+  }
+
+  #dropQueue(q: Queue): void {
+    q.purge();
+    q.close();
+    const b = this.#bindingOf.get(q);
+    if (b) {
+      this.#bindings.remove(b.pattern, b.binding);
+      this.#bindingOf.delete(q);
+    }
+    this.#queues.delete(q.name);
+  }
+
+  #saveDef(q: Queue): Promise<void> {
+    if (!this.#store || !q.options.durable) return RESOLVED;
+    const qs = q as QueueWithSel;
+    const def: DestinationDef = {
+      name: q.name,
+      kind: "queue",
+      durable: true,
+      maxRedeliveries: q.options.maxRedeliveries,
+      bind: q.boundTo ? { pattern: q.boundTo, selector: qs.selectorText, noLocalOrigin: qs.noLocalOrigin } : undefined,
+    };
+    return this.#store.kv<DestinationDef>("definitions").set(q.name, def).catch((e) => {
+      this.#log.error(`cannot save definition of "${q.name}"`, { error: e });
+    });
+  }
+
+  // ---- QueueOwner ----
+
+  beforeDeliver(q: Queue, c: Consumer, m: Message): Message | string | null {
+    if (c.spec.noLocal && q.boundTo === undefined && m.origin === c.sessionId) return null;
+    const fold = this.#hooks.compiled.deliver;
+    let out = m;
+    if (fold) {
+      const r = fold({ message: m, queue: q.name, subscription: c });
+      if (r === DROP) return null;
+      if (isReject(r)) return r.reason;
+      out = r;
+    }
+    this.stats.messagesOut++;
+    this.stats.bytesOut += out.body.byteLength;
+    return out;
+  }
+
+  removed(q: Queue, e: Entry, why: "acked" | "expired" | "dead_letter" | "purged", reason?: string): void {
+    if (e.stored) this.#ack({ queue: q.name, id: e.message.id });
+    const hooks = this.#hooks.compiled;
+    if (why === "acked") hooks.acked?.({ message: e.message, queue: q.name });
+    else if (why === "expired") {
+      hooks.expired?.({ message: e.message, queue: q.name });
+      hooks.deadLetter?.({ message: e.message, queue: q.name, reason: "expired" });
+    } else if (why === "dead_letter") hooks.deadLetter?.({ message: e.message, queue: q.name, reason: reason ?? "rejected" });
+  }
+
+  redelivered(q: Queue, e: Entry): void {
+    if (e.stored) {
+      this.#store?.redelivered([{ queue: q.name, id: e.message.id }], e.message.redeliveryCount).catch((err) =>
+        this.#log.warn("cannot record redelivery", { error: err })
+      );
+    }
+  }
+
+  abandoned(q: Queue): void {
+    this.#dropQueue(q);
+  }
+
+  #ack(ref: MessageRef): void {
+    this.#pendingAcks.push(ref);
+    if (!this.#ackScheduled) {
+      this.#ackScheduled = true;
+      queueMicrotask(() => this.#flushAcks());
+    }
+  }
+
+  #flushAcks(): void {
+    this.#ackScheduled = false;
+    if (this.#pendingAcks.length === 0 || !this.#store) return;
+    const refs = this.#pendingAcks;
+    this.#pendingAcks = [];
+    this.#store.ack(refs).catch((e) => this.#log.error("cannot store acks", { error: e }));
+  }
+
+  /** Ends a session's registration (called by the session itself). */
+  dropSession(s: CoreSession): void {
+    this.#sessions.delete(s.id);
+  }
+
+  get hooks(): HookRegistry {
+    return this.#hooks;
+  }
+}
+
+interface QueueWithSel extends Queue {
+  selectorText?: string;
+  noLocalOrigin?: string;
+}
+
+const NO_SINK: DeliverySink = { deliver() {} };
+
+/** A client's session: publish, subscribe, authorize, close. */
+export class CoreSession implements Session {
+  readonly id: string;
+  readonly client: ClientInfo;
+  readonly principal: Principal;
+  readonly sink: DeliverySink;
+  readonly trusted: boolean;
+  readonly #core: Core;
+  readonly #subs = new Set<Consumer>();
+  #closed = false;
+
+  constructor(core: Core, id: string, client: ClientInfo, principal: Principal, sink: DeliverySink, trusted = false) {
+    this.#core = core;
+    this.id = id;
+    this.client = client;
+    this.principal = principal;
+    this.sink = sink;
+    this.trusted = trusted;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Subscriptions currently open. */
+  subscriptions(): readonly Consumer[] {
+    return [...this.#subs];
+  }
+
+  publish(m: MessageInit): Promise<void | Reject> {
+    if (this.#closed) return Promise.resolve({ code: "closed", reason: "Cannot publish: the session is closed" });
+    try {
+      const r = this.#core.publishAs(this, m);
+      return r instanceof Promise ? r : Promise.resolve(r);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  async subscribe(spec: SubscriptionSpec): Promise<Subscription | Reject> {
+    if (this.#closed) return { code: "closed", reason: "Cannot subscribe: the session is closed" };
+    const hooks = this.#core.hooks.compiled;
+    if (!this.trusted) {
+      const a = await this.authorize(spec.kind === "queue" ? "subscribe" : "subscribe", spec.destination, spec.kind);
+      if (a !== true) return a;
+    }
+    if (hooks.subscribe) {
+      const r = await hooks.subscribe({ spec, principal: this.principal, client: this.client });
+      if (isReject(r)) return r;
+      spec = r;
+    }
+    try {
+      const c = this.#core.attach(this, spec);
+      this.#subs.add(c);
+      return c;
+    } catch (e) {
+      if (isBrokerError(e)) return { code: e.code, reason: e.message };
+      throw e;
+    }
+  }
+
+  authorize(action: Action, destination: string, kind: DestinationKind): Promise<true | Reject> {
+    const authz = this.#core.hooks.compiled.authorize;
+    if (!authz || this.trusted) return Promise.resolve(true);
+    const r = authz({ principal: this.principal, client: this.client, action, destination, kind });
+    return r instanceof Promise ? r : Promise.resolve(r);
+  }
+
+  forget(c: Consumer): void {
+    this.#subs.delete(c);
+  }
+
+  async close(reason: string): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const c of [...this.#subs]) await c.cancel();
+    this.#core.dropSession(this);
+    if (!this.trusted) this.#core.emit("disconnected", { client: this.client, principal: this.principal, reason });
+  }
+}

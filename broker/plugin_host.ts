@@ -1,0 +1,235 @@
+/**
+ * The plugin host: resolve every manifest entry, validate options, order by provides/requires/after,
+ * set up in order with a timeout, tear down in reverse. Nothing half-starts: a failure tears down what
+ * was set up and names the plugin and the field.
+ *
+ * @module
+ */
+import type {
+  BrokerApi,
+  HookBus,
+  Logger,
+  Plugin,
+  PluginContext,
+  PluginEntry,
+  PluginManifest,
+  ServiceName,
+  Services,
+  Teardown,
+} from "./api.ts";
+import { BrokerError, isBrokerError } from "./errors.ts";
+import type { HookRegistry } from "./hooks.ts";
+import type { LogHub } from "./log.ts";
+import { checkOptions, resolvePlugin } from "./manifest.ts";
+
+/** One plugin instance as the host tracks it. */
+export interface PluginInstance {
+  readonly id: string;
+  readonly manifest: PluginManifest;
+  readonly source: string;
+  readonly options: Record<string, unknown>;
+  state: "pending" | "running" | "failed" | "stopped";
+  teardown?: Teardown | void;
+  abort: AbortController;
+}
+
+/** What the host needs from the broker. */
+export interface HostDeps {
+  readonly broker: BrokerApi;
+  readonly hooks: HookRegistry;
+  readonly logs: LogHub;
+  readonly dataDir: string;
+  readonly baseDir: string;
+  readonly timeoutMs: number;
+  /** Called right after a plugin's setup resolves (the broker attaches store and scheduler). */
+  readonly onProvided: (name: ServiceName, impl: unknown) => Promise<void> | void;
+}
+
+/** Loads, orders, starts and stops plugins. */
+export class PluginHost {
+  readonly #deps: HostDeps;
+  readonly #services = new Map<string, { owner: string; impl: unknown }>();
+  #instances: PluginInstance[] = [];
+  #log: Logger;
+
+  constructor(deps: HostDeps) {
+    this.#deps = deps;
+    this.#log = deps.logs.get("host");
+  }
+
+  /** Instances in setup order. */
+  get instances(): readonly PluginInstance[] {
+    return this.#instances;
+  }
+
+  /** Resolves, validates and orders every enabled entry, then sets each up; all or nothing. */
+  async start(entries: readonly PluginEntry[]): Promise<void> {
+    const resolved: { inst: PluginInstance; load: () => Promise<Plugin<Record<string, unknown>>> }[] = [];
+    const ids = new Set<string>();
+    for (const entry of entries) {
+      if (entry.enabled === false) continue;
+      const r = await resolvePlugin(entry.use, this.#deps.baseDir);
+      const id = entry.as ?? r.manifest.name;
+      if (ids.has(id)) {
+        throw new BrokerError("plugin_invalid", `Cannot start plugin "${id}" twice: give the second entry an "as" name`);
+      }
+      ids.add(id);
+      const options = checkOptions(id, r.manifest.options, entry.options);
+      resolved.push({
+        inst: { id, manifest: r.manifest, source: r.source, options, state: "pending", abort: new AbortController() },
+        load: r.load,
+      });
+    }
+    const ordered = order(resolved.map((r) => r.inst));
+    const loaders = new Map(resolved.map((r) => [r.inst, r.load]));
+    const plugins = new Map<PluginInstance, Plugin<Record<string, unknown>>>();
+    for (const inst of ordered) plugins.set(inst, await loaders.get(inst)!());
+    this.#instances = ordered;
+    for (const inst of ordered) {
+      try {
+        await this.#setup(inst, plugins.get(inst)!);
+      } catch (e) {
+        inst.state = "failed";
+        await this.stop("failed");
+        if (isBrokerError(e)) throw e;
+        throw new BrokerError("plugin_failed", `Cannot start plugin "${inst.id}": ${(e as Error)?.message ?? e}`, { cause: e });
+      }
+    }
+  }
+
+  async #setup(inst: PluginInstance, plugin: Plugin<Record<string, unknown>>): Promise<void> {
+    const deps = this.#deps;
+    const allowed = new Set([...(inst.manifest.requires ?? []), ...(inst.manifest.after ?? [])]);
+    const provides = new Set(inst.manifest.provides ?? []);
+    const log = deps.logs.get(inst.id);
+    const hooks: HookBus = { on: (name, fn, opts) => deps.hooks.on(inst.id, name, fn, opts) };
+    const services = this.#services;
+    const provided: [ServiceName, unknown][] = [];
+    const ctx: PluginContext<Record<string, unknown>> = {
+      id: inst.id,
+      options: Object.freeze(inst.options),
+      broker: deps.broker,
+      hooks,
+      signal: inst.abort.signal,
+      log,
+      dataDir: deps.dataDir,
+      provide(name, impl) {
+        if (!provides.has(name)) {
+          throw new BrokerError("plugin_invalid", `Plugin "${inst.id}" cannot provide "${name}": not in its manifest's provides`);
+        }
+        const held = services.get(name);
+        if (held) throw new BrokerError("conflict", `Plugin "${inst.id}" cannot provide "${name}": "${held.owner}" provides it`);
+        services.set(name, { owner: inst.id, impl });
+        provided.push([name, impl]);
+      },
+      use<K extends ServiceName>(name: K): Services[K] {
+        const impl = ctx.tryUse(name);
+        if (impl === undefined) {
+          throw new BrokerError("plugin_dependency", `Plugin "${inst.id}" cannot use "${name}": no plugin provides it`);
+        }
+        return impl;
+      },
+      tryUse<K extends ServiceName>(name: K): Services[K] | undefined {
+        if (!allowed.has(name)) {
+          throw new BrokerError(
+            "plugin_dependency",
+            `Plugin "${inst.id}" cannot use "${name}": add it to "requires" or "after" in its plugin.json`,
+          );
+        }
+        return services.get(name)?.impl as Services[K] | undefined;
+      },
+    };
+    let timer: number | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new BrokerError("plugin_failed", `Plugin "${inst.id}" did not finish setup within ${deps.timeoutMs} ms`)),
+        deps.timeoutMs,
+      );
+    });
+    try {
+      inst.teardown = await Promise.race([Promise.resolve(plugin.setup(ctx)), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    inst.state = "running";
+    for (const [name, impl] of provided) await deps.onProvided(name, impl);
+    this.#log.debug(`started ${inst.id}`);
+  }
+
+  /** Tears down every started plugin in reverse order; errors are logged, never thrown. */
+  async stop(reason: "stop" | "failed" = "stop"): Promise<void> {
+    for (const inst of [...this.#instances].reverse()) {
+      if (inst.state !== "running" && inst.state !== "failed") continue;
+      inst.abort.abort();
+      try {
+        if (typeof inst.teardown === "function") {
+          let timer: number | undefined;
+          await Promise.race([
+            Promise.resolve(inst.teardown(reason)),
+            new Promise((resolve) => {
+              timer = setTimeout(resolve, this.#deps.timeoutMs);
+            }),
+          ]);
+          clearTimeout(timer);
+        }
+      } catch (e) {
+        this.#log.error(`teardown of ${inst.id} failed`, { error: e });
+      }
+      this.#deps.hooks.release(inst.id);
+      for (const [name, s] of this.#services) if (s.owner === inst.id) this.#services.delete(name);
+      inst.state = "stopped";
+    }
+  }
+
+  /** The provider of a service, for the broker's own wiring. */
+  service<K extends ServiceName>(name: K): Services[K] | undefined {
+    return this.#services.get(name)?.impl as Services[K] | undefined;
+  }
+}
+
+/**
+ * Orders instances so that every provider of a required or `after` service comes first; ties keep
+ * manifest order. Throws on an unmet `requires` or a cycle, naming the plugins.
+ */
+export function order(insts: readonly PluginInstance[]): PluginInstance[] {
+  const providers = new Map<string, PluginInstance[]>();
+  for (const i of insts) {
+    for (const s of i.manifest.provides ?? []) {
+      const list = providers.get(s) ?? [];
+      list.push(i);
+      providers.set(s, list);
+    }
+  }
+  const deps = new Map<PluginInstance, PluginInstance[]>();
+  for (const i of insts) {
+    const d: PluginInstance[] = [];
+    for (const s of i.manifest.requires ?? []) {
+      const p = providers.get(s);
+      if (!p) {
+        throw new BrokerError(
+          "plugin_dependency",
+          `Cannot start plugin "${i.id}": field "requires" names "${s}", which no enabled plugin provides`,
+        );
+      }
+      d.push(...p.filter((x) => x !== i));
+    }
+    for (const s of i.manifest.after ?? []) d.push(...(providers.get(s) ?? []).filter((x) => x !== i));
+    deps.set(i, d);
+  }
+  const out: PluginInstance[] = [];
+  const state = new Map<PluginInstance, "visiting" | "done">();
+  const visit = (i: PluginInstance, path: PluginInstance[]) => {
+    const st = state.get(i);
+    if (st === "done") return;
+    if (st === "visiting") {
+      const cycle = [...path.slice(path.indexOf(i)), i].map((x) => `"${x.id}"`).join(" -> ");
+      throw new BrokerError("plugin_dependency", `Cannot order plugins: requirements form a cycle ${cycle}`);
+    }
+    state.set(i, "visiting");
+    for (const d of deps.get(i)!) visit(d, [...path, i]);
+    state.set(i, "done");
+    out.push(i);
+  };
+  for (const i of insts) visit(i, []);
+  return out;
+}

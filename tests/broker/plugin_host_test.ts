@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { createBroker, type PluginEntry } from "../../mod.ts";
+import { events } from "../fixtures/plugins/record.ts";
+
+const fixture = (name: string, extra: Partial<PluginEntry> = {}): PluginEntry => ({
+  use: `./tests/fixtures/plugins/${name}`,
+  ...extra,
+});
+const start = (plugins: PluginEntry[], limits = {}) =>
+  createBroker({ plugins, limits }, { printLogs: false, baseDir: Deno.cwd() });
+
+Deno.test("plugins are set up after the providers they require and torn down in reverse", async () => {
+  events.length = 0;
+  const b = await start([fixture("needs-a"), fixture("provider-a")]);
+  await b.stop();
+  assert.deepEqual(events, ["setup provider-a", "setup needs-a got object", "teardown needs-a", "teardown provider-a"]);
+});
+
+Deno.test("an unmet requirement stops start-up naming the plugin and the field", async () => {
+  await assert.rejects(start([fixture("needs-a")]), (e: Error & { code?: string }) => {
+    assert.equal(e.code, "plugin_dependency");
+    assert.match(e.message, /"needs-a"/);
+    assert.match(e.message, /"requires" names "svc-a"/);
+    return true;
+  });
+});
+
+Deno.test("a requirement cycle stops start-up naming the plugins", async () => {
+  events.length = 0;
+  await assert.rejects(start([fixture("cycle-x"), fixture("cycle-y")]), (e: Error & { code?: string }) => {
+    assert.equal(e.code, "plugin_dependency");
+    assert.match(e.message, /cycle "cycle-x" -> "cycle-y" -> "cycle-x"/);
+    return true;
+  });
+  assert.deepEqual(events, [], "no plugin was set up");
+});
+
+Deno.test("an option of the wrong type stops start-up naming the plugin and the option", async () => {
+  await assert.rejects(start([fixture("typed-options", { options: { port: "80" } })]), (e: Error & { code?: string }) => {
+    assert.equal(e.code, "plugin_options");
+    assert.match(e.message, /plugin "typed-options": option "port" must be integer/);
+    return true;
+  });
+  await assert.rejects(start([fixture("typed-options", { options: { prot: 1 } })]), /must NOT have additional properties "prot"/);
+});
+
+Deno.test("options get their schema defaults", async () => {
+  events.length = 0;
+  const b = await start([fixture("typed-options", { options: { port: 1 } })]);
+  await b.stop();
+  assert.deepEqual(events, ["setup typed-options port=1 host=127.0.0.1"]);
+});
+
+Deno.test("an unknown plugin stops start-up with plugin_not_found", async () => {
+  await assert.rejects(start([{ use: "no-such-plugin" }]), { code: "plugin_not_found" });
+  await assert.rejects(start([{ use: "./nowhere/plugin.json" }]), { code: "plugin_not_found" });
+});
+
+Deno.test("a plugin that throws in setup tears down the ones already started; nothing half-starts", async () => {
+  events.length = 0;
+  await assert.rejects(start([fixture("provider-a"), fixture("throws")]), (e: Error & { code?: string }) => {
+    assert.equal(e.code, "plugin_failed");
+    assert.match(e.message, /"throws": boom/);
+    return true;
+  });
+  assert.deepEqual(events, ["setup provider-a", "setup throws", "teardown provider-a"]);
+});
+
+Deno.test("a plugin that hangs in setup fails after the plugin timeout", async () => {
+  await assert.rejects(start([fixture("hangs")], { pluginTimeoutMs: 50 }), /"hangs" did not finish setup within 50 ms/);
+});
+
+Deno.test("a bad broker manifest names the field", async () => {
+  await assert.rejects(
+    createBroker({ plugins: [{ use: 5 }] } as never, { printLogs: false }),
+    (e: Error & { code?: string }) => e.code === "manifest_invalid" && /field "plugins\.0\.use" must be string/.test(e.message),
+  );
+  await assert.rejects(createBroker({ plugins: [], limits: { maxMessageSize: "big" } } as never, { printLogs: false }), {
+    code: "manifest_invalid",
+  });
+});
+
+Deno.test("two instances of one plugin need distinct as names", async () => {
+  await assert.rejects(start([fixture("provider-a"), fixture("typed-options"), fixture("typed-options")]), /twice/);
+});
