@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import type { AdminEvent, Delivery } from "../../../mod.ts";
+import type { DelayService } from "../../../plugins/delay/mod.ts";
+import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { Collector, waitFor } from "../../helpers/wait.ts";
+
+const text = (d: Delivery) => new TextDecoder().decode(d.message.body);
+
+async function collect(tb: TestBroker, queue: string): Promise<Collector<{ d: Delivery; at: number }>> {
+  const got = new Collector<{ d: Delivery; at: number }>();
+  await tb.broker.subscribe({ kind: "queue", destination: queue, ack: "auto", prefetch: Infinity }, (d) => {
+    got.push({ d, at: Date.now() });
+  });
+  return got;
+}
+
+function delayService(tb: TestBroker): DelayService {
+  return tb.broker.host.service("delay")!;
+}
+
+Deno.test("a message published with delay 200 ms is delivered no earlier than 200 ms later", async () => {
+  const tb = await startBroker({ plugins: [{ use: "delay" }] });
+  try {
+    const got = await collect(tb, "later");
+    const t0 = Date.now();
+    await tb.broker.publish({ kind: "queue", destination: "later", body: "x", delay: 200 });
+    await tb.broker.publish({ kind: "queue", destination: "later", body: "now" });
+    const [first, second] = await got.atLeast(2);
+    assert.equal(text(first.d), "now");
+    assert.equal(text(second.d), "x");
+    assert.ok(second.at - t0 >= 200, `arrived after ${second.at - t0} ms`);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("delay and deliver-at are read from properties (MQTT user properties, STOMP headers) and stripped", async () => {
+  const tb = await startBroker({ plugins: [{ use: "delay" }] });
+  try {
+    const got = await collect(tb, "props");
+    const t0 = Date.now();
+    await tb.broker.publish({ kind: "queue", destination: "props", body: "a", properties: { delay: "150", keep: 1 } });
+    const at = new Date(t0 + 250).toISOString();
+    await tb.broker.publish({ kind: "queue", destination: "props", body: "b", properties: { "deliver-at": at } });
+    await tb.broker.publish({ kind: "queue", destination: "props", body: "c", annotations: { "delay.delay": 100 } });
+    const items = await got.atLeast(3);
+    assert.deepEqual(items.map((x) => text(x.d)), ["c", "a", "b"]);
+    assert.deepEqual(items[1].d.message.properties, { keep: 1 });
+    assert.ok(items[1].at - t0 >= 150);
+    assert.ok(items[2].at - t0 >= 250);
+    assert.equal(items[0].d.message.annotations, undefined);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("repeat-count 3 with repeat-period 60 delivers four times, the repeats under derived ids", async () => {
+  const tb = await startBroker({ plugins: [{ use: "delay" }] });
+  try {
+    const got = await collect(tb, "rep");
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "rep",
+      id: "job-1",
+      body: "tick",
+      properties: { "repeat-count": 3, "repeat-period": 60 },
+    });
+    const items = await got.atLeast(4);
+    assert.deepEqual(items.map((x) => x.d.message.id), ["job-1", "job-1#1", "job-1#2", "job-1#3"]);
+    for (let i = 1; i < 4; i++) assert.ok(items[i].at - items[i - 1].at >= 45, `gap ${items[i].at - items[i - 1].at} ms`);
+    await waitFor(() => delayService(tb).size === 0, "the job to finish");
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("a cron expression delivers at each matching second until repeat-count runs out", async () => {
+  const tb = await startBroker({ plugins: [{ use: "delay" }] });
+  try {
+    const got = await collect(tb, "cron");
+    await tb.broker.publish({ kind: "queue", destination: "cron", body: "c", properties: { cron: "* * * * * *", "repeat-count": 1 } });
+    const items = await got.atLeast(2, 4000);
+    for (const { d, at } of items) {
+      assert.equal(d.message.deliverAt % 1000, 0, "on a whole second");
+      assert.ok(at >= d.message.deliverAt);
+    }
+    assert.equal(items[1].d.message.deliverAt - items[0].d.message.deliverAt, 1000);
+    assert.equal(delayService(tb).size, 0);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("bad delay requests are refused with invalid_message naming the field", async () => {
+  const tb = await startBroker({ plugins: [{ use: "delay", options: { maxDelayMs: 60_000 } }] });
+  try {
+    const cases: [Record<string, string | number>, RegExp][] = [
+      [{ delay: "soon" }, /"delay"/],
+      [{ delay: 120_000 }, /limit is 60000/],
+      [{ "deliver-at": "not a date" }, /"deliver-at"/],
+      [{ "repeat-count": 2 }, /"repeat-period"/],
+      [{ "repeat-count": 2.5, "repeat-period": 100 }, /"repeat-count"/],
+      [{ cron: "every day" }, /"cron"/],
+    ];
+    for (const [properties, re] of cases) {
+      await assert.rejects(tb.broker.publish({ kind: "queue", destination: "q", properties }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, "invalid_message");
+        assert.match(e.message, re);
+        return true;
+      });
+    }
+    await assert.rejects(tb.broker.publish({ kind: "queue", destination: "q", delay: 61_000 }), /limit is 60000/);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("the delay service lists scheduled messages in due order and cancels one, reporting an adminAction", async () => {
+  const tb = await startBroker({ plugins: [{ use: "delay" }] });
+  try {
+    const actions = new Collector<AdminEvent>();
+    tb.broker.hooks.on("test", "adminAction", actions.push);
+    const got = await collect(tb, "svc");
+    for (const [id, delay] of [["c", 400], ["a", 200], ["b", 300]] as const) {
+      await tb.broker.publish({ kind: "queue", destination: "svc", id, body: id, delay });
+    }
+    const svc = delayService(tb);
+    const page = svc.list({ limit: 10 });
+    assert.equal(page.total, 3);
+    assert.deepEqual(page.items.map((i) => i.id), ["a", "b", "c"]);
+    assert.deepEqual(svc.list({ offset: 1, limit: 1 }).items.map((i) => i.id), ["b"]);
+    assert.equal(svc.get("b")?.destination, "svc");
+    assert.equal(await svc.cancel("b"), true);
+    assert.equal(await svc.cancel("b"), false);
+    const [ev] = await actions.atLeast(1);
+    assert.equal(ev.action, "delay.cancel");
+    assert.equal(ev.object, "b");
+    const items = await got.atLeast(2);
+    await waitFor(() => svc.size === 0, "the rest to fire");
+    assert.deepEqual(items.map((x) => x.d.message.id), ["a", "c"]);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("maxScheduled refuses further delayed publishes with server_busy", async () => {
+  const tb = await startBroker({ plugins: [{ use: "delay", options: { maxScheduled: 2 } }] });
+  try {
+    await tb.broker.publish({ kind: "queue", destination: "q", delay: 10_000 });
+    await tb.broker.publish({ kind: "queue", destination: "q", delay: 10_000 });
+    await assert.rejects(tb.broker.publish({ kind: "queue", destination: "q", delay: 10_000 }), /maxScheduled/);
+    await tb.broker.publish({ kind: "queue", destination: "q" }); // not delayed: fine
+  } finally {
+    await tb.stop();
+  }
+});
