@@ -5,6 +5,7 @@
  */
 import type { ErrorCode } from "./errors.ts";
 import type { DestinationKind, Message, MessageInit, PropertyValue } from "./message.ts";
+import type { RedeliveryPolicy } from "./redelivery.ts";
 
 export type Awaitable<T> = T | Promise<T>;
 /** A JSON Schema object (draft 2020-12 / draft-07 keywords as Ajv understands them). */
@@ -377,6 +378,8 @@ export interface DestinationDef {
   readonly kind: DestinationKind;
   /** Queue bound to a topic pattern (durable subscription). */
   readonly bind?: { readonly pattern: string; readonly selector?: string; readonly noLocalOrigin?: string };
+  /** Extra topic bindings made with {@linkcode BrokerApi.bindQueue}. */
+  readonly binds?: readonly { readonly pattern: string; readonly selector?: string }[];
   readonly durable: boolean;
   readonly maxRedeliveries?: number;
 }
@@ -390,8 +393,23 @@ export interface BrokerApi {
   internalSession(name: string, sink?: DeliverySink): Session;
   /** In-process publish as the broker itself; throws BrokerError on reject. */
   publish(m: MessageInit): Promise<void>;
-  /** Delivers a built message to its destination now, bypassing hooks (schedulers, DLQ re-drive). */
-  route(m: Message): Promise<void>;
+  /**
+   * Delivers a built message to its destination now, bypassing hooks (schedulers, DLQ re-drive).
+   * With `queue`, puts it into that existing queue only (re-drive to a subscription's queue).
+   */
+  route(m: Message, queue?: string): Promise<void>;
+  /**
+   * Binds an existing queue to a topic pattern: messages published to matching topics (and passing
+   * `selector`) land in it too. Idempotent; persisted with the queue when it is durable.
+   */
+  bindQueue(queue: string, pattern: string, opts?: { selector?: string }): Promise<void>;
+  /** Removes a binding made with bindQueue; false when there was none. */
+  unbindQueue(queue: string, pattern: string): Promise<boolean>;
+  /**
+   * Sets the policy consulted when a message goes back to its queue (redelivery limit and backoff
+   * delay, e.g. per destination pattern); undefined clears it. One policy at a time.
+   */
+  setRedeliveryPolicy(policy: RedeliveryPolicy | undefined): void;
   /** Creates a queue; idempotent. */
   createQueue(name: string, opts?: { durable?: boolean; maxRedeliveries?: number }): Promise<void>;
   deleteDestination(name: string, kind: DestinationKind): Promise<boolean>;
@@ -444,3 +462,4 @@ export interface Logger {
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
 export type { DestinationKind, Message, MessageInit, PropertyValue };
+export type { RedeliveryDecision, RedeliveryPolicy } from "./redelivery.ts";

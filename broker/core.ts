@@ -31,11 +31,13 @@ import {
   type SubscriptionSpec,
 } from "./api.ts";
 import { DEFAULT_ADDRESS_LIMITS, validateName, validatePattern } from "./address.ts";
+import { ExtraBindings } from "./bindings.ts";
 import { BrokerError, isBrokerError } from "./errors.ts";
 import type { HookRegistry } from "./hooks.ts";
 import { Matcher } from "./matcher.ts";
 import { createMessage } from "./message.ts";
 import { Consumer, type Entry, Queue, type QueueOwner } from "./queue.ts";
+import { DelayedRedeliveries, type RedeliveryDecision, type RedeliveryPolicy } from "./redelivery.ts";
 import { compileSelector, type Selector } from "./selector.ts";
 
 /** Default core limits; broker.json "limits" overrides any of them. */
@@ -75,6 +77,9 @@ export class Core implements BrokerApi, QueueOwner {
   readonly #queues = new Map<string, Queue>();
   readonly #bindings = new Matcher<Binding>();
   readonly #bindingOf = new Map<Queue, { pattern: string; binding: Binding }>();
+  readonly #extra = new ExtraBindings<Binding>((p, b) => this.#bindings.add(p, b), (p, b) => this.#bindings.remove(p, b));
+  readonly #held = new DelayedRedeliveries<{ q: Queue; e: Entry }>(({ q, e }) => this.#releaseHeld(q, e));
+  #redelivery: RedeliveryPolicy | undefined;
   readonly #topics = new Map<string, TopicStat>();
   readonly #sessions = new Map<string, CoreSession>();
   readonly #listeners = new Set<ListenerInfo>();
@@ -124,6 +129,7 @@ export class Core implements BrokerApi, QueueOwner {
       if (def.kind !== "queue") continue;
       const q = this.#createQueue(def.name, { durable: def.durable, maxRedeliveries: def.maxRedeliveries, autoDelete: false });
       if (def.bind) this.#bind(q, def.bind.pattern, def.bind.selector, def.bind.noLocalOrigin);
+      for (const b of def.binds ?? []) this.#bindExtra(q, b.pattern, b.selector);
     }
     let n = 0;
     for await (const { message, queues } of store.recover()) {
@@ -151,6 +157,7 @@ export class Core implements BrokerApi, QueueOwner {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweep);
+    this.#held.close();
     for (const s of [...this.#sessions.values()]) await s.close("broker stopping");
     this.#flushAcks();
   }
@@ -247,8 +254,8 @@ export class Core implements BrokerApi, QueueOwner {
     return this.routeMessage(m);
   }
 
-  route(m: Message): Promise<void> {
-    const r = this.routeMessage(m);
+  route(m: Message, queue?: string): Promise<void> {
+    const r = queue === undefined ? this.routeMessage(m) : this.#routeToQueue(m, queue);
     if (r === undefined) return RESOLVED;
     if (r instanceof Promise) {
       return r.then((x) => {
@@ -256,6 +263,16 @@ export class Core implements BrokerApi, QueueOwner {
       });
     }
     return Promise.reject(new BrokerError(r.code, r.reason));
+  }
+
+  #routeToQueue(m: Message, name: string): Promise<void> | Reject | undefined {
+    const q = this.#queues.get(name);
+    if (q === undefined) return { code: "destination_not_found", reason: `Cannot route to queue "${name}": it does not exist` };
+    this.stats.messagesIn++;
+    this.stats.bytesIn += m.body.byteLength;
+    const stored = m.persistent && q.options.durable && this.#store !== undefined;
+    q.enqueue({ seq: this.#seq++, message: m, stored });
+    return stored ? this.#store!.append([{ message: m, queues: [q.name] }]) : undefined;
   }
 
   /** Puts a finished message into its queue or its topic's bound queues; resolves when durable. */
@@ -283,10 +300,16 @@ export class Core implements BrokerApi, QueueOwner {
     const bindings = this.#bindings.match(m.destination);
     if (bindings.length === 0) return undefined;
     let storedQueues: string[] | undefined;
+    let multi: Set<Queue> | undefined;
     for (let i = 0; i < bindings.length; i++) {
       const b = bindings[i];
       if (b.noLocal !== undefined && b.noLocal === m.origin) continue;
       if (b.selector !== undefined && !b.selector(m)) continue;
+      if ((b.queue as QueueWithSel).extraBound) {
+        // A queue bound to several matching patterns takes the message once.
+        if (multi?.has(b.queue)) continue;
+        (multi ??= new Set()).add(b.queue);
+      }
       const stored = m.persistent && b.queue.options.durable && this.#store !== undefined;
       if (stored) (storedQueues ??= []).push(b.queue.name);
       b.queue.enqueue({ seq: this.#seq++, message: m, stored });
@@ -299,6 +322,30 @@ export class Core implements BrokerApi, QueueOwner {
     if (this.#queues.has(name)) return;
     const q = this.#createQueue(name, { durable: opts.durable ?? true, maxRedeliveries: opts.maxRedeliveries, autoDelete: false });
     await this.#saveDef(q);
+  }
+
+  async bindQueue(queue: string, pattern: string, opts: { selector?: string } = {}): Promise<void> {
+    const q = this.#queues.get(queue);
+    if (!q) throw new BrokerError("not_found", `Cannot bind queue "${queue}": it does not exist`);
+    validatePattern(pattern, this.#addressLimits);
+    if (this.#bindExtra(q, pattern, opts.selector || undefined)) await this.#saveDef(q);
+  }
+
+  async unbindQueue(queue: string, pattern: string): Promise<boolean> {
+    const q = this.#queues.get(queue);
+    if (!q || !this.#extra.unbind(queue, pattern)) return false;
+    await this.#saveDef(q);
+    return true;
+  }
+
+  #bindExtra(q: Queue, pattern: string, selector: string | undefined): boolean {
+    const sel = selector !== undefined ? compileSelector(selector) : undefined;
+    (q as QueueWithSel).extraBound = true;
+    return this.#extra.bind(q.name, pattern, selector, () => ({ queue: q, selector: sel }));
+  }
+
+  setRedeliveryPolicy(policy: RedeliveryPolicy | undefined): void {
+    this.#redelivery = policy;
   }
 
   async deleteDestination(name: string, kind: DestinationKind): Promise<boolean> {
@@ -474,6 +521,7 @@ export class Core implements BrokerApi, QueueOwner {
   #dropQueue(q: Queue): void {
     q.purge();
     q.close();
+    this.#extra.drop(q.name);
     const b = this.#bindingOf.get(q);
     if (b) {
       this.#bindings.remove(b.pattern, b.binding);
@@ -491,6 +539,7 @@ export class Core implements BrokerApi, QueueOwner {
       durable: true,
       maxRedeliveries: q.options.maxRedeliveries,
       bind: q.boundTo ? { pattern: q.boundTo, selector: qs.selectorText, noLocalOrigin: qs.noLocalOrigin } : undefined,
+      binds: this.#extra.defs(q.name),
     };
     return this.#store.kv<DestinationDef>("definitions").set(q.name, def).catch((e) => {
       this.#log.error(`cannot save definition of "${q.name}"`, { error: e });
@@ -536,6 +585,25 @@ export class Core implements BrokerApi, QueueOwner {
     this.#dropQueue(q);
   }
 
+  redeliveryPolicy(q: Queue, m: Message): RedeliveryDecision | undefined {
+    if (this.#redelivery === undefined) return undefined;
+    try {
+      return this.#redelivery(q.name, m);
+    } catch (e) {
+      this.#log.warn("redelivery policy failed", { error: e });
+      return undefined;
+    }
+  }
+
+  holdBack(q: Queue, e: Entry, delayMs: number): void {
+    this.#held.hold({ q, e }, delayMs);
+  }
+
+  #releaseHeld(q: Queue, e: Entry): void {
+    if (this.#queues.get(q.name) === q) q.restore(e);
+    else this.removed(q, e, "purged"); // the queue is gone: release its store entry
+  }
+
   #ack(ref: MessageRef): void {
     this.#pendingAcks.push(ref);
     if (!this.#ackScheduled) {
@@ -565,6 +633,8 @@ export class Core implements BrokerApi, QueueOwner {
 interface QueueWithSel extends Queue {
   selectorText?: string;
   noLocalOrigin?: string;
+  /** Has bindings made with bindQueue. */
+  extraBound?: boolean;
 }
 
 const NO_SINK: DeliverySink = { deliver() {} };

@@ -8,6 +8,7 @@
 import type { Delivery, DeliverySink, Message, Subscription, SubscriptionSpec } from "./api.ts";
 import { SeqDeque } from "./deque.ts";
 import { PRIORITY_LEVELS } from "./message.ts";
+import type { RedeliveryDecision } from "./redelivery.ts";
 import type { Selector } from "./selector.ts";
 
 /** One message in one queue. */
@@ -29,6 +30,10 @@ export interface QueueOwner {
   redelivered(q: Queue, e: Entry): void;
   /** A queue with no consumers left that should disappear (temporary subscription queues). */
   abandoned(q: Queue): void;
+  /** Asked when an entry goes back to the queue: redelivery limit and delay. */
+  redeliveryPolicy?(q: Queue, m: Message): RedeliveryDecision | undefined;
+  /** Keeps a requeued entry from consumers for `delayMs`, then hands it to `q.restore(e)`. */
+  holdBack?(q: Queue, e: Entry, delayMs: number): void;
 }
 
 /** Queue settings. */
@@ -359,16 +364,29 @@ export class Queue {
   #requeue(e: Entry, bump: boolean): void {
     if (bump) {
       e.message = { ...e.message, redeliveryCount: e.message.redeliveryCount + 1 };
-      const max = this.options.maxRedeliveries;
+      const policy = this.#owner.redeliveryPolicy?.(this, e.message);
+      const max = this.options.maxRedeliveries ?? policy?.maxRedeliveries;
       if (max !== undefined && e.message.redeliveryCount > max) {
         this.#deadLetter(e, "max_redeliveries");
         return;
       }
       this.#owner.redelivered(this, e);
+      if (policy?.delayMs && this.#owner.holdBack) {
+        this.#owner.holdBack(this, e, policy.delayMs);
+        return;
+      }
     }
     this.#pending++;
     if (this.#draining) this.#deferred.push(e);
     else this.#levels[e.message.priority].insert(e);
+  }
+
+  /** Takes back an entry that waited out its redelivery delay. */
+  restore(e: Entry): void {
+    this.#pending++;
+    if (this.#draining) this.#deferred.push(e);
+    else this.#levels[e.message.priority].insert(e);
+    this.drain();
   }
 
   #expire(e: Entry): void {
