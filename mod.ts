@@ -19,3 +19,4 @@ export { createMessage, DEFAULT_PRIORITY, messageSize, newMessageId } from "./br
 export { definePlugin } from "./broker/plugin.ts";
 export { Broker, createBroker, type CreateBrokerOptions, type DeliveryHandler } from "./broker/broker.ts";
 export { DEFAULT_LIMITS } from "./broker/core.ts";
+export { compileSelector, type Selector } from "./broker/selector.ts";
