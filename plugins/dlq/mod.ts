@@ -120,7 +120,17 @@ export default definePlugin<DlqOptions>({
     });
 
     const isDlqQueue = (name: string) => table.isDlq(name);
-    const moveBack = (dl: Message): Promise<void> => broker.route(restore(dl));
+    // A topic message goes back to the subscription queue that held it (a durable subscriber or a
+    // virtual-topic group), not to every subscriber of the topic; to the topic if that queue is gone.
+    const moveBack = (dl: Message): Promise<void> => {
+      const m = restore(dl);
+      const held = dl.properties[P.queue];
+      if (m.kind !== "topic" || typeof held !== "string" || held.startsWith("$")) return broker.route(m);
+      return broker.route(m, held).catch((e) => {
+        if (e instanceof BrokerError && e.code === "destination_not_found") return broker.route(m);
+        throw e;
+      });
+    };
 
     const service: DlqService = {
       queues: () => broker.destinations().filter((d) => d.kind === "queue" && isDlqQueue(d.name)),
