@@ -44,6 +44,8 @@ export class Broker extends Core {
   readonly manifest: BrokerManifest;
   #embedded: ReturnType<Core["internalSession"]> | undefined;
   #handlers = new Map<Subscription, DeliveryHandler>();
+  // Deliveries made while subscribe() is still attaching (messages already pending) wait here.
+  #early = new Map<Subscription, Delivery[]>();
   #stopped = false;
 
   /** @internal use {@linkcode createBroker} */
@@ -75,6 +77,11 @@ export class Broker extends Core {
     const sub = await s.subscribe(spec);
     if (isReject(sub)) throw new BrokerError(sub.code, sub.reason);
     this.#handlers.set(sub, handler);
+    const early = this.#early.get(sub);
+    if (early !== undefined) {
+      this.#early.delete(sub);
+      for (const d of early) handler(d, sub);
+    }
     return sub;
   }
 
@@ -87,7 +94,15 @@ export class Broker extends Core {
 
   #session() {
     this.#embedded ??= this.internalSession("embedded", {
-      deliver: (sub, d) => this.#handlers.get(sub)?.(d, sub),
+      deliver: (sub, d) => {
+        const h = this.#handlers.get(sub);
+        if (h !== undefined) h(d, sub);
+        else {
+          const list = this.#early.get(sub);
+          if (list === undefined) this.#early.set(sub, [d]);
+          else list.push(d);
+        }
+      },
     });
     return this.#embedded;
   }
