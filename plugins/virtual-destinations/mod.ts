@@ -166,9 +166,9 @@ export default definePlugin<VirtualConfig>({
 
     const service: VirtualDestinationsService = {
       config: () => clone(cfg),
-      setComposite(def, by) {
+      async setComposite(def, by) {
         compileComposite(def);
-        return change("setComposite", def.name, by, (next) => {
+        return await change("setComposite", def.name, by, (next) => {
           const i = next.composites.findIndex((c) => c.name === def.name);
           const before = i >= 0 ? next.composites[i] : null;
           if (i >= 0) next.composites[i] = clone(def);
@@ -184,9 +184,9 @@ export default definePlugin<VirtualConfig>({
           return { before, after: null, result: true };
         });
       },
-      setRule(def, by) {
+      async setRule(def, by) {
         compileRule(def);
-        return change("setRule", def.name, by, (next) => {
+        return await change("setRule", def.name, by, (next) => {
           const i = next.rules.findIndex((r) => r.name === def.name);
           const before = i >= 0 ? next.rules[i] : null;
           if (i >= 0) next.rules[i] = clone(def);

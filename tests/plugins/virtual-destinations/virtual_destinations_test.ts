@@ -126,7 +126,7 @@ Deno.test("runtime changes apply at once, are reported as adminActions and survi
       targets: [{ destination: "review.{destination}", kind: "queue" }],
     });
     await tb.broker.publish({ destination: "shop.eu.orders", body: "small", properties: { amount: 5 } });
-    await tb.broker.publish({ destination: "shop.eu.orders", body: "big", properties: { amount: 500 } });
+    await tb.broker.publish({ destination: "shop.eu.orders", body: "big", properties: { amount: 500 }, persistent: true });
     assert.deepEqual(tb.broker.browse("review.shop.eu.orders").map((m) => new TextDecoder().decode(m.body)), ["big"]);
     await assert.rejects(vd.setRule({ name: "bad", source: "a", kind: "topic", selector: "amount >", targets: [{ destination: "b", kind: "queue" }] }));
     const [ev] = await actions.atLeast(1);
