@@ -60,6 +60,8 @@ export class ExtraBindings<B> {
   defs(queue: string): BindDef[] | undefined {
     const m = this.#byQueue.get(queue);
     if (m === undefined) return undefined;
-    return [...m].map(([pattern, { selector }]) => selector === undefined ? { pattern } : { pattern, selector });
+    return [...m].map(([pattern, { selector }]) =>
+      selector === undefined ? { pattern } : { pattern, selector }
+    );
   }
 }

@@ -16,7 +16,7 @@
 import { definePlugin, type Principal, Priority } from "../../mod.ts";
 import type { ScheduleRecord } from "./record.ts";
 import { applyRequest, type RequestLimits } from "./request.ts";
-import { type DelayService, DelayScheduler } from "./scheduler.ts";
+import { DelayScheduler, type DelayService } from "./scheduler.ts";
 
 export type { DelayService, ScheduledInfo } from "./scheduler.ts";
 
@@ -63,7 +63,10 @@ export default definePlugin<DelayOptions>({
     ctx.hooks.on("publish", ({ message }) => {
       const r = applyRequest(message, Date.now(), limits);
       if (r !== message && "id" in r && r.deliverAt !== 0 && scheduler.size >= o.maxScheduled) {
-        return { code: "server_busy", reason: `Cannot schedule: ${scheduler.size} messages are scheduled (delay option maxScheduled)` };
+        return {
+          code: "server_busy",
+          reason: `Cannot schedule: ${scheduler.size} messages are scheduled (delay option maxScheduled)`,
+        };
       }
       return r;
     }, { priority: Priority.ROUTE });
@@ -82,7 +85,13 @@ export default definePlugin<DelayOptions>({
         const ok = await scheduler.cancel(id);
         if (ok) {
           const { message: _, ...shown } = before!;
-          ctx.broker.emit("adminAction", { principal: by, action: "delay.cancel", object: id, before: shown, after: null });
+          ctx.broker.emit("adminAction", {
+            principal: by,
+            action: "delay.cancel",
+            object: id,
+            before: shown,
+            after: null,
+          });
         }
         return ok;
       },

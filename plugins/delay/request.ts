@@ -64,13 +64,17 @@ export function applyRequest(m: Message, now: number, lim: RequestLimits): Messa
   if (deliverAt !== 0 && deliverAt - now > lim.maxDelayMs) return tooLong(deliverAt - now, lim);
 
   const annotations: Record<string, PropertyValue> = {};
-  if (ann) for (const k in ann) if (!k.startsWith("delay.")) annotations[k] = ann[k];
+  if (ann) { for (const k in ann) if (!k.startsWith("delay.")) annotations[k] = ann[k]; }
   const countRaw = read(REPEAT_COUNT), periodRaw = read(REPEAT_PERIOD), cronRaw = read(CRON);
   let count = 0;
   if (countRaw !== undefined && countRaw !== null && countRaw !== "") {
     const c = num(countRaw);
     if (c === undefined || !Number.isInteger(c) || c < -1 || c > lim.maxRepeatCount) {
-      return bad(REPEAT_COUNT, countRaw, `an integer from 0 to ${lim.maxRepeatCount}, or -1 for "until cancelled"`);
+      return bad(
+        REPEAT_COUNT,
+        countRaw,
+        `an integer from 0 to ${lim.maxRepeatCount}, or -1 for "until cancelled"`,
+      );
     }
     count = c;
   }
@@ -91,7 +95,11 @@ export function applyRequest(m: Message, now: number, lim: RequestLimits): Messa
   } else if (count !== 0) {
     const p = num(periodRaw ?? null);
     if (p === undefined || p < lim.minRepeatPeriodMs) {
-      return bad(REPEAT_PERIOD, periodRaw ?? null, `at least ${lim.minRepeatPeriodMs} ms when ${REPEAT_COUNT} is set`);
+      return bad(
+        REPEAT_PERIOD,
+        periodRaw ?? null,
+        `at least ${lim.minRepeatPeriodMs} ms when ${REPEAT_COUNT} is set`,
+      );
     }
     annotations[A_REPEAT_COUNT] = count;
     annotations[A_REPEAT_PERIOD] = p;
@@ -101,8 +109,9 @@ export function applyRequest(m: Message, now: number, lim: RequestLimits): Messa
   if (repeats && deliverAt <= now) deliverAt = now + 1;
   let properties = props;
   if (lim.stripProperties) {
-    properties = {};
-    for (const k in props) if (!(NAMES as readonly string[]).includes(k)) properties[k] = props[k];
+    const kept: Record<string, PropertyValue> = {};
+    for (const k in props) if (!(NAMES as readonly string[]).includes(k)) kept[k] = props[k];
+    properties = kept;
   }
   const out: Message = { ...m, deliverAt, properties, annotations };
   if (Object.keys(annotations).length === 0) delete (out as { annotations?: unknown }).annotations;
@@ -116,12 +125,17 @@ function num(v: PropertyValue): number | undefined {
 }
 
 function bad(field: string, v: PropertyValue, expected: string): Reject {
-  return { code: "invalid_message", reason: `Cannot schedule with "${field}" ${JSON.stringify(v)}: must be ${expected}` };
+  return {
+    code: "invalid_message",
+    reason: `Cannot schedule with "${field}" ${JSON.stringify(v)}: must be ${expected}`,
+  };
 }
 
 function tooLong(ms: number, lim: RequestLimits): Reject {
   return {
     code: "invalid_message",
-    reason: `Cannot delay a message by ${Math.round(ms)} ms: the limit is ${lim.maxDelayMs} ms (delay option maxDelayMs)`,
+    reason: `Cannot delay a message by ${
+      Math.round(ms)
+    } ms: the limit is ${lim.maxDelayMs} ms (delay option maxDelayMs)`,
   };
 }

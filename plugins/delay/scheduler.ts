@@ -43,7 +43,9 @@ export interface DelayService {
   /** How many messages are scheduled. */
   readonly size: number;
   /** Scheduled messages in due order. */
-  list(opts?: { offset?: number; limit?: number; destination?: string }): { total: number; items: ScheduledInfo[] };
+  list(
+    opts?: { offset?: number; limit?: number; destination?: string },
+  ): { total: number; items: ScheduledInfo[] };
   /** One scheduled message with its body, or undefined. */
   get(id: string): (ScheduledInfo & { message: Message }) | undefined;
   /**
@@ -137,10 +139,15 @@ export class DelayScheduler implements Scheduler, DelayService {
   }
 
   schedule(m: Message): Promise<void> {
-    if (this.#closed) return Promise.reject(new BrokerError("closed", "Cannot schedule: the delay plugin is stopping"));
+    if (this.#closed) {
+      return Promise.reject(new BrokerError("closed", "Cannot schedule: the delay plugin is stopping"));
+    }
     if (this.#jobs.size >= this.#opts.maxScheduled) {
       return Promise.reject(
-        new BrokerError("server_busy", `Cannot schedule: ${this.#jobs.size} messages are scheduled (delay option maxScheduled)`),
+        new BrokerError(
+          "server_busy",
+          `Cannot schedule: ${this.#jobs.size} messages are scheduled (delay option maxScheduled)`,
+        ),
       );
     }
     let id = m.id;
@@ -185,7 +192,10 @@ export class DelayScheduler implements Scheduler, DelayService {
         this.#jobs.delete(id);
         this.#heap.remove(job);
       }
-      throw new BrokerError("store_failed", `Cannot store scheduled message "${id}": ${(e as Error)?.message ?? e}`);
+      throw new BrokerError(
+        "store_failed",
+        `Cannot store scheduled message "${id}": ${(e as Error)?.message ?? e}`,
+      );
     });
   }
 
@@ -199,7 +209,9 @@ export class DelayScheduler implements Scheduler, DelayService {
     return true;
   }
 
-  list(opts: { offset?: number; limit?: number; destination?: string } = {}): { total: number; items: ScheduledInfo[] } {
+  list(
+    opts: { offset?: number; limit?: number; destination?: string } = {},
+  ): { total: number; items: ScheduledInfo[] } {
     const offset = Math.max(0, opts.offset ?? 0), limit = Math.max(0, Math.min(opts.limit ?? 100, 10_000));
     const all = this.#heap.values();
     if (opts.destination === undefined) {
@@ -270,18 +282,24 @@ export class DelayScheduler implements Scheduler, DelayService {
     job.fired++;
     this.fired++;
     const routed = this.#broker.route(m).catch((e) => {
-      this.#log.warn(`cannot deliver scheduled message "${job.id}" to "${t.destination}"`, { error: String(e) });
+      this.#log.warn(`cannot deliver scheduled message "${job.id}" to "${t.destination}"`, {
+        error: String(e),
+      });
     });
     const next = this.#next(job, now);
     if (next === undefined) {
       this.#jobs.delete(job.id);
-      if (t.persistent) this.#write(job, () => routed.then(() => this.#kv.delete(job.id))).catch(this.#logWrite);
+      if (t.persistent) {
+        this.#write(job, () => routed.then(() => this.#kv.delete(job.id))).catch(this.#logWrite);
+      }
       return;
     }
     if (job.remaining > 0) job.remaining--;
     job.at = next;
     this.#heap.push(job);
-    if (t.persistent) this.#write(job, () => routed.then(() => this.#kv.set(job.id, toRecord(job)))).catch(this.#logWrite);
+    if (t.persistent) {
+      this.#write(job, () => routed.then(() => this.#kv.set(job.id, toRecord(job)))).catch(this.#logWrite);
+    }
   }
 
   #next(job: Job, now: number): number | undefined {

@@ -71,7 +71,9 @@ export default definePlugin<DlqOptions>({
       if (e.reason === "expired" && p.expired === "discard") return;
       if (e.reason === "rejected" && p.rejected === "discard") return;
       if (!m.persistent && !p.nonPersistent) return;
-      const dlqName = p.strategy === "shared" ? p.sharedQueue : p.prefix + (queue.startsWith("$") ? m.destination : queue);
+      const dlqName = p.strategy === "shared"
+        ? p.sharedQueue
+        : p.prefix + (queue.startsWith("$") ? m.destination : queue);
       const dl: Message = {
         ...m,
         // A new id: the original's store entry is being acked in this same turn.
@@ -135,19 +137,29 @@ export default definePlugin<DlqOptions>({
     const service: DlqService = {
       queues: () => broker.destinations().filter((d) => d.kind === "queue" && isDlqQueue(d.name)),
       list(queue, opts = {}) {
-        if (!isDlqQueue(queue)) throw new BrokerError("invalid_argument", `Cannot list "${queue}": it is not a dead-letter queue`);
+        if (!isDlqQueue(queue)) {
+          throw new BrokerError("invalid_argument", `Cannot list "${queue}": it is not a dead-letter queue`);
+        }
         return broker.browse(queue, opts);
       },
       async redrive(id, opts = {}) {
         const selector = `JMSMessageID = ${literal(id)}`;
         const queues = opts.queue !== undefined ? [opts.queue] : service.queues().map((q) => q.name);
         for (const q of queues) {
-          if (!isDlqQueue(q)) throw new BrokerError("invalid_argument", `Cannot re-drive from "${q}": it is not a dead-letter queue`);
-          const found = broker.destinations().some((d) => d.name === q) && broker.browse(q, { selector, limit: 1 })[0];
+          if (!isDlqQueue(q)) {
+            throw new BrokerError(
+              "invalid_argument",
+              `Cannot re-drive from "${q}": it is not a dead-letter queue`,
+            );
+          }
+          const found = broker.destinations().some((d) => d.name === q) &&
+            broker.browse(q, { selector, limit: 1 })[0];
           if (!found) continue;
           const n = await drain(broker, q, { selector, max: 1 }, moveBack);
           if (n === 1) {
-            emit(opts.by, "dlq.redrive", `${q}/${id}`, { id, queue: q }, { destination: found.properties[P.destination] });
+            emit(opts.by, "dlq.redrive", `${q}/${id}`, { id, queue: q }, {
+              destination: found.properties[P.destination],
+            });
             return true;
           }
         }
@@ -155,17 +167,30 @@ export default definePlugin<DlqOptions>({
       },
       async redriveAll(queue, opts = {}) {
         if (!isDlqQueue(queue)) {
-          throw new BrokerError("invalid_argument", `Cannot re-drive from "${queue}": it is not a dead-letter queue`);
+          throw new BrokerError(
+            "invalid_argument",
+            `Cannot re-drive from "${queue}": it is not a dead-letter queue`,
+          );
         }
         if (!broker.destinations().some((d) => d.name === queue)) return 0;
-        const n = await drain(broker, queue, { selector: opts.selector, max: Number.MAX_SAFE_INTEGER }, moveBack);
+        const n = await drain(
+          broker,
+          queue,
+          { selector: opts.selector, max: Number.MAX_SAFE_INTEGER },
+          moveBack,
+        );
         emit(opts.by, "dlq.redriveAll", queue, { queue }, { moved: n });
         return n;
       },
       policyFor: (queue, destination = queue) => table.for(queue, { destination } as Message),
     };
-    const emit = (by: Principal | undefined, action: string, object: string, before: unknown, after: unknown) =>
-      broker.emit("adminAction", { principal: by ?? BROKER, action, object, before, after });
+    const emit = (
+      by: Principal | undefined,
+      action: string,
+      object: string,
+      before: unknown,
+      after: unknown,
+    ) => broker.emit("adminAction", { principal: by ?? BROKER, action, object, before, after });
     ctx.provide("dlq", service);
 
     return () => {

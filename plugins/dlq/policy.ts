@@ -84,7 +84,10 @@ export class PolicyTable {
 
   constructor(opts: Partial<DlqOptions>) {
     this.#default = merge(DEFAULT_POLICY, opts.default ?? {});
-    this.#rules = (opts.policies ?? []).map(({ pattern, ...p }) => ({ pattern, policy: merge(this.#default, p) }));
+    this.#rules = (opts.policies ?? []).map(({ pattern, ...p }) => ({
+      pattern,
+      policy: merge(this.#default, p),
+    }));
     this.temporary = opts.temporary ?? "discard";
   }
 

@@ -6,7 +6,14 @@
  *
  * @module
  */
-import { type BrokerApi, BrokerError, type Delivery, isReject, type Message, type PropertyValue } from "../../mod.ts";
+import {
+  type BrokerApi,
+  BrokerError,
+  type Delivery,
+  isReject,
+  type Message,
+  type PropertyValue,
+} from "../../mod.ts";
 
 /** Property names the DLQ adds to a dead letter. */
 export const P = {
@@ -70,7 +77,12 @@ export async function drain(
   let moved = 0;
   try {
     const window = Math.max(1, Math.min(opts.max, 256));
-    const sub = await session.subscribe({ kind: "queue", destination: queue, selector: opts.selector, prefetch: window });
+    const sub = await session.subscribe({
+      kind: "queue",
+      destination: queue,
+      selector: opts.selector,
+      prefetch: window,
+    });
     if (isReject(sub)) throw new BrokerError(sub.code, sub.reason);
     let idle = 0;
     while (moved < opts.max) {

@@ -90,16 +90,22 @@ function fail(field: string, msg: string): never {
 }
 
 function checkName(field: string, v: unknown, allowWildcards: boolean): string {
-  if (typeof v !== "string" || v === "" || v.length > 1024) fail(field, `must be a non-empty string, got ${JSON.stringify(v)}`);
+  if (typeof v !== "string" || v === "" || v.length > 1024) {
+    fail(field, `must be a non-empty string, got ${JSON.stringify(v)}`);
+  }
   const levels = v.split(".");
   if (levels.some((l) => l === "")) fail(field, `"${v}" has an empty level`);
-  if (!allowWildcards && levels.some((l) => l === "*" || l === ">")) fail(field, `"${v}" may not contain wildcards`);
+  if (!allowWildcards && levels.some((l) => l === "*" || l === ">")) {
+    fail(field, `"${v}" may not contain wildcards`);
+  }
   if (allowWildcards && levels.slice(0, -1).includes(">")) fail(field, `"${v}": ">" must be the last level`);
   return v;
 }
 
 function checkKind(field: string, v: unknown): DestinationKind {
-  if (typeof v !== "string" || !KINDS.has(v)) fail(field, `must be "queue" or "topic", got ${JSON.stringify(v)}`);
+  if (typeof v !== "string" || !KINDS.has(v)) {
+    fail(field, `must be "queue" or "topic", got ${JSON.stringify(v)}`);
+  }
   return v as DestinationKind;
 }
 
@@ -204,13 +210,19 @@ export function compileConfig(c: VirtualConfig): Route[] {
  * For a virtual-topic consumer queue name (`Consumer.<group>.VirtualTopic.<rest>`), the group and the
  * topic; undefined for any other name.
  */
-export function consumerQueue(vt: VirtualTopicDef, name: string): { group: string; topic: string } | undefined {
+export function consumerQueue(
+  vt: VirtualTopicDef,
+  name: string,
+): { group: string; topic: string } | undefined {
   if (!vt.enabled || !name.startsWith(vt.consumerPrefix)) return undefined;
   const rest = name.slice(vt.consumerPrefix.length);
   const dot = rest.indexOf(".");
   if (dot <= 0) return undefined;
   const group = rest.slice(0, dot), topic = rest.slice(dot + 1);
-  if (group === "*" || group === ">" || !topic.startsWith(vt.topicPrefix) || topic.length === vt.topicPrefix.length) {
+  if (
+    group === "*" || group === ">" || !topic.startsWith(vt.topicPrefix) ||
+    topic.length === vt.topicPrefix.length
+  ) {
     return undefined;
   }
   if (topic.split(".").some((l) => l === "*" || l === ">" || l === "")) return undefined;

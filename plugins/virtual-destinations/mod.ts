@@ -25,10 +25,10 @@ import {
   type SubscriptionSpec,
 } from "../../mod.ts";
 import {
-  type CompositeDef,
   compileComposite,
   compileConfig,
   compileRule,
+  type CompositeDef,
   consumerQueue,
   type MirrorDef,
   type RuleDef,
@@ -37,7 +37,14 @@ import {
 } from "./config.ts";
 import { forward, HOPS, Router } from "./router.ts";
 
-export type { CompositeDef, MirrorDef, RuleDef, TargetDef, VirtualConfig, VirtualTopicDef } from "./config.ts";
+export type {
+  CompositeDef,
+  MirrorDef,
+  RuleDef,
+  TargetDef,
+  VirtualConfig,
+  VirtualTopicDef,
+} from "./config.ts";
 
 /** A virtual-topic consumer group queue. */
 export interface ConsumerGroupInfo {
@@ -156,7 +163,13 @@ export default definePlugin<VirtualConfig>({
         await kv.set("config", { basis, config: next });
         cfg = next;
         router.set(routes);
-        broker.emit("adminAction", { principal: by ?? BROKER, action: `virtual-destinations.${action}`, object, before, after });
+        broker.emit("adminAction", {
+          principal: by ?? BROKER,
+          action: `virtual-destinations.${action}`,
+          object,
+          before,
+          after,
+        });
         return result;
       };
       const p = chain.then(run, run);
@@ -228,7 +241,10 @@ export default definePlugin<VirtualConfig>({
       async removeConsumerGroup(queue, by) {
         const vt = consumerQueue(cfg.virtualTopics, queue);
         if (vt === undefined) {
-          throw new BrokerError("invalid_argument", `Cannot remove "${queue}": it is not a virtual-topic consumer queue`);
+          throw new BrokerError(
+            "invalid_argument",
+            `Cannot remove "${queue}": it is not a virtual-topic consumer queue`,
+          );
         }
         const ok = await broker.deleteDestination(queue, "queue");
         if (ok) {

@@ -91,7 +91,11 @@ export function forward(
 }
 
 function copyOf(m: Message, destination: string, kind: DestinationKind, hops: number): MessageInit {
-  const annotations: Record<string, PropertyValue> = { ...m.annotations, [HOPS]: hops, [FROM]: m.destination };
+  const annotations: Record<string, PropertyValue> = {
+    ...m.annotations,
+    [HOPS]: hops,
+    [FROM]: m.destination,
+  };
   return {
     destination,
     kind,

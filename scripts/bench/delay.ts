@@ -32,21 +32,34 @@ export async function main(args: string[]): Promise<void> {
   const pending: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
     const j = (i * 7919) % n; // out of order, as real traffic would be
-    pending.push(b.publish({ kind: "queue", destination: "bench.delay", body, deliverAt: start + Math.floor(j * spread / n) }));
+    pending.push(
+      b.publish({
+        kind: "queue",
+        destination: "bench.delay",
+        body,
+        deliverAt: start + Math.floor(j * spread / n),
+      }),
+    );
     if (pending.length === 10_000) await Promise.all(pending.splice(0));
   }
   await Promise.all(pending);
   const scheduleMs = performance.now() - t0;
   const heap1 = Deno.memoryUsage().heapUsed;
   const rss = Deno.memoryUsage().rss;
-  if (Date.now() > start) print(`warning: scheduling took longer than the ${lead} ms lead; lateness includes it`);
+  if (Date.now() > start) {
+    print(`warning: scheduling took longer than the ${lead} ms lead; lateness includes it`);
+  }
   await finished;
   await b.stop();
   lateness.sort();
   const pct = (p: number) => lateness[Math.min(n - 1, Math.floor(n * p))];
   print(`delay: ${n.toLocaleString("en")} messages, 64-byte bodies, due over ${spread} ms`);
   print(`  schedule rate    ${(n / scheduleMs * 1000).toFixed(0)} msgs/s (${scheduleMs.toFixed(0)} ms)`);
-  print(`  heap growth      ${((heap1 - heap0) / 1048576).toFixed(1)} MiB, ${((heap1 - heap0) / n).toFixed(0)} bytes/message`);
+  print(
+    `  heap growth      ${((heap1 - heap0) / 1048576).toFixed(1)} MiB, ${
+      ((heap1 - heap0) / n).toFixed(0)
+    } bytes/message`,
+  );
   print(`  rss              ${(rss / 1048576).toFixed(0)} MiB`);
   print(`  lateness         p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${lateness[n - 1]} ms`);
 }

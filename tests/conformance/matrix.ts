@@ -122,7 +122,12 @@ export class PairBroker {
 
 type Check = (ctx: { p: ProtocolClient; c: ProtocolClient; b: PairBroker; prefix: string }) => Promise<void>;
 
-async function collect(c: ProtocolClient, tb: TestBroker, dest: Dest, opts: { selector?: string; prefetch?: number } = {}) {
+async function collect(
+  c: ProtocolClient,
+  tb: TestBroker,
+  dest: Dest,
+  opts: { selector?: string; prefetch?: number } = {},
+) {
   const got = new Collector<Incoming>();
   const consumer = await c.consume(tb, dest, opts, got.push);
   return { got, consumer };
@@ -133,12 +138,18 @@ const CHECKS: Record<Feature, Check> = {
     const q: Dest = { kind: "queue", name: `${prefix}.prio` };
     const prod = await p.producer(b.tb);
     const prios = [1, 9, 4, 9, 1, 4];
-    for (let i = 0; i < prios.length; i++) await prod.send(q, { body: String(i), priority: prios[i], persistent: true });
+    for (let i = 0; i < prios.length; i++) {
+      await prod.send(q, { body: String(i), priority: prios[i], persistent: true });
+    }
     await prod.close();
     const { got, consumer } = await collect(c, b.tb, q, { prefetch: 10 });
     const items = await got.atLeast(6);
     await consumer.close();
-    assert.deepEqual(items.map((m) => m.body), ["1", "3", "2", "5", "0", "4"], "highest priority first, FIFO within one");
+    assert.deepEqual(
+      items.map((m) => m.body),
+      ["1", "3", "2", "5", "0", "4"],
+      "highest priority first, FIFO within one",
+    );
   },
 
   async groups({ p, c, b, prefix }) {
@@ -146,7 +157,9 @@ const CHECKS: Record<Feature, Check> = {
     const a = await collect(c, b.tb, q, { prefetch: 50 });
     const z = await collect(c, b.tb, q, { prefetch: 50 });
     const prod = await p.producer(b.tb);
-    for (let i = 0; i < 24; i++) await prod.send(q, { body: `g${i % 4}:${i}`, groupId: `g${i % 4}`, persistent: true });
+    for (let i = 0; i < 24; i++) {
+      await prod.send(q, { body: `g${i % 4}:${i}`, groupId: `g${i % 4}`, persistent: true });
+    }
     await prod.close();
     await waitFor(() => a.got.items.length + z.got.items.length === 24, "24 deliveries");
     await a.consumer.close();
@@ -170,7 +183,10 @@ const CHECKS: Record<Feature, Check> = {
     await prod.send(q, { body: "long-lived", ttl: 60_000, persistent: true });
     await prod.close();
     const dlq: Dest = { kind: "queue", name: `DLQ.${q.name}` };
-    await waitFor(() => b.tb.broker.destinations().find((d) => d.name === dlq.name)?.pending === 1, "the expired message in the DLQ");
+    await waitFor(
+      () => b.tb.broker.destinations().find((d) => d.name === dlq.name)?.pending === 1,
+      "the expired message in the DLQ",
+    );
     const { got, consumer } = await collect(c, b.tb, dlq);
     const [m] = await got.atLeast(1);
     await consumer.close();
@@ -209,7 +225,10 @@ const CHECKS: Record<Feature, Check> = {
     assert.deepEqual(items.map((m) => m.body), ["red"]);
     assert.equal(String(items[0].properties.color), "red");
     await consumer.close();
-    assert.deepEqual(b.tb.broker.browse(q.name).map((m) => new TextDecoder().decode(m.body)), ["blue", "small red"]);
+    assert.deepEqual(b.tb.broker.browse(q.name).map((m) => new TextDecoder().decode(m.body)), [
+      "blue",
+      "small red",
+    ]);
   },
 
   async persistence({ p, c, b, prefix }) {
@@ -221,22 +240,37 @@ const CHECKS: Record<Feature, Check> = {
     await prod.send(q, { body: "expiring", persistent: true, ttl: 50 });
     await prod.close();
     const dlqName = `DLQ.${q.name}`;
-    await waitFor(() => b.tb.broker.destinations().find((d) => d.name === dlqName)?.pending === 1, "the dead letter");
+    await waitFor(
+      () => b.tb.broker.destinations().find((d) => d.name === dlqName)?.pending === 1,
+      "the dead letter",
+    );
     await b.restart();
     const { got, consumer } = await collect(c, b.tb, q);
     const dl = await collect(c, b.tb, { kind: "queue", name: dlqName });
-    assert.deepEqual((await dl.got.atLeast(1)).map((m) => m.body), ["expiring"], "dead letter kept across restart");
+    assert.deepEqual(
+      (await dl.got.atLeast(1)).map((m) => m.body),
+      ["expiring"],
+      "dead letter kept across restart",
+    );
     const items = await got.atLeast(2, 5000);
     const firedAfter = Date.now() - sentAt;
     assert.deepEqual(items.map((m) => m.body), ["kept", "scheduled"]);
-    assert.ok(firedAfter >= 1500, `the scheduled message fired ${firedAfter} ms after it was sent, not early`);
+    assert.ok(
+      firedAfter >= 1500,
+      `the scheduled message fired ${firedAfter} ms after it was sent, not early`,
+    );
     await consumer.close();
     await dl.consumer.close();
   },
 };
 
 /** Runs every feature for one pair as test steps; a gap is an ignored step whose name says why. */
-export async function runPair(t: Deno.TestContext, p: ProtocolClient, c: ProtocolClient, gaps: string[]): Promise<void> {
+export async function runPair(
+  t: Deno.TestContext,
+  p: ProtocolClient,
+  c: ProtocolClient,
+  gaps: string[],
+): Promise<void> {
   const b = new PairBroker(p, c);
   await b.start();
   try {

@@ -56,7 +56,12 @@ const present = (name: string) => existsSync(new URL(`../../plugins/${name}/plug
 /** Clients whose plugins are present, embedded first. */
 export async function clients(): Promise<ProtocolClient[]> {
   const out: ProtocolClient[] = [embedded];
-  for (const [plugin, mod] of [["mqtt", "./clients/mqtt.ts"], ["amqp", "./clients/amqp.ts"], ["stomp", "./clients/stomp.ts"], ["http", "./clients/http.ts"]]) {
+  for (
+    const [plugin, mod] of [["mqtt", "./clients/mqtt.ts"], ["amqp", "./clients/amqp.ts"], [
+      "stomp",
+      "./clients/stomp.ts",
+    ], ["http", "./clients/http.ts"]]
+  ) {
     if (!present(plugin)) continue;
     const url = new URL(mod, import.meta.url);
     if (!existsSync(url)) continue;

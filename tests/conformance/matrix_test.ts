@@ -21,5 +21,7 @@ for (const p of all) {
 
 Deno.test(`matrix: gaps among ${all.map((c) => c.name).join(", ")} are listed`, () => {
   // deno-lint-ignore no-console
-  console.log(gaps.length === 0 ? "matrix gaps: none" : `matrix gaps (${gaps.length}):\n  ${gaps.join("\n  ")}`);
+  console.log(
+    gaps.length === 0 ? "matrix gaps: none" : `matrix gaps (${gaps.length}):\n  ${gaps.join("\n  ")}`,
+  );
 });

@@ -39,10 +39,25 @@ Deno.test("delay and deliver-at are read from properties (MQTT user properties, 
   try {
     const got = await collect(tb, "props");
     const t0 = Date.now();
-    await tb.broker.publish({ kind: "queue", destination: "props", body: "a", properties: { delay: "150", keep: 1 } });
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "props",
+      body: "a",
+      properties: { delay: "150", keep: 1 },
+    });
     const at = new Date(t0 + 250).toISOString();
-    await tb.broker.publish({ kind: "queue", destination: "props", body: "b", properties: { "deliver-at": at } });
-    await tb.broker.publish({ kind: "queue", destination: "props", body: "c", annotations: { "delay.delay": 100 } });
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "props",
+      body: "b",
+      properties: { "deliver-at": at },
+    });
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "props",
+      body: "c",
+      annotations: { "delay.delay": 100 },
+    });
     const items = await got.atLeast(3);
     assert.deepEqual(items.map((x) => text(x.d)), ["c", "a", "b"]);
     assert.deepEqual(items[1].d.message.properties, { keep: 1 });
@@ -67,7 +82,9 @@ Deno.test("repeat-count 3 with repeat-period 60 delivers four times, the repeats
     });
     const items = await got.atLeast(4);
     assert.deepEqual(items.map((x) => x.d.message.id), ["job-1", "job-1#1", "job-1#2", "job-1#3"]);
-    for (let i = 1; i < 4; i++) assert.ok(items[i].at - items[i - 1].at >= 45, `gap ${items[i].at - items[i - 1].at} ms`);
+    for (let i = 1; i < 4; i++) {
+      assert.ok(items[i].at - items[i - 1].at >= 45, `gap ${items[i].at - items[i - 1].at} ms`);
+    }
     await waitFor(() => delayService(tb).size === 0, "the job to finish");
   } finally {
     await tb.stop();
@@ -78,7 +95,12 @@ Deno.test("a cron expression delivers at each matching second until repeat-count
   const tb = await startBroker({ plugins: [{ use: "delay" }] });
   try {
     const got = await collect(tb, "cron");
-    await tb.broker.publish({ kind: "queue", destination: "cron", body: "c", properties: { cron: "* * * * * *", "repeat-count": 1 } });
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "cron",
+      body: "c",
+      properties: { cron: "* * * * * *", "repeat-count": 1 },
+    });
     const items = await got.atLeast(2, 4000);
     for (const { d, at } of items) {
       assert.equal(d.message.deliverAt % 1000, 0, "on a whole second");
@@ -103,13 +125,19 @@ Deno.test("bad delay requests are refused with invalid_message naming the field"
       [{ cron: "every day" }, /"cron"/],
     ];
     for (const [properties, re] of cases) {
-      await assert.rejects(tb.broker.publish({ kind: "queue", destination: "q", properties }), (e: Error & { code?: string }) => {
-        assert.equal(e.code, "invalid_message");
-        assert.match(e.message, re);
-        return true;
-      });
+      await assert.rejects(
+        tb.broker.publish({ kind: "queue", destination: "q", properties }),
+        (e: Error & { code?: string }) => {
+          assert.equal(e.code, "invalid_message");
+          assert.match(e.message, re);
+          return true;
+        },
+      );
     }
-    await assert.rejects(tb.broker.publish({ kind: "queue", destination: "q", delay: 61_000 }), /limit is 60000/);
+    await assert.rejects(
+      tb.broker.publish({ kind: "queue", destination: "q", delay: 61_000 }),
+      /limit is 60000/,
+    );
   } finally {
     await tb.stop();
   }
@@ -148,7 +176,10 @@ Deno.test("maxScheduled refuses further delayed publishes with server_busy", asy
   try {
     await tb.broker.publish({ kind: "queue", destination: "q", delay: 10_000 });
     await tb.broker.publish({ kind: "queue", destination: "q", delay: 10_000 });
-    await assert.rejects(tb.broker.publish({ kind: "queue", destination: "q", delay: 10_000 }), /maxScheduled/);
+    await assert.rejects(
+      tb.broker.publish({ kind: "queue", destination: "q", delay: 10_000 }),
+      /maxScheduled/,
+    );
     await tb.broker.publish({ kind: "queue", destination: "q" }); // not delayed: fine
   } finally {
     await tb.stop();

@@ -12,9 +12,29 @@ Deno.test("persistent scheduled messages survive a restart and fire on time; non
   const dataDir = tb.dataDir;
   try {
     const t0 = Date.now();
-    await tb.broker.publish({ kind: "queue", destination: "r", id: "soon", body: "soon", persistent: true, delay: 100 });
-    await tb.broker.publish({ kind: "queue", destination: "r", id: "later", body: "later", persistent: true, delay: 1500 });
-    await tb.broker.publish({ kind: "queue", destination: "r", id: "volatile", body: "volatile", delay: 1200 });
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "r",
+      id: "soon",
+      body: "soon",
+      persistent: true,
+      delay: 100,
+    });
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "r",
+      id: "later",
+      body: "later",
+      persistent: true,
+      delay: 1500,
+    });
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "r",
+      id: "volatile",
+      body: "volatile",
+      delay: 1200,
+    });
     await tb.broker.publish({
       kind: "queue",
       destination: "r",

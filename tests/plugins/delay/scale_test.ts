@@ -12,13 +12,16 @@ Deno.test(`${N.toLocaleString("en")} scheduled messages share one timer, stay sm
     const svc: DelayService = tb.broker.host.service("delay")!;
     let received = 0, lastDue = 0, outOfOrder = 0, early = 0;
     const done = deferred();
-    await tb.broker.subscribe({ kind: "queue", destination: "many", ack: "auto", prefetch: Infinity }, (d) => {
-      const due = d.message.deliverAt;
-      if (due < lastDue) outOfOrder++;
-      if (Date.now() < due) early++;
-      lastDue = due;
-      if (++received === N) done.resolve();
-    });
+    await tb.broker.subscribe(
+      { kind: "queue", destination: "many", ack: "auto", prefetch: Infinity },
+      (d) => {
+        const due = d.message.deliverAt;
+        if (due < lastDue) outOfOrder++;
+        if (Date.now() < due) early++;
+        lastDue = due;
+        if (++received === N) done.resolve();
+      },
+    );
     const body = new Uint8Array(16);
     const heapBefore = Deno.memoryUsage().heapUsed;
     const start = Date.now() + 1500;
@@ -26,7 +29,14 @@ Deno.test(`${N.toLocaleString("en")} scheduled messages share one timer, stay sm
     const batch: Promise<void>[] = [];
     for (let i = 0; i < N; i++) {
       const j = (i * 7919) % N;
-      batch.push(tb.broker.publish({ kind: "queue", destination: "many", body, deliverAt: start + Math.floor(j * 1500 / N) }));
+      batch.push(
+        tb.broker.publish({
+          kind: "queue",
+          destination: "many",
+          body,
+          deliverAt: start + Math.floor(j * 1500 / N),
+        }),
+      );
       if (batch.length === 1000) await Promise.all(batch.splice(0));
     }
     await Promise.all(batch);

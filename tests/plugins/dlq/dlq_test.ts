@@ -4,8 +4,10 @@ import type { DlqService } from "../../../plugins/dlq/mod.ts";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { Collector, waitFor } from "../../helpers/wait.ts";
 
-const text = (d: Delivery | { body: Uint8Array }) => new TextDecoder().decode("message" in d ? d.message.body : d.body);
-const pending = (tb: TestBroker, name: string) => tb.broker.destinations().find((d) => d.name === name)?.pending ?? 0;
+const text = (d: Delivery | { body: Uint8Array }) =>
+  new TextDecoder().decode("message" in d ? d.message.body : d.body);
+const pending = (tb: TestBroker, name: string) =>
+  tb.broker.destinations().find((d) => d.name === name)?.pending ?? 0;
 const dlqOf = (tb: TestBroker): DlqService => tb.broker.host.service("dlq")!;
 
 async function broker(options: Record<string, unknown> = {}, extra: PluginEntry[] = []): Promise<TestBroker> {
@@ -16,7 +18,14 @@ Deno.test("an expired message goes to DLQ.<queue> with its original destination,
   const tb = await broker();
   try {
     const t0 = Date.now();
-    await tb.broker.publish({ kind: "queue", destination: "orders", id: "o-1", body: "late", ttl: 30, properties: { k: "v" } });
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "orders",
+      id: "o-1",
+      body: "late",
+      ttl: 30,
+      properties: { k: "v" },
+    });
     await waitFor(() => pending(tb, "DLQ.orders") === 1, "the dead letter");
     const [m] = tb.broker.browse("DLQ.orders");
     assert.equal(text(m), "late");
@@ -74,7 +83,11 @@ Deno.test("a message nacked more than maxRedeliveries times is dead-lettered wit
 
 Deno.test("redelivery backoff: each redelivery waits initialDelayMs x multiplier^(n-1)", async () => {
   const tb = await broker({
-    policies: [{ pattern: "slow", maxRedeliveries: 3, redelivery: { initialDelayMs: 60, multiplier: 2, maxDelayMs: 150 } }],
+    policies: [{
+      pattern: "slow",
+      maxRedeliveries: 3,
+      redelivery: { initialDelayMs: 60, multiplier: 2, maxDelayMs: 150 },
+    }],
   });
   try {
     const at = new Collector<number>();
@@ -113,7 +126,14 @@ Deno.test("re-drive moves one dead letter or all of them back to the original qu
     const actions = new Collector<AdminEvent>();
     tb.broker.hooks.on("test", "adminAction", actions.push);
     for (let i = 0; i < 5; i++) {
-      await tb.broker.publish({ kind: "queue", destination: "jobs", id: `j${i}`, body: `j${i}`, ttl: 20, persistent: true });
+      await tb.broker.publish({
+        kind: "queue",
+        destination: "jobs",
+        id: `j${i}`,
+        body: `j${i}`,
+        ttl: 20,
+        persistent: true,
+      });
     }
     await waitFor(() => pending(tb, "DLQ.jobs") === 5, "five dead letters");
     const dlq = dlqOf(tb);
@@ -158,7 +178,14 @@ Deno.test("dead letters and their DLQ survive a restart with sqlite-store, and r
   let tb = await broker({}, [{ use: "sqlite-store" }]);
   const dataDir = tb.dataDir;
   try {
-    await tb.broker.publish({ kind: "queue", destination: "keep", id: "k1", body: "k1", ttl: 20, persistent: true });
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "keep",
+      id: "k1",
+      body: "k1",
+      ttl: 20,
+      persistent: true,
+    });
     await waitFor(() => pending(tb, "DLQ.keep") === 1, "dead letter");
     await tb.stop({ keepData: true });
     tb = await startBroker({ plugins: [{ use: "sqlite-store" }, { use: "dlq" }], dataDir });

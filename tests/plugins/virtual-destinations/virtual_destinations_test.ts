@@ -23,12 +23,16 @@ Deno.test("virtual topic: each consumer group gets every message once, load-bala
     const a2 = await consume(tb, "queue", "Consumer.A.VirtualTopic.Orders");
     const b1 = await consume(tb, "queue", "Consumer.B.VirtualTopic.Orders");
     const plain = await consume(tb, "topic", "VirtualTopic.Orders");
-    for (let i = 0; i < 10; i++) await tb.broker.publish({ destination: "VirtualTopic.Orders", body: String(i) });
+    for (let i = 0; i < 10; i++) {
+      await tb.broker.publish({ destination: "VirtualTopic.Orders", body: String(i) });
+    }
     await waitFor(() => a1.got.items.length + a2.got.items.length === 10, "group A");
     await b1.got.atLeast(10);
     await plain.got.atLeast(10);
     assert.ok(a1.got.items.length > 0 && a2.got.items.length > 0, "group A is load-balanced");
-    assert.deepEqual([...a1.got.items, ...a2.got.items].map(Number).sort((x, y) => x - y), [...Array(10).keys()]);
+    assert.deepEqual([...a1.got.items, ...a2.got.items].map(Number).sort((x, y) => x - y), [
+      ...Array(10).keys(),
+    ]);
     const groups = vdOf(tb).consumerGroups().map((g) => `${g.group}:${g.topic}`).sort();
     assert.deepEqual(groups, ["A:VirtualTopic.Orders", "B:VirtualTopic.Orders"]);
   } finally {
@@ -45,7 +49,11 @@ Deno.test("virtual topic: a group queue keeps collecting while its consumers are
     await tb.broker.publish({ destination: "VirtualTopic.Invoices", body: "while away", persistent: true });
     await tb.stop({ keepData: true });
     tb = await startBroker({ plugins: [{ use: "sqlite-store" }, { use: "virtual-destinations" }], dataDir });
-    await tb.broker.publish({ destination: "VirtualTopic.Invoices", body: "after restart", persistent: true });
+    await tb.broker.publish({
+      destination: "VirtualTopic.Invoices",
+      body: "after restart",
+      persistent: true,
+    });
     const again = await consume(tb, "queue", "Consumer.Billing.VirtualTopic.Invoices");
     assert.deepEqual(await again.got.atLeast(2), ["while away", "after restart"]);
   } finally {
@@ -59,8 +67,13 @@ Deno.test("virtual topic: a topic subscription to a group queue's name (MQTT sty
     const viaTopic = await consume(tb, "topic", "Consumer.M.VirtualTopic.Events");
     assert.equal(viaTopic.sub.spec.kind, "queue");
     const viaQueue = await consume(tb, "queue", "Consumer.M.VirtualTopic.Events");
-    for (let i = 0; i < 6; i++) await tb.broker.publish({ destination: "VirtualTopic.Events", body: String(i) });
-    await waitFor(() => viaTopic.got.items.length + viaQueue.got.items.length === 6, "six deliveries in one group");
+    for (let i = 0; i < 6; i++) {
+      await tb.broker.publish({ destination: "VirtualTopic.Events", body: String(i) });
+    }
+    await waitFor(
+      () => viaTopic.got.items.length + viaQueue.got.items.length === 6,
+      "six deliveries in one group",
+    );
     assert.ok(viaTopic.got.items.length > 0 && viaQueue.got.items.length > 0);
   } finally {
     await tb.stop();
@@ -92,14 +105,19 @@ Deno.test("composite destination: one publish reaches several queues and topics,
     await audit.got.atLeast(3);
     assert.deepEqual(tb.broker.browse("orders.eu").map((m) => m.properties.region), ["EU", "EU"]);
     assert.deepEqual(tb.broker.browse("orders.us").map((m) => m.properties.region), ["US"]);
-    assert.ok(!tb.broker.destinations().some((d) => d.name === "orders" && d.kind === "queue" && d.pending > 0), "forward-only");
+    assert.ok(
+      !tb.broker.destinations().some((d) => d.name === "orders" && d.kind === "queue" && d.pending > 0),
+      "forward-only",
+    );
   } finally {
     await tb.stop();
   }
 });
 
 Deno.test("mirrored queue: everything sent to the queue is also published to topic Mirror.<queue>", async () => {
-  const tb = await startBroker({ plugins: [{ use: "virtual-destinations", options: { mirrors: { queues: ["payments.>"] } } }] });
+  const tb = await startBroker({
+    plugins: [{ use: "virtual-destinations", options: { mirrors: { queues: ["payments.>"] } } }],
+  });
   try {
     const mirror = await consume(tb, "topic", "Mirror.payments.in");
     await tb.broker.publish({ kind: "queue", destination: "payments.in", body: "p1" });
@@ -126,9 +144,24 @@ Deno.test("runtime changes apply at once, are reported as adminActions and survi
       targets: [{ destination: "review.{destination}", kind: "queue" }],
     });
     await tb.broker.publish({ destination: "shop.eu.orders", body: "small", properties: { amount: 5 } });
-    await tb.broker.publish({ destination: "shop.eu.orders", body: "big", properties: { amount: 500 }, persistent: true });
-    assert.deepEqual(tb.broker.browse("review.shop.eu.orders").map((m) => new TextDecoder().decode(m.body)), ["big"]);
-    await assert.rejects(vd.setRule({ name: "bad", source: "a", kind: "topic", selector: "amount >", targets: [{ destination: "b", kind: "queue" }] }));
+    await tb.broker.publish({
+      destination: "shop.eu.orders",
+      body: "big",
+      properties: { amount: 500 },
+      persistent: true,
+    });
+    assert.deepEqual(tb.broker.browse("review.shop.eu.orders").map((m) => new TextDecoder().decode(m.body)), [
+      "big",
+    ]);
+    await assert.rejects(
+      vd.setRule({
+        name: "bad",
+        source: "a",
+        kind: "topic",
+        selector: "amount >",
+        targets: [{ destination: "b", kind: "queue" }],
+      }),
+    );
     const [ev] = await actions.atLeast(1);
     assert.equal(ev.action, "virtual-destinations.setRule");
     assert.equal(ev.before, null);
