@@ -271,9 +271,15 @@ export interface Scheduler {
 /** Routes mounted on the shared HTTP listener. */
 export interface HttpMount {
   /** Mounts a fetch handler under a path prefix ("/api/v1"). */
-  mount(prefix: string, handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>): void;
+  mount(
+    prefix: string,
+    handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
+  ): void;
   /** Registers a WebSocket upgrade path ("/mqtt") handled by `onSocket`. */
-  websocket(path: string, onSocket: (socket: WebSocket, req: Request, info: Deno.ServeHandlerInfo) => void): void;
+  websocket(
+    path: string,
+    onSocket: (socket: WebSocket, req: Request, info: Deno.ServeHandlerInfo) => void,
+  ): void;
 }
 
 /** The seam each protocol plugin implements; the core never sees a frame. */
@@ -298,7 +304,12 @@ export interface SubscriptionSpec {
   /** A queue name, or for topics a pattern ("a.*.c", "a.>"). */
   destination: string;
   selector?: string;
-  /** Credit granted up front; default limits.defaultPrefetch; Infinity for at-most-once streams. */
+  /**
+   * Credit granted up front; default limits.defaultPrefetch; Infinity for at-most-once streams.
+   * Each delivery spends one credit and only `credit()`/`setCredit()` add it: acks do not, so AMQP
+   * link credit maps directly and window protocols (MQTT receive maximum, STOMP prefetch) call
+   * `credit(1)` per settled delivery.
+   */
   prefetch?: number;
   /** "auto": delivered = acked (at-most-once). "client": the consumer acks. Default "client". */
   ack?: "auto" | "client";

@@ -49,9 +49,16 @@ export class Broker extends Core {
   #stopped = false;
 
   /** @internal use {@linkcode createBroker} */
-  constructor(init: { manifest: BrokerManifest; limits: BrokerLimits; logs: LogHub; baseDir: string; dataDir: string }) {
+  constructor(
+    init: { manifest: BrokerManifest; limits: BrokerLimits; logs: LogHub; baseDir: string; dataDir: string },
+  ) {
     const hooks = new HookRegistry(init.logs.get("hooks"));
-    super({ nodeId: init.manifest.node?.id ?? "node-1", limits: init.limits, hooks, log: init.logs.get("core") });
+    super({
+      nodeId: init.manifest.node?.id ?? "node-1",
+      limits: init.limits,
+      hooks,
+      log: init.logs.get("core"),
+    });
     this.logs = init.logs;
     this.manifest = init.manifest;
     this.host = new PluginHost({
@@ -133,7 +140,10 @@ export class Broker extends Core {
  * await broker.stop();
  * ```
  */
-export async function createBroker(manifest: BrokerManifest | string, opts: CreateBrokerOptions = {}): Promise<Broker> {
+export async function createBroker(
+  manifest: BrokerManifest | string,
+  opts: CreateBrokerOptions = {},
+): Promise<Broker> {
   let m: BrokerManifest;
   let baseDir = opts.baseDir;
   if (typeof manifest === "string") {

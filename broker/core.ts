@@ -10,11 +10,11 @@ import {
   type BrokerLimits,
   type BrokerStats,
   type ClientInfo,
-  DROP,
   type DeliverySink,
   type DestinationDef,
   type DestinationInfo,
   type DestinationKind,
+  DROP,
   type Hooks,
   isReject,
   type ListenerInfo,
@@ -77,7 +77,10 @@ export class Core implements BrokerApi, QueueOwner {
   readonly #queues = new Map<string, Queue>();
   readonly #bindings = new Matcher<Binding>();
   readonly #bindingOf = new Map<Queue, { pattern: string; binding: Binding }>();
-  readonly #extra = new ExtraBindings<Binding>((p, b) => this.#bindings.add(p, b), (p, b) => this.#bindings.remove(p, b));
+  readonly #extra = new ExtraBindings<Binding>(
+    (p, b) => this.#bindings.add(p, b),
+    (p, b) => this.#bindings.remove(p, b),
+  );
   readonly #held = new DelayedRedeliveries<{ q: Queue; e: Entry }>(({ q, e }) => this.#releaseHeld(q, e));
   #redelivery: RedeliveryPolicy | undefined;
   readonly #topics = new Map<string, TopicStat>();
@@ -90,7 +93,7 @@ export class Core implements BrokerApi, QueueOwner {
   #sessionSeq = 0;
   #pendingAcks: MessageRef[] = [];
   #ackScheduled = false;
-  #sweep: number | undefined;
+  #sweep: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
   constructor(opts: { nodeId: string; limits: BrokerLimits; hooks: HookRegistry; log: Logger }) {
@@ -98,7 +101,10 @@ export class Core implements BrokerApi, QueueOwner {
     this.limits = opts.limits;
     this.#hooks = opts.hooks;
     this.#log = opts.log;
-    this.#addressLimits = { maxLength: opts.limits.maxDestinationLength, maxLevels: opts.limits.maxDestinationLevels };
+    this.#addressLimits = {
+      maxLength: opts.limits.maxDestinationLength,
+      maxLevels: opts.limits.maxDestinationLevels,
+    };
     const sessions = this.#sessions;
     this.stats = {
       startedAt: Date.now(),
@@ -127,7 +133,11 @@ export class Core implements BrokerApi, QueueOwner {
     const defs = store.kv<DestinationDef>("definitions");
     for await (const [, def] of defs.entries()) {
       if (def.kind !== "queue") continue;
-      const q = this.#createQueue(def.name, { durable: def.durable, maxRedeliveries: def.maxRedeliveries, autoDelete: false });
+      const q = this.#createQueue(def.name, {
+        durable: def.durable,
+        maxRedeliveries: def.maxRedeliveries,
+        autoDelete: false,
+      });
       if (def.bind) this.#bind(q, def.bind.pattern, def.bind.selector, def.bind.noLocalOrigin);
       for (const b of def.binds ?? []) this.#bindExtra(q, b.pattern, b.selector);
     }
@@ -149,8 +159,9 @@ export class Core implements BrokerApi, QueueOwner {
   }
 
   start(): void {
-    this.#sweep = setInterval(() => this.sweepExpired(), this.limits.expirySweepMs);
-    Deno.unrefTimer(this.#sweep);
+    const sweep = setInterval(() => this.sweepExpired(), this.limits.expirySweepMs);
+    Deno.unrefTimer(sweep as unknown as number);
+    this.#sweep = sweep;
   }
 
   async close(): Promise<void> {
@@ -188,7 +199,14 @@ export class Core implements BrokerApi, QueueOwner {
 
   internalSession(name: string, sink?: DeliverySink): Session {
     const client: ClientInfo = { clientId: name, protocol: "internal", remote: "in-process" };
-    const s = new CoreSession(this, `internal-${++this.#sessionSeq}`, client, BROKER_PRINCIPAL, sink ?? NO_SINK, true);
+    const s = new CoreSession(
+      this,
+      `internal-${++this.#sessionSeq}`,
+      client,
+      BROKER_PRINCIPAL,
+      sink ?? NO_SINK,
+      true,
+    );
     this.#sessions.set(s.id, s);
     return s;
   }
@@ -211,12 +229,19 @@ export class Core implements BrokerApi, QueueOwner {
     if (m.body.byteLength > this.limits.maxMessageSize) {
       return {
         code: "payload_too_large",
-        reason: `Cannot accept a message of ${m.body.byteLength} bytes: the limit is ${this.limits.maxMessageSize}`,
+        reason:
+          `Cannot accept a message of ${m.body.byteLength} bytes: the limit is ${this.limits.maxMessageSize}`,
       };
     }
     const hooks = this.#hooks.compiled;
     if (s !== undefined && !s.trusted && hooks.authorize) {
-      const a = hooks.authorize({ principal: s.principal, client: s.client, action: "publish", destination: m.destination, kind: m.kind });
+      const a = hooks.authorize({
+        principal: s.principal,
+        client: s.client,
+        action: "publish",
+        destination: m.destination,
+        kind: m.kind,
+      });
       if (a instanceof Promise) return a.then((r) => r === true ? this.#afterAuth(s, m) : r);
       if (a !== true) return a;
     }
@@ -258,16 +283,16 @@ export class Core implements BrokerApi, QueueOwner {
     const r = queue === undefined ? this.routeMessage(m) : this.#routeToQueue(m, queue);
     if (r === undefined) return RESOLVED;
     if (r instanceof Promise) {
-      return r.then((x) => {
-        if (x) throw new BrokerError(x.code, x.reason);
-      });
+      return r;
     }
     return Promise.reject(new BrokerError(r.code, r.reason));
   }
 
   #routeToQueue(m: Message, name: string): Promise<void> | Reject | undefined {
     const q = this.#queues.get(name);
-    if (q === undefined) return { code: "destination_not_found", reason: `Cannot route to queue "${name}": it does not exist` };
+    if (q === undefined) {
+      return { code: "destination_not_found", reason: `Cannot route to queue "${name}": it does not exist` };
+    }
     this.stats.messagesIn++;
     this.stats.bytesIn += m.body.byteLength;
     const stored = m.persistent && q.options.durable && this.#store !== undefined;
@@ -283,7 +308,10 @@ export class Core implements BrokerApi, QueueOwner {
       let q = this.#queues.get(m.destination);
       if (q === undefined) {
         if (!this.limits.autoCreate) {
-          return { code: "destination_not_found", reason: `Cannot send to queue "${m.destination}": it does not exist` };
+          return {
+            code: "destination_not_found",
+            reason: `Cannot send to queue "${m.destination}": it does not exist`,
+          };
         }
         q = this.#autoCreate(m.destination);
       }
@@ -320,7 +348,11 @@ export class Core implements BrokerApi, QueueOwner {
   async createQueue(name: string, opts: { durable?: boolean; maxRedeliveries?: number } = {}): Promise<void> {
     validateName(name, this.#addressLimits);
     if (this.#queues.has(name)) return;
-    const q = this.#createQueue(name, { durable: opts.durable ?? true, maxRedeliveries: opts.maxRedeliveries, autoDelete: false });
+    const q = this.#createQueue(name, {
+      durable: opts.durable ?? true,
+      maxRedeliveries: opts.maxRedeliveries,
+      autoDelete: false,
+    });
     await this.#saveDef(q);
   }
 
@@ -359,7 +391,9 @@ export class Core implements BrokerApi, QueueOwner {
 
   purge(name: string): Promise<number> {
     const q = this.#queues.get(name);
-    if (!q) return Promise.reject(new BrokerError("not_found", `Cannot purge queue "${name}": it does not exist`));
+    if (!q) {
+      return Promise.reject(new BrokerError("not_found", `Cannot purge queue "${name}": it does not exist`));
+    }
     return Promise.resolve(q.purge());
   }
 
@@ -437,15 +471,22 @@ export class Core implements BrokerApi, QueueOwner {
 
   /** Attaches a consumer per the spec (after authorize and the subscribe fold). */
   attach(s: CoreSession, spec: SubscriptionSpec): Consumer {
-    const selector = spec.selector !== undefined && spec.selector !== "" ? compileSelector(spec.selector) : undefined;
+    const selector = spec.selector !== undefined && spec.selector !== ""
+      ? compileSelector(spec.selector)
+      : undefined;
     const prefetch = spec.prefetch ?? this.limits.defaultPrefetch;
-    if (!(prefetch >= 0)) throw new BrokerError("invalid_argument", `Cannot subscribe with prefetch ${prefetch}: must be >= 0`);
+    if (!(prefetch >= 0)) {
+      throw new BrokerError("invalid_argument", `Cannot subscribe with prefetch ${prefetch}: must be >= 0`);
+    }
     let q: Queue;
     if (spec.kind === "queue") {
       validateName(spec.destination, this.#addressLimits);
       const existing = this.#queues.get(spec.destination);
       if (!existing && !this.limits.autoCreate) {
-        throw new BrokerError("destination_not_found", `Cannot consume from queue "${spec.destination}": it does not exist`);
+        throw new BrokerError(
+          "destination_not_found",
+          `Cannot consume from queue "${spec.destination}": it does not exist`,
+        );
       }
       q = existing ?? this.#autoCreate(spec.destination);
     } else {
@@ -480,20 +521,31 @@ export class Core implements BrokerApi, QueueOwner {
     }
     let q = this.#queues.get(name);
     const bound = q && this.#bindingOf.get(q);
-    if (q && bound && (bound.pattern !== spec.destination || (q as QueueWithSel).selectorText !== spec.selector)) {
+    if (
+      q && bound && (bound.pattern !== spec.destination || (q as QueueWithSel).selectorText !== spec.selector)
+    ) {
       // A durable subscription whose topic or selector changed starts over (JMS semantics).
       this.#dropQueue(q);
       q = undefined;
     }
     if (!q) {
-      q = this.#createQueue(name, { durable: spec.durable !== undefined, autoDelete: spec.durable === undefined });
+      q = this.#createQueue(name, {
+        durable: spec.durable !== undefined,
+        autoDelete: spec.durable === undefined,
+      });
       this.#bind(q, spec.destination, selector, noLocal, spec.selector);
       if (spec.durable !== undefined) void this.#saveDef(q);
     }
     return q;
   }
 
-  #bind(q: Queue, pattern: string, selector: Selector | string | undefined, noLocal?: string, selectorText?: string) {
+  #bind(
+    q: Queue,
+    pattern: string,
+    selector: Selector | string | undefined,
+    noLocal?: string,
+    selectorText?: string,
+  ) {
     const text = typeof selector === "string" ? selector : selectorText;
     const sel = typeof selector === "string" ? compileSelector(selector) : selector;
     const binding: Binding = { queue: q, selector: sel, noLocal };
@@ -510,7 +562,10 @@ export class Core implements BrokerApi, QueueOwner {
     return q;
   }
 
-  #createQueue(name: string, opts: { durable: boolean; maxRedeliveries?: number; autoDelete: boolean }): Queue {
+  #createQueue(
+    name: string,
+    opts: { durable: boolean; maxRedeliveries?: number; autoDelete: boolean },
+  ): Queue {
     const existing = this.#queues.get(name);
     if (existing) return existing;
     const q = new Queue(name, this, opts);
@@ -538,7 +593,9 @@ export class Core implements BrokerApi, QueueOwner {
       kind: "queue",
       durable: true,
       maxRedeliveries: q.options.maxRedeliveries,
-      bind: q.boundTo ? { pattern: q.boundTo, selector: qs.selectorText, noLocalOrigin: qs.noLocalOrigin } : undefined,
+      bind: q.boundTo
+        ? { pattern: q.boundTo, selector: qs.selectorText, noLocalOrigin: qs.noLocalOrigin }
+        : undefined,
       binds: this.#extra.defs(q.name),
     };
     return this.#store.kv<DestinationDef>("definitions").set(q.name, def).catch((e) => {
@@ -570,14 +627,16 @@ export class Core implements BrokerApi, QueueOwner {
     else if (why === "expired") {
       hooks.expired?.({ message: e.message, queue: q.name });
       hooks.deadLetter?.({ message: e.message, queue: q.name, reason: "expired" });
-    } else if (why === "dead_letter") hooks.deadLetter?.({ message: e.message, queue: q.name, reason: reason ?? "rejected" });
+    } else if (why === "dead_letter") {
+      hooks.deadLetter?.({ message: e.message, queue: q.name, reason: reason ?? "rejected" });
+    }
   }
 
   redelivered(q: Queue, e: Entry): void {
     if (e.stored) {
-      this.#store?.redelivered([{ queue: q.name, id: e.message.id }], e.message.redeliveryCount).catch((err) =>
-        this.#log.warn("cannot record redelivery", { error: err })
-      );
+      this.#store?.redelivered([{ queue: q.name, id: e.message.id }], e.message.redeliveryCount).catch((
+        err,
+      ) => this.#log.warn("cannot record redelivery", { error: err }));
     }
   }
 
@@ -650,7 +709,14 @@ export class CoreSession implements Session {
   readonly #subs = new Set<Consumer>();
   #closed = false;
 
-  constructor(core: Core, id: string, client: ClientInfo, principal: Principal, sink: DeliverySink, trusted = false) {
+  constructor(
+    core: Core,
+    id: string,
+    client: ClientInfo,
+    principal: Principal,
+    sink: DeliverySink,
+    trusted = false,
+  ) {
     this.#core = core;
     this.id = id;
     this.client = client;
@@ -669,7 +735,9 @@ export class CoreSession implements Session {
   }
 
   publish(m: MessageInit): Promise<void | Reject> {
-    if (this.#closed) return Promise.resolve({ code: "closed", reason: "Cannot publish: the session is closed" });
+    if (this.#closed) {
+      return Promise.resolve({ code: "closed", reason: "Cannot publish: the session is closed" });
+    }
     try {
       const r = this.#core.publishAs(this, m);
       return r instanceof Promise ? r : Promise.resolve(r);
@@ -682,7 +750,11 @@ export class CoreSession implements Session {
     if (this.#closed) return { code: "closed", reason: "Cannot subscribe: the session is closed" };
     const hooks = this.#core.hooks.compiled;
     if (!this.trusted) {
-      const a = await this.authorize(spec.kind === "queue" ? "subscribe" : "subscribe", spec.destination, spec.kind);
+      const a = await this.authorize(
+        spec.kind === "queue" ? "subscribe" : "subscribe",
+        spec.destination,
+        spec.kind,
+      );
       if (a !== true) return a;
     }
     if (hooks.subscribe) {
@@ -716,6 +788,8 @@ export class CoreSession implements Session {
     this.#closed = true;
     for (const c of [...this.#subs]) await c.cancel();
     this.#core.dropSession(this);
-    if (!this.trusted) this.#core.emit("disconnected", { client: this.client, principal: this.principal, reason });
+    if (!this.trusted) {
+      this.#core.emit("disconnected", { client: this.client, principal: this.principal, reason });
+    }
   }
 }

@@ -67,8 +67,17 @@ export class HookRegistry {
 
   /** Registers `fn` for `hook` on behalf of `owner` (a plugin instance id). */
   on<H extends HookName>(owner: string, hook: H, fn: Hooks[H], opts: HookOptions = {}): void {
-    if (typeof fn !== "function") throw new TypeError(`Cannot register hook "${hook}": handler is not a function`);
-    this.#regs.push({ hook, fn, priority: opts.priority ?? 0, filter: opts.filter, owner, order: this.#order++ });
+    if (typeof fn !== "function") {
+      throw new TypeError(`Cannot register hook "${hook}": handler is not a function`);
+    }
+    this.#regs.push({
+      hook,
+      fn,
+      priority: opts.priority ?? 0,
+      filter: opts.filter,
+      owner,
+      order: this.#order++,
+    });
     this.#compile();
   }
 
@@ -100,18 +109,34 @@ export class HookRegistry {
     const authn = by.get("authenticate");
     if (authn) c.authenticate = compileGate(authn, () => undefined, log) as CompiledHooks["authenticate"];
     const authz = by.get("authorize");
-    if (authz) c.authorize = compileGate(authz, (e: AccessEvent) => e.destination, log) as CompiledHooks["authorize"];
+    if (authz) {
+      c.authorize = compileGate(authz, (e: AccessEvent) => e.destination, log) as CompiledHooks["authorize"];
+    }
     const pub = by.get("publish");
     if (pub) {
-      c.publish = compileFold(pub, (e: PublishEvent) => e.message, (e, m) => ({ ...e, message: m }), (m) => m.destination, log);
+      c.publish = compileFold(
+        pub,
+        (e: PublishEvent) => e.message,
+        (e, m) => ({ ...e, message: m }),
+        (m) => m.destination,
+        log,
+      );
     }
     const sub = by.get("subscribe");
     if (sub) {
-      c.subscribe = compileFold(sub, (e: SubscribeEvent) => e.spec, (e, s) => ({ ...e, spec: s }), (s) => s.destination, log);
+      c.subscribe = compileFold(
+        sub,
+        (e: SubscribeEvent) => e.spec,
+        (e, s) => ({ ...e, spec: s }),
+        (s) => s.destination,
+        log,
+      ) as CompiledHooks["subscribe"];
     }
     const del = by.get("deliver");
     if (del) c.deliver = compileDeliver(del.reverse(), log);
-    for (const name of ["acked", "expired", "deadLetter", "connected", "disconnected", "adminAction"] as const) {
+    for (
+      const name of ["acked", "expired", "deadLetter", "connected", "disconnected", "adminAction"] as const
+    ) {
       const list = by.get(name);
       // deno-lint-ignore no-explicit-any
       if (list) (c as any)[name] = compileObserve(name, list, log);
@@ -199,7 +224,10 @@ function compileFold<E, V>(
   };
 }
 
-function compileDeliver(regs: Registration[], log: Logger): (e: DeliverEvent) => Message | Reject | typeof DROP {
+function compileDeliver(
+  regs: Registration[],
+  log: Logger,
+): (e: DeliverEvent) => Message | Reject | typeof DROP {
   return (e: DeliverEvent) => {
     let ev = e;
     for (const r of regs) {

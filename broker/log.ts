@@ -68,7 +68,11 @@ export class LogHub {
     if (this.print) {
       const fields = r.fields ? " " + safeJson(r.fields) : "";
       // deno-lint-ignore no-console
-      console.error(`${new Date(r.time).toISOString()} ${r.level.toUpperCase().padEnd(5)} [${r.logger}] ${r.msg}${fields}`);
+      console.error(
+        `${new Date(r.time).toISOString()} ${
+          r.level.toUpperCase().padEnd(5)
+        } [${r.logger}] ${r.msg}${fields}`,
+      );
     }
     for (const fn of this.#listeners) {
       try {

@@ -6,7 +6,7 @@
  */
 import AjvModule from "ajv";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { fromFileUrl } from "node:url";
+import { fileURLToPath } from "node:url";
 import type { BrokerManifest, JsonSchema, Plugin, PluginManifest } from "./api.ts";
 import { BrokerError } from "./errors.ts";
 
@@ -28,7 +28,7 @@ interface AjvInstance {
 const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: false });
 
 /** Where built-in plugins live. */
-export const BUILTIN_DIR: string = fromFileUrl(new URL("../plugins/", import.meta.url));
+export const BUILTIN_DIR: string = fileURLToPath(new URL("../plugins/", import.meta.url));
 
 const BROKER_SCHEMA: JsonSchema = {
   type: "object",
@@ -114,13 +114,19 @@ export async function readBrokerManifest(path: string): Promise<BrokerManifest> 
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {
-    throw new BrokerError("manifest_invalid", `Cannot read broker manifest "${path}": ${(e as Error).message}`);
+    throw new BrokerError(
+      "manifest_invalid",
+      `Cannot read broker manifest "${path}": ${(e as Error).message}`,
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new BrokerError("manifest_invalid", `Cannot parse broker manifest "${path}": ${(e as Error).message}`);
+    throw new BrokerError(
+      "manifest_invalid",
+      `Cannot parse broker manifest "${path}": ${(e as Error).message}`,
+    );
   }
   return checkBrokerManifest(json, `"${path}"`);
 }
@@ -149,7 +155,10 @@ export async function resolvePlugin(use: string, baseDir: string): Promise<Resol
   }
   const isPath = use.startsWith(".") || use.startsWith("/") || isAbsolute(use);
   if (!isPath && !/^[a-z0-9][a-z0-9-]*$/.test(use)) {
-    throw new BrokerError("plugin_not_found", `Cannot find plugin "${use}": not a built-in name, a path or an npm: specifier`);
+    throw new BrokerError(
+      "plugin_not_found",
+      `Cannot find plugin "${use}": not a built-in name, a path or an npm: specifier`,
+    );
   }
   let file = isPath ? resolve(baseDir, use) : join(BUILTIN_DIR, use, "plugin.json");
   try {
@@ -173,7 +182,10 @@ export async function resolvePlugin(use: string, baseDir: string): Promise<Resol
       try {
         mod = await import(new URL(`file://${entry}`).href);
       } catch (e) {
-        throw new BrokerError("plugin_invalid", `Cannot import plugin "${manifest.name}" entry "${entry}": ${(e as Error).message}`);
+        throw new BrokerError(
+          "plugin_invalid",
+          `Cannot import plugin "${manifest.name}" entry "${entry}": ${(e as Error).message}`,
+        );
       }
       return checkPluginModule(mod, manifest.name, manifest);
     },
@@ -182,15 +194,25 @@ export async function resolvePlugin(use: string, baseDir: string): Promise<Resol
 
 function checkPluginManifest(json: unknown, source: string): PluginManifest {
   if (!validatePlugin(json)) {
-    throw new BrokerError("plugin_invalid", `Cannot use plugin manifest "${source}": ${describe(validatePlugin.errors)}`);
+    throw new BrokerError(
+      "plugin_invalid",
+      `Cannot use plugin manifest "${source}": ${describe(validatePlugin.errors)}`,
+    );
   }
   return json as PluginManifest;
 }
 
-function checkPluginModule(mod: { default?: unknown }, source: string, manifest: PluginManifest): Plugin<Record<string, unknown>> {
+function checkPluginModule(
+  mod: { default?: unknown },
+  source: string,
+  manifest: PluginManifest,
+): Plugin<Record<string, unknown>> {
   const p = mod.default as Plugin<Record<string, unknown>> | undefined;
   if (!p || typeof p !== "object" || typeof p.setup !== "function") {
-    throw new BrokerError("plugin_invalid", `Cannot use plugin "${source}": its default export is not definePlugin({...})`);
+    throw new BrokerError(
+      "plugin_invalid",
+      `Cannot use plugin "${source}": its default export is not definePlugin({...})`,
+    );
   }
   if (p.name !== manifest.name) {
     throw new BrokerError(
@@ -204,7 +226,11 @@ function checkPluginModule(mod: { default?: unknown }, source: string, manifest:
 const optionValidators = new WeakMap<JsonSchema, AjvValidate>();
 
 /** Validates options against the plugin's schema, filling defaults; returns the filled copy. */
-export function checkOptions(id: string, schema: JsonSchema | undefined, options: Record<string, unknown> | undefined) {
+export function checkOptions(
+  id: string,
+  schema: JsonSchema | undefined,
+  options: Record<string, unknown> | undefined,
+) {
   const copy = structuredClone(options ?? {});
   if (!schema) return copy;
   let v = optionValidators.get(schema);
@@ -212,7 +238,10 @@ export function checkOptions(id: string, schema: JsonSchema | undefined, options
     try {
       v = ajv.compile(schema);
     } catch (e) {
-      throw new BrokerError("plugin_invalid", `Cannot use plugin "${id}": its options schema is invalid: ${(e as Error).message}`);
+      throw new BrokerError(
+        "plugin_invalid",
+        `Cannot use plugin "${id}": its options schema is invalid: ${(e as Error).message}`,
+      );
     }
     optionValidators.set(schema, v);
   }

@@ -171,5 +171,8 @@ function checkProperties(p: Record<string, PropertyValue>): Readonly<Record<stri
 
 function invalid(field: string, expected: string, got?: unknown): BrokerError {
   const shown = got === undefined ? "" : ` ${JSON.stringify(got) ?? String(got)}`;
-  return new BrokerError("invalid_message", `Cannot accept message field "${field}"${shown}: must be ${expected}`);
+  return new BrokerError(
+    "invalid_message",
+    `Cannot accept message field "${field}"${shown}: must be ${expected}`,
+  );
 }

@@ -71,12 +71,22 @@ export class PluginHost {
       const r = await resolvePlugin(entry.use, this.#deps.baseDir);
       const id = entry.as ?? r.manifest.name;
       if (ids.has(id)) {
-        throw new BrokerError("plugin_invalid", `Cannot start plugin "${id}" twice: give the second entry an "as" name`);
+        throw new BrokerError(
+          "plugin_invalid",
+          `Cannot start plugin "${id}" twice: give the second entry an "as" name`,
+        );
       }
       ids.add(id);
       const options = checkOptions(id, r.manifest.options, entry.options);
       resolved.push({
-        inst: { id, manifest: r.manifest, source: r.source, options, state: "pending", abort: new AbortController() },
+        inst: {
+          id,
+          manifest: r.manifest,
+          source: r.source,
+          options,
+          state: "pending",
+          abort: new AbortController(),
+        },
         load: r.load,
       });
     }
@@ -92,7 +102,11 @@ export class PluginHost {
         inst.state = "failed";
         await this.stop("failed");
         if (isBrokerError(e)) throw e;
-        throw new BrokerError("plugin_failed", `Cannot start plugin "${inst.id}": ${(e as Error)?.message ?? e}`, { cause: e });
+        throw new BrokerError(
+          "plugin_failed",
+          `Cannot start plugin "${inst.id}": ${(e as Error)?.message ?? e}`,
+          { cause: e },
+        );
       }
     }
   }
@@ -115,17 +129,28 @@ export class PluginHost {
       dataDir: deps.dataDir,
       provide(name, impl) {
         if (!provides.has(name)) {
-          throw new BrokerError("plugin_invalid", `Plugin "${inst.id}" cannot provide "${name}": not in its manifest's provides`);
+          throw new BrokerError(
+            "plugin_invalid",
+            `Plugin "${inst.id}" cannot provide "${name}": not in its manifest's provides`,
+          );
         }
         const held = services.get(name);
-        if (held) throw new BrokerError("conflict", `Plugin "${inst.id}" cannot provide "${name}": "${held.owner}" provides it`);
+        if (held) {
+          throw new BrokerError(
+            "conflict",
+            `Plugin "${inst.id}" cannot provide "${name}": "${held.owner}" provides it`,
+          );
+        }
         services.set(name, { owner: inst.id, impl });
         provided.push([name, impl]);
       },
       use<K extends ServiceName>(name: K): Services[K] {
         const impl = ctx.tryUse(name);
         if (impl === undefined) {
-          throw new BrokerError("plugin_dependency", `Plugin "${inst.id}" cannot use "${name}": no plugin provides it`);
+          throw new BrokerError(
+            "plugin_dependency",
+            `Plugin "${inst.id}" cannot use "${name}": no plugin provides it`,
+          );
         }
         return impl;
       },
@@ -139,10 +164,16 @@ export class PluginHost {
         return services.get(name)?.impl as Services[K] | undefined;
       },
     };
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new BrokerError("plugin_failed", `Plugin "${inst.id}" did not finish setup within ${deps.timeoutMs} ms`)),
+        () =>
+          reject(
+            new BrokerError(
+              "plugin_failed",
+              `Plugin "${inst.id}" did not finish setup within ${deps.timeoutMs} ms`,
+            ),
+          ),
         deps.timeoutMs,
       );
     });
@@ -163,7 +194,7 @@ export class PluginHost {
       inst.abort.abort();
       try {
         if (typeof inst.teardown === "function") {
-          let timer: number | undefined;
+          let timer: ReturnType<typeof setTimeout> | undefined;
           await Promise.race([
             Promise.resolve(inst.teardown(reason)),
             new Promise((resolve) => {

@@ -318,7 +318,9 @@ export class Queue {
     if (g !== undefined) {
       const owner = this.#groups.get(g);
       if (owner !== undefined) {
-        return owner.creditLeft > 0 && (owner.selector === undefined || owner.selector(m)) ? owner : undefined;
+        return owner.creditLeft > 0 && (owner.selector === undefined || owner.selector(m))
+          ? owner
+          : undefined;
       }
     }
     const n = cs.length;

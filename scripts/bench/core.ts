@@ -93,10 +93,22 @@ async function persistentQueue(n: number, window: number): Promise<number> {
 /** Runs the suite and prints msgs/s for each case. */
 export async function main(_args: string[]): Promise<void> {
   const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
-  print(`core benchmark, ${new Date().toISOString()}, Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores`);
+  print(
+    `core benchmark, ${
+      new Date().toISOString()
+    }, Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores`,
+  );
   await queueOneToOne(50_000); // warm-up
   print(`queue 1 -> 1 (in memory):        ${fmt(await queueOneToOne(1_000_000))} msgs/s  (target 1,000,000)`);
   await topicFanOut(2_000, 100);
-  print(`topic 1 -> 100 (deliveries):     ${fmt(await topicFanOut(30_000, 100))} deliveries/s  (target 3,000,000)`);
-  print(`persistent queue (sqlite, group commit, window 1000): ${fmt(await persistentQueue(200_000, 1000))} msgs/s confirmed  (target 100,000)`);
+  print(
+    `topic 1 -> 100 (deliveries):     ${
+      fmt(await topicFanOut(30_000, 100))
+    } deliveries/s  (target 3,000,000)`,
+  );
+  print(
+    `persistent queue (sqlite, group commit, window 1000): ${
+      fmt(await persistentQueue(200_000, 1000))
+    } msgs/s confirmed  (target 100,000)`,
+  );
 }

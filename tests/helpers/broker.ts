@@ -17,7 +17,12 @@ export interface TestBroker {
 
 /** Starts a broker with `plugins` (listeners should be given port 0) and returns its ports. */
 export async function startBroker(
-  opts: { plugins?: PluginEntry[]; dataDir?: string; limits?: BrokerManifest["limits"]; logLevel?: "debug" | "info" | "warn" | "error" | "silent" } = {},
+  opts: {
+    plugins?: PluginEntry[];
+    dataDir?: string;
+    limits?: BrokerManifest["limits"];
+    logLevel?: "debug" | "info" | "warn" | "error" | "silent";
+  } = {},
 ): Promise<TestBroker> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "ferrymq-test-" });
   const broker = await createBroker(

@@ -5,7 +5,11 @@
  */
 
 /** Resolves when `check()` returns a truthy value; rejects with `what` after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let delay = 1;
   while (true) {
@@ -18,7 +22,11 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
 }
 
 /** A promise with its resolve function exposed, for events that arrive through callbacks. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+export function deferred<T = void>(): {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+} {
   let resolve!: (v: T) => void, reject!: (e: unknown) => void;
   const promise = new Promise<T>((res, rej) => {
     resolve = res;
@@ -29,7 +37,7 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
 
 /** Rejects after `ms` unless `p` settles first. */
 export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
     new Promise<never>((_, reject) => {
