@@ -36,15 +36,24 @@ export const embedded: ProtocolClient = {
   producer(tb) {
     return Promise.resolve({
       send: (dest, m) => tb.broker.publish(toInit(dest, m)),
+      sendMany: (dest, ms) => Promise.all(ms.map((m) => tb.broker.publish(toInit(dest, m)))).then(() => {}),
       close: () => Promise.resolve(),
     });
   },
   async consume(tb, dest, opts, onMessage) {
+    // Pull: credit 1, one more after each message is handled (a receive() loop).
     const sub = await tb.broker.subscribe(
-      { kind: dest.kind, destination: dest.name, selector: opts.selector, prefetch: opts.prefetch },
+      {
+        kind: dest.kind,
+        destination: dest.name,
+        selector: opts.selector,
+        prefetch: opts.pull ? 1 : opts.prefetch,
+      },
       (d, s) => {
         onMessage(incoming(d.message));
         s.ack([d.tag]);
+        // Credit is explicit in the core: give back one per handled message (a prefetch window).
+        queueMicrotask(() => s.credit(1));
       },
     );
     return { close: () => sub.cancel() };

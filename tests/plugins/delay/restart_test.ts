@@ -1,13 +1,20 @@
+import { existsSync } from "node:fs";
 import assert from "node:assert/strict";
 import type { Delivery } from "../../../mod.ts";
 import type { DelayService } from "../../../plugins/delay/mod.ts";
 import { startBroker } from "../../helpers/broker.ts";
 import { Collector, waitFor } from "../../helpers/wait.ts";
 
+// Restart tests need a persistent store plugin.
+const NO_STORE = !existsSync(new URL("../../../plugins/sqlite-store/plugin.json", import.meta.url));
+
 const PLUGINS = [{ use: "sqlite-store" }, { use: "delay" }];
 const text = (d: Delivery) => new TextDecoder().decode(d.message.body);
 
-Deno.test("persistent scheduled messages survive a restart and fire on time; non-persistent ones do not", async () => {
+Deno.test({
+  name: "persistent scheduled messages survive a restart and fire on time; non-persistent ones do not",
+  ignore: NO_STORE,
+}, async () => {
   let tb = await startBroker({ plugins: PLUGINS });
   const dataDir = tb.dataDir;
   try {

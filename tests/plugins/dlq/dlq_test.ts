@@ -1,8 +1,12 @@
+import { existsSync } from "node:fs";
 import assert from "node:assert/strict";
 import type { AdminEvent, Delivery, PluginEntry } from "../../../mod.ts";
 import type { DlqService } from "../../../plugins/dlq/mod.ts";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { Collector, waitFor } from "../../helpers/wait.ts";
+
+// Restart tests need a persistent store plugin.
+const NO_STORE = !existsSync(new URL("../../../plugins/sqlite-store/plugin.json", import.meta.url));
 
 const text = (d: Delivery | { body: Uint8Array }) =>
   new TextDecoder().decode("message" in d ? d.message.body : d.body);
@@ -174,7 +178,10 @@ Deno.test("dead letters of a dead-letter queue are dropped, not looped", async (
   }
 });
 
-Deno.test("dead letters and their DLQ survive a restart with sqlite-store, and re-drive after it", async () => {
+Deno.test({
+  name: "dead letters and their DLQ survive a restart with sqlite-store, and re-drive after it",
+  ignore: NO_STORE,
+}, async () => {
   let tb = await broker({}, [{ use: "sqlite-store" }]);
   const dataDir = tb.dataDir;
   try {

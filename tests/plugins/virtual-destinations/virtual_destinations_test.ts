@@ -1,8 +1,12 @@
+import { existsSync } from "node:fs";
 import assert from "node:assert/strict";
 import type { AdminEvent, Delivery } from "../../../mod.ts";
 import type { VirtualDestinationsService } from "../../../plugins/virtual-destinations/mod.ts";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { Collector, waitFor } from "../../helpers/wait.ts";
+
+// Restart tests need a persistent store plugin.
+const NO_STORE = !existsSync(new URL("../../../plugins/sqlite-store/plugin.json", import.meta.url));
 
 const text = (d: Delivery) => new TextDecoder().decode(d.message.body);
 const vdOf = (tb: TestBroker): VirtualDestinationsService => tb.broker.host.service("virtual-destinations")!;
@@ -40,7 +44,10 @@ Deno.test("virtual topic: each consumer group gets every message once, load-bala
   }
 });
 
-Deno.test("virtual topic: a group queue keeps collecting while its consumers are away, and after a restart", async () => {
+Deno.test({
+  name: "virtual topic: a group queue keeps collecting while its consumers are away, and after a restart",
+  ignore: NO_STORE,
+}, async () => {
   let tb = await startBroker({ plugins: [{ use: "sqlite-store" }, { use: "virtual-destinations" }] });
   const dataDir = tb.dataDir;
   try {
@@ -129,7 +136,10 @@ Deno.test("mirrored queue: everything sent to the queue is also published to top
   }
 });
 
-Deno.test("runtime changes apply at once, are reported as adminActions and survive a restart", async () => {
+Deno.test({
+  name: "runtime changes apply at once, are reported as adminActions and survive a restart",
+  ignore: NO_STORE,
+}, async () => {
   let tb = await startBroker({ plugins: [{ use: "sqlite-store" }, { use: "virtual-destinations" }] });
   const dataDir = tb.dataDir;
   try {
