@@ -52,6 +52,9 @@ export const DEFAULT_LIMITS: BrokerLimits = Object.freeze({
 });
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const throwIfReject = (r: void | Reject): void => {
+  if (r !== undefined) throw new BrokerError(r.code, r.reason);
+};
 const ANONYMOUS: Principal = Object.freeze({ id: "anonymous" });
 const BROKER_PRINCIPAL: Principal = Object.freeze({ id: "$broker" });
 
@@ -211,9 +214,17 @@ export class Core implements BrokerApi, QueueOwner {
     return s;
   }
 
-  async publish(init: MessageInit): Promise<void> {
-    const r = await this.publishAs(undefined, init);
-    if (r !== undefined) throw new BrokerError(r.code, r.reason);
+  publish(init: MessageInit): Promise<void> {
+    // Not async: the in-memory path completes synchronously and shares one resolved promise.
+    let r;
+    try {
+      r = this.publishAs(undefined, init);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (r === undefined) return RESOLVED;
+    if (r instanceof Promise) return r.then(throwIfReject);
+    return Promise.reject(new BrokerError(r.code, r.reason));
   }
 
   /** The publish path: validate, authorize, fold, schedule or route. */
@@ -740,7 +751,7 @@ export class CoreSession implements Session {
     }
     try {
       const r = this.#core.publishAs(this, m);
-      return r instanceof Promise ? r : Promise.resolve(r);
+      return r === undefined ? RESOLVED : r instanceof Promise ? r : Promise.resolve(r);
     } catch (e) {
       return Promise.reject(e);
     }

@@ -19,15 +19,17 @@ async function queueOneToOne(n: number): Promise<number> {
   let done!: () => void;
   const finished = new Promise<void>((r) => done = r);
   const tags: number[] = [];
-  let sub!: Subscription;
-  sub = await b.subscribe({ kind: "queue", destination: "bench", prefetch: 1000 }, (d: Delivery) => {
-    tags.push(d.tag);
-    if (tags.length === 500) {
-      sub.ack(tags.splice(0));
-      sub.credit(500);
-    }
-    if (++got === n) done();
-  });
+  const sub: Subscription = await b.subscribe(
+    { kind: "queue", destination: "bench", prefetch: 1000 },
+    (d: Delivery) => {
+      tags.push(d.tag);
+      if (tags.length === 500) {
+        sub.ack(tags.splice(0));
+        sub.credit(500);
+      }
+      if (++got === n) done();
+    },
+  );
   const t0 = performance.now();
   for (let i = 0; i < n; i++) void b.publish({ kind: "queue", destination: "bench", body: BODY });
   await finished;
