@@ -163,7 +163,14 @@ export class Queue {
   /** Adds an entry and delivers it at once when a consumer can take it. */
   enqueue(e: Entry): void {
     this.enqueued++;
-    if (e.message.expiresAt !== 0) this.#expiring++;
+    if (e.message.expiresAt !== 0) {
+      this.#expiring++;
+      // A message can arrive expired (a scheduled one whose TTL ran out first, a recovered one).
+      if (e.message.expiresAt <= this.#owner.now()) {
+        this.#expire(e);
+        return;
+      }
+    }
     if (this.#pending === 0 && this.#consumers.length !== 0) {
       const c = this.#pick(e.message);
       if (c !== undefined) {
