@@ -185,3 +185,21 @@ Deno.test("maxScheduled refuses further delayed publishes with server_busy", asy
     await tb.stop();
   }
 });
+
+Deno.test("a message whose time to live runs out while it is scheduled is dead-lettered, not delivered", async () => {
+  const tb = await startBroker({ plugins: [{ use: "delay" }, { use: "dlq" }] });
+  try {
+    const got = await collect(tb, "ttl");
+    await tb.broker.publish({ kind: "queue", destination: "ttl", body: "stale", ttl: 50, delay: 150 });
+    await tb.broker.publish({ kind: "queue", destination: "ttl", body: "fresh", ttl: 5000, delay: 150 });
+    await got.atLeast(1);
+    await waitFor(
+      () => tb.broker.destinations().find((d) => d.name === "DLQ.ttl")?.pending === 1,
+      "the dead letter",
+    );
+    assert.deepEqual(got.items.map((x) => text(x.d)), ["fresh"]);
+    assert.equal(tb.broker.browse("DLQ.ttl")[0].properties.dlqReason, "expired");
+  } finally {
+    await tb.stop();
+  }
+});
