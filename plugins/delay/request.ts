@@ -15,6 +15,10 @@ export const REPEAT_COUNT = "repeat-count";
 export const REPEAT_PERIOD = "repeat-period";
 export const CRON = "cron";
 const NAMES = [DELAY, DELIVER_AT, REPEAT_COUNT, REPEAT_PERIOD, CRON] as const;
+const ANN_NAMES = NAMES.map((n) => `delay.${n}`);
+// AMQP 1.0 delivery annotations, for a protocol plugin that passes message annotations through.
+const AMQP_DELAY = ["x-opt-delivery-delay", "amqp.x-opt-delivery-delay"];
+const AMQP_TIME = ["x-opt-delivery-time", "amqp.x-opt-delivery-time"];
 
 /** Annotations the scheduler reads (set by this fold, stripped before delivery). */
 export const A_REPEAT_COUNT = "delay.repeat-count";
@@ -38,17 +42,21 @@ export interface RequestLimits {
 export function applyRequest(m: Message, now: number, lim: RequestLimits): Message | Reject {
   const props = m.properties, ann = m.annotations;
   let found = false;
-  for (const n of NAMES) {
-    if (props[n] !== undefined || (ann !== undefined && ann[`delay.${n}`] !== undefined)) {
-      found = true;
-      break;
-    }
+  for (let i = 0; i < NAMES.length && !found; i++) {
+    found = props[NAMES[i]] !== undefined || (ann !== undefined && ann[ANN_NAMES[i]] !== undefined);
+  }
+  if (!found && ann !== undefined) {
+    for (const k of AMQP_DELAY) found ||= ann[k] !== undefined;
+    for (const k of AMQP_TIME) found ||= ann[k] !== undefined;
   }
   if (!found) {
     if (m.deliverAt !== 0 && m.deliverAt - now > lim.maxDelayMs) return tooLong(m.deliverAt - now, lim);
     return m;
   }
-  const read = (n: string): PropertyValue | undefined => ann?.[`delay.${n}`] ?? props[n];
+  const amqp = (keys: string[]) => ann?.[keys[0]] ?? ann?.[keys[1]];
+  const read = (n: string): PropertyValue | undefined =>
+    ann?.[`delay.${n}`] ?? props[n] ??
+      (n === DELAY ? amqp(AMQP_DELAY) : n === DELIVER_AT ? amqp(AMQP_TIME) : undefined);
   let deliverAt = m.deliverAt;
   const at = read(DELIVER_AT);
   const delay = read(DELAY);

@@ -203,3 +203,28 @@ Deno.test("a message whose time to live runs out while it is scheduled is dead-l
     await tb.stop();
   }
 });
+
+Deno.test("AMQP x-opt-delivery-delay / x-opt-delivery-time annotations are honoured when passed through", async () => {
+  const tb = await startBroker({ plugins: [{ use: "delay" }] });
+  try {
+    const got = await collect(tb, "amqp");
+    const t0 = Date.now();
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "amqp",
+      body: "d",
+      annotations: { "x-opt-delivery-delay": 120 },
+    });
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "amqp",
+      body: "t",
+      annotations: { "amqp.x-opt-delivery-time": t0 + 200 },
+    });
+    const items = await got.atLeast(2);
+    assert.deepEqual(items.map((x) => text(x.d)), ["d", "t"]);
+    assert.ok(items[0].at - t0 >= 120 && items[1].at - t0 >= 200);
+  } finally {
+    await tb.stop();
+  }
+});
