@@ -96,18 +96,20 @@ export default definePlugin<DlqOptions>({
           [P.expiration]: m.expiresAt,
         },
       };
-      const route = () =>
-        broker.route(dl).catch((err) =>
-          ctx.log.error(`cannot dead-letter message "${m.id}" to "${dlqName}"`, { error: String(err) })
-        );
-      if (created.has(dlqName)) {
-        void route();
-        return;
-      }
-      created.add(dlqName);
-      broker.createQueue(dlqName, { durable: true }).then(route, (err) => {
-        created.delete(dlqName);
-        ctx.log.error(`cannot create dead-letter queue "${dlqName}"`, { error: String(err) });
+      const fail = (err: unknown) =>
+        ctx.log.error(`cannot dead-letter message "${m.id}" to "${dlqName}"`, { error: String(err) });
+      // Create the DLQ on first use (autoCreate may be off), and again if an admin deleted it.
+      const createThenRoute = () => {
+        created.add(dlqName);
+        broker.createQueue(dlqName, { durable: true }).then(() => broker.route(dl)).catch((err) => {
+          created.delete(dlqName);
+          fail(err);
+        });
+      };
+      if (!created.has(dlqName)) return createThenRoute();
+      broker.route(dl).catch((err) => {
+        if (err instanceof BrokerError && err.code === "destination_not_found") createThenRoute();
+        else fail(err);
       });
     };
     ctx.hooks.on("deadLetter", toDlq);

@@ -208,3 +208,20 @@ Deno.test({
     await tb.stop();
   }
 });
+
+Deno.test("the DLQ is created on demand even with autoCreate off, and again after an admin deleted it", async () => {
+  const tb = await startBroker({
+    plugins: [{ use: "dlq" }],
+    limits: { expirySweepMs: 20, autoCreate: false },
+  });
+  try {
+    await tb.broker.createQueue("strict");
+    await tb.broker.publish({ kind: "queue", destination: "strict", body: "1", ttl: 10 });
+    await waitFor(() => pending(tb, "DLQ.strict") === 1, "first dead letter");
+    assert.ok(await tb.broker.deleteDestination("DLQ.strict", "queue"));
+    await tb.broker.publish({ kind: "queue", destination: "strict", body: "2", ttl: 10 });
+    await waitFor(() => pending(tb, "DLQ.strict") === 1, "dead letter in the re-created DLQ");
+  } finally {
+    await tb.stop();
+  }
+});
