@@ -78,6 +78,8 @@ export interface ProtocolClient {
   readonly name: string;
   /** Broker plugins it needs (listeners on port 0). */
   readonly plugins: PluginEntry[];
+  /** False when the protocol reaches queues only through topics (MQTT): the pair then uses a virtual topic. */
+  readonly queues?: boolean;
   /** Features it cannot express as a producer, with the reason. */
   readonly cannotProduce?: Partial<Record<Feature, string>>;
   /** Features it cannot express as a consumer, with the reason. */
@@ -110,6 +112,7 @@ export const BASE_PLUGINS: PluginEntry[] = [
   ...(HAS_STORE ? [{ use: "sqlite-store", options: { synchronous: "NORMAL" } }] : []),
   { use: "delay" },
   { use: "dlq", options: { default: { maxRedeliveries: 3 } } },
+  { use: "virtual-destinations" },
 ];
 
 function pluginsFor(p: ProtocolClient, c: ProtocolClient): PluginEntry[] {
@@ -144,29 +147,56 @@ export class PairBroker {
   }
 }
 
-type Check = (ctx: { p: ProtocolClient; c: ProtocolClient; b: PairBroker; prefix: string }) => Promise<void>;
+/**
+ * Where one check's messages go. Protocols that address queues directly use the queue itself;
+ * a protocol that only knows topics (MQTT) reaches a queue through a virtual topic: the producer
+ * publishes to topic `VirtualTopic.<name>` and the consumer takes consumer-group queue
+ * `Consumer.mx.VirtualTopic.<name>` (which the virtual-destinations plugin lets a topic subscriber use).
+ */
+export interface Lane {
+  readonly produce: Dest;
+  readonly consume: Dest;
+  /** The core queue the messages wait in. */
+  readonly queue: string;
+}
 
-async function collect(
-  c: ProtocolClient,
-  tb: TestBroker,
-  dest: Dest,
-  opts: ConsumeOptions = {},
-) {
+async function openLane(p: ProtocolClient, c: ProtocolClient, b: PairBroker, name: string): Promise<Lane> {
+  if (p.queues !== false && c.queues !== false) {
+    const d: Dest = { kind: "queue", name };
+    return { produce: d, consume: d, queue: name };
+  }
+  const topic = `VirtualTopic.${name}`, queue = `Consumer.mx.${topic}`;
+  await b.tb.broker.createQueue(queue);
+  await b.tb.broker.bindQueue(queue, topic);
+  return { produce: { kind: "topic", name: topic }, consume: { kind: "queue", name: queue }, queue };
+}
+
+type Check = (
+  ctx: { p: ProtocolClient; c: ProtocolClient; b: PairBroker; lane: (n: string) => Promise<Lane> },
+) => Promise<void>;
+
+async function collect(c: ProtocolClient, tb: TestBroker, dest: Dest, opts: ConsumeOptions = {}) {
   const got = new Collector<Incoming>();
   const consumer = await c.consume(tb, dest, opts, got.push);
   return { got, consumer };
 }
 
+const bodies = (b: PairBroker, queue: string) =>
+  b.tb.broker.browse(queue).map((m) => new TextDecoder().decode(m.body));
+const pendingIn = (b: PairBroker, queue: string) =>
+  b.tb.broker.destinations().find((d) => d.name === queue)?.pending ?? 0;
+
 const CHECKS: Record<Feature, Check> = {
-  async priority({ p, c, b, prefix }) {
-    const q: Dest = { kind: "queue", name: `${prefix}.prio` };
+  async priority({ p, c, b, lane }) {
+    const l = await lane("prio");
     const prod = await p.producer(b.tb);
     const prios = [1, 9, 4, 9, 1, 4];
     for (let i = 0; i < prios.length; i++) {
-      await prod.send(q, { body: String(i), priority: prios[i], persistent: true });
+      await prod.send(l.produce, { body: String(i), priority: prios[i], persistent: true });
     }
     await prod.close();
-    const { got, consumer } = await collect(c, b.tb, q, { prefetch: 10 });
+    await waitFor(() => pendingIn(b, l.queue) === 6, "six messages queued");
+    const { got, consumer } = await collect(c, b.tb, l.consume, { prefetch: 10 });
     const items = await got.atLeast(6);
     await consumer.close();
     assert.deepEqual(
@@ -176,13 +206,13 @@ const CHECKS: Record<Feature, Check> = {
     );
   },
 
-  async groups({ p, c, b, prefix }) {
-    const q: Dest = { kind: "queue", name: `${prefix}.groups` };
-    const a = await collect(c, b.tb, q, { prefetch: 50 });
-    const z = await collect(c, b.tb, q, { prefetch: 50 });
+  async groups({ p, c, b, lane }) {
+    const l = await lane("groups");
+    const a = await collect(c, b.tb, l.consume, { prefetch: 50 });
+    const z = await collect(c, b.tb, l.consume, { prefetch: 50 });
     const prod = await p.producer(b.tb);
     for (let i = 0; i < 24; i++) {
-      await prod.send(q, { body: `g${i % 4}:${i}`, groupId: `g${i % 4}`, persistent: true });
+      await prod.send(l.produce, { body: `g${i % 4}:${i}`, groupId: `g${i % 4}`, persistent: true });
     }
     await prod.close();
     await waitFor(() => a.got.items.length + z.got.items.length === 24, "24 deliveries");
@@ -200,35 +230,30 @@ const CHECKS: Record<Feature, Check> = {
     assert.ok(a.got.items.length > 0 && z.got.items.length > 0, "groups spread over both consumers");
   },
 
-  async "ttl-dlq"({ p, c, b, prefix }) {
-    const q: Dest = { kind: "queue", name: `${prefix}.ttl` };
+  async "ttl-dlq"({ p, c, b, lane }) {
+    const l = await lane("ttl");
     const prod = await p.producer(b.tb);
-    await prod.send(q, { body: "short-lived", ttl: 100, persistent: true });
-    await prod.send(q, { body: "long-lived", ttl: 60_000, persistent: true });
+    await prod.send(l.produce, { body: "short-lived", ttl: 100, persistent: true });
+    await prod.send(l.produce, { body: "long-lived", ttl: 60_000, persistent: true });
     await prod.close();
-    const dlq: Dest = { kind: "queue", name: `DLQ.${q.name}` };
-    await waitFor(
-      () => b.tb.broker.destinations().find((d) => d.name === dlq.name)?.pending === 1,
-      "the expired message in the DLQ",
-    );
-    const { got, consumer } = await collect(c, b.tb, dlq);
-    const [m] = await got.atLeast(1);
-    await consumer.close();
-    assert.equal(m.body, "short-lived");
-    assert.equal(String(m.properties.dlqReason), "expired");
-    assert.equal(String(m.properties.dlqOriginalDestination), q.name);
-    const live = await collect(c, b.tb, q);
+    const dlq = `DLQ.${l.queue}`;
+    await waitFor(() => pendingIn(b, dlq) === 1, "the expired message in the DLQ");
+    const [m] = b.tb.broker.browse(dlq);
+    assert.equal(new TextDecoder().decode(m.body), "short-lived");
+    assert.equal(m.properties.dlqReason, "expired");
+    assert.equal(m.properties.dlqOriginalDestination, l.produce.name);
+    const live = await collect(c, b.tb, l.consume);
     assert.deepEqual((await live.got.atLeast(1)).map((x) => x.body), ["long-lived"]);
     await live.consumer.close();
   },
 
-  async delay({ p, c, b, prefix }) {
-    const q: Dest = { kind: "queue", name: `${prefix}.delay` };
-    const { got, consumer } = await collect(c, b.tb, q);
+  async delay({ p, c, b, lane }) {
+    const l = await lane("delay");
+    const { got, consumer } = await collect(c, b.tb, l.consume);
     const prod = await p.producer(b.tb);
     const t0 = Date.now();
-    await prod.send(q, { body: "delayed", delay: 400 });
-    await prod.send(q, { body: "at once" });
+    await prod.send(l.produce, { body: "delayed", delay: 400 });
+    await prod.send(l.produce, { body: "at once" });
     await prod.close();
     const items = await got.atLeast(2);
     const at = Date.now();
@@ -237,78 +262,74 @@ const CHECKS: Record<Feature, Check> = {
     assert.ok(at - t0 >= 400, `delayed message arrived after ${at - t0} ms`);
   },
 
-  async selector({ p, c, b, prefix }) {
-    const q: Dest = { kind: "queue", name: `${prefix}.sel` };
-    const { got, consumer } = await collect(c, b.tb, q, { selector: "color = 'red' AND size > 2" });
+  async selector({ p, c, b, lane }) {
+    const l = await lane("sel");
+    const { got, consumer } = await collect(c, b.tb, l.consume, { selector: "color = 'red' AND size > 2" });
     const prod = await p.producer(b.tb);
-    await prod.send(q, { body: "blue", properties: { color: "blue", size: 5 } });
-    await prod.send(q, { body: "small red", properties: { color: "red", size: 1 } });
-    await prod.send(q, { body: "red", properties: { color: "red", size: 3 } });
+    await prod.send(l.produce, { body: "blue", properties: { color: "blue", size: 5 } });
+    await prod.send(l.produce, { body: "small red", properties: { color: "red", size: 1 } });
+    await prod.send(l.produce, { body: "red", properties: { color: "red", size: 3 } });
     await prod.close();
     const items = await got.atLeast(1);
     assert.deepEqual(items.map((m) => m.body), ["red"]);
     assert.equal(String(items[0].properties.color), "red");
     await consumer.close();
-    assert.deepEqual(b.tb.broker.browse(q.name).map((m) => new TextDecoder().decode(m.body)), [
-      "blue",
-      "small red",
-    ]);
+    assert.deepEqual(bodies(b, l.queue), ["blue", "small red"]);
   },
 
-  async batch({ p, c, b, prefix }) {
-    const q: Dest = { kind: "queue", name: `${prefix}.batch` };
-    const { got, consumer } = await collect(c, b.tb, q, { prefetch: 50 });
+  async batch({ p, c, b, lane }) {
+    const l = await lane("batch");
+    const { got, consumer } = await collect(c, b.tb, l.consume, { prefetch: 50 });
     const prod = await p.producer(b.tb);
     const ms = Array.from({ length: 100 }, (_, i) => ({ body: String(i), persistent: i % 2 === 0 }));
-    await (prod.sendMany ? prod.sendMany(q, ms) : Promise.all(ms.map((m) => prod.send(q, m))));
+    await (prod.sendMany
+      ? prod.sendMany(l.produce, ms)
+      : Promise.all(ms.map((m) => prod.send(l.produce, m))));
     await prod.close();
     const items = await got.atLeast(100);
     await consumer.close();
     assert.deepEqual(items.map((m) => Number(m.body)), ms.map((_, i) => i), "all 100, in send order");
   },
 
-  async pull({ p, c, b, prefix }) {
-    const q: Dest = { kind: "queue", name: `${prefix}.pull` };
+  async pull({ p, c, b, lane }) {
+    const l = await lane("pull");
     const prod = await p.producer(b.tb);
-    for (let i = 0; i < 5; i++) await prod.send(q, { body: String(i), persistent: true });
+    for (let i = 0; i < 5; i++) await prod.send(l.produce, { body: String(i), persistent: true });
     await prod.close();
-    const { got, consumer } = await collect(c, b.tb, q, { pull: true });
+    await waitFor(() => pendingIn(b, l.queue) === 5, "five messages queued");
+    const { got, consumer } = await collect(c, b.tb, l.consume, { pull: true });
     const items = await got.atLeast(5);
     await consumer.close();
     assert.deepEqual(items.map((m) => m.body), ["0", "1", "2", "3", "4"]);
-    assert.equal(b.tb.broker.browse(q.name).length, 0, "every pulled message acked");
+    await waitFor(
+      () =>
+        pendingIn(b, l.queue) === 0 &&
+        b.tb.broker.destinations().find((d) => d.name === l.queue)?.inflight === 0,
+      "every pulled message acked",
+    );
   },
 
-  async persistence({ p, c, b, prefix }) {
-    const q: Dest = { kind: "queue", name: `${prefix}.durable` };
+  async persistence({ p, c, b, lane }) {
+    const l = await lane("durable");
     const prod = await p.producer(b.tb);
-    await prod.send(q, { body: "kept", persistent: true });
+    await prod.send(l.produce, { body: "kept", persistent: true });
     const sentAt = Date.now();
-    await prod.send(q, { body: "scheduled", persistent: true, delay: 1500 });
-    await prod.send(q, { body: "expiring", persistent: true, ttl: 50 });
+    await prod.send(l.produce, { body: "scheduled", persistent: true, delay: 1500 });
+    await prod.send(l.produce, { body: "expiring", persistent: true, ttl: 50 });
     await prod.close();
-    const dlqName = `DLQ.${q.name}`;
-    await waitFor(
-      () => b.tb.broker.destinations().find((d) => d.name === dlqName)?.pending === 1,
-      "the dead letter",
-    );
+    const dlq = `DLQ.${l.queue}`;
+    await waitFor(() => pendingIn(b, dlq) === 1, "the dead letter");
     await b.restart();
-    const { got, consumer } = await collect(c, b.tb, q);
-    const dl = await collect(c, b.tb, { kind: "queue", name: dlqName });
-    assert.deepEqual(
-      (await dl.got.atLeast(1)).map((m) => m.body),
-      ["expiring"],
-      "dead letter kept across restart",
-    );
+    assert.deepEqual(bodies(b, dlq), ["expiring"], "dead letter kept across restart");
+    const { got, consumer } = await collect(c, b.tb, l.consume);
     const items = await got.atLeast(2, 5000);
     const firedAfter = Date.now() - sentAt;
+    await consumer.close();
     assert.deepEqual(items.map((m) => m.body), ["kept", "scheduled"]);
     assert.ok(
       firedAfter >= 1500,
       `the scheduled message fired ${firedAfter} ms after it was sent, not early`,
     );
-    await consumer.close();
-    await dl.consumer.close();
   },
 };
 
@@ -334,7 +355,8 @@ export async function runPair(
         continue;
       }
       const prefix = `mx.${p.name}.${c.name}`.replaceAll("-", "_");
-      await t.step(f, () => CHECKS[f]({ p, c, b, prefix }));
+      const lane = (n: string) => openLane(p, c, b, `${prefix}.${n}`);
+      await t.step(f, () => CHECKS[f]({ p, c, b, lane }));
     }
   } finally {
     await b.stop();
