@@ -61,8 +61,10 @@ export default definePlugin<DelayOptions>({
       throw new Error(`option "cronTimezone" must be an IANA time zone, got "${o.cronTimezone}"`);
     }
     ctx.hooks.on("publish", ({ message }) => {
-      const r = applyRequest(message, Date.now(), limits);
-      if (r !== message && "id" in r && r.deliverAt !== 0 && scheduler.size >= o.maxScheduled) {
+      const now = Date.now();
+      const r = applyRequest(message, now, limits);
+      // Refuse here, as a Reject the protocol can report, rather than fail inside schedule().
+      if (scheduler.size >= o.maxScheduled && "id" in r && r.deliverAt > now) {
         return {
           code: "server_busy",
           reason: `Cannot schedule: ${scheduler.size} messages are scheduled (delay option maxScheduled)`,

@@ -180,6 +180,14 @@ Deno.test("maxScheduled refuses further delayed publishes with server_busy", asy
       tb.broker.publish({ kind: "queue", destination: "q", delay: 10_000 }),
       /maxScheduled/,
     );
+    await assert.rejects(
+      tb.broker.publish({ kind: "queue", destination: "q", properties: { delay: 10_000 } }),
+      /maxScheduled/,
+    );
+    const s = tb.broker.internalSession("t");
+    const r = await s.publish({ kind: "queue", destination: "q", delay: 10_000 });
+    assert.equal(r?.code, "server_busy", "a Reject, not a thrown error");
+    await s.close("done");
     await tb.broker.publish({ kind: "queue", destination: "q" }); // not delayed: fine
   } finally {
     await tb.stop();
