@@ -10,6 +10,8 @@ import type { Message, PropertyValue } from "../../mod.ts";
 export interface ScheduleRecord {
   /** Format version. */
   v: 1;
+  /** Increases with each write; breaks ties between equal due times when reloading. */
+  order?: number;
   /** Next due time, ms since the epoch. */
   at: number;
   /** Deliveries still to come after the next one; -1 = until cancelled. */

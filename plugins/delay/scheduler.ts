@@ -108,34 +108,40 @@ export class DelayScheduler implements Scheduler, DelayService {
 
   /** Reloads persisted jobs (after a restart); overdue ones fire on the next timer turn. */
   async load(): Promise<number> {
-    let n = 0;
+    const loaded: { job: Job; order: number }[] = [];
     for await (const [id, rec] of this.#kv.entries()) {
       try {
+        if (typeof rec?.at !== "number" || !Number.isFinite(rec.at)) throw new TypeError("no due time");
         const message = messageFromRecord(rec.message);
         const cron = rec.cron ? parseCron(rec.cron, this.#opts.cronTimezone) : undefined;
         const job: Job = {
           at: rec.at,
-          seq: this.#seq++,
+          seq: 0,
           index: -1,
           id,
           message,
-          remaining: rec.remaining,
-          period: rec.period,
+          remaining: Number(rec.remaining) || 0,
+          period: Number(rec.period) || 0,
           cron,
-          fired: rec.fired,
-          firstAt: rec.firstAt,
+          fired: Number(rec.fired) || 0,
+          firstAt: Number(rec.firstAt) || rec.at,
           write: undefined,
         };
-        this.#jobs.set(id, job);
-        this.#heap.push(job);
-        n++;
+        loaded.push({ job, order: Number(rec.order) || 0 });
       } catch (e) {
         this.#log.warn(`dropping unreadable scheduled message "${id}"`, { error: String(e) });
         this.#track(this.#kv.delete(id));
       }
     }
+    // Messages due at the same time keep the order they were scheduled in.
+    loaded.sort((a, b) => a.job.at - b.job.at || a.order - b.order);
+    for (const { job } of loaded) {
+      (job as { seq: number }).seq = this.#seq++;
+      this.#jobs.set(job.id, job);
+      this.#heap.push(job);
+    }
     this.#arm();
-    return n;
+    return loaded.length;
   }
 
   schedule(m: Message): Promise<void> {
@@ -335,9 +341,14 @@ export class DelayScheduler implements Scheduler, DelayService {
   };
 }
 
+// Orders records scheduled for the same time across restarts (seq restarts at 0).
+let lastOrder = 0;
+
 function toRecord(job: Job): ScheduleRecord {
+  lastOrder = Math.max(lastOrder + 1, Date.now() * 1000);
   return {
     v: 1,
+    order: lastOrder,
     at: job.at,
     remaining: job.remaining,
     period: job.period,
