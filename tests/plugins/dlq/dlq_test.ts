@@ -225,3 +225,33 @@ Deno.test("the DLQ is created on demand even with autoCreate off, and again afte
     await tb.stop();
   }
 });
+
+Deno.test("re-drive puts a topic message back into the subscription queue that held it, not every subscriber's", async () => {
+  const tb = await startBroker({ plugins: [{ use: "virtual-destinations" }, { use: "dlq" }] });
+  try {
+    let reject = true;
+    const a = new Collector<string>(), b = new Collector<string>();
+    await tb.broker.subscribe({ kind: "queue", destination: "Consumer.A.VirtualTopic.T" }, (d, s) => {
+      if (reject) s.nack([d.tag], false);
+      else {
+        a.push(text(d));
+        s.ack([d.tag]);
+      }
+    });
+    await tb.broker.subscribe({ kind: "queue", destination: "Consumer.B.VirtualTopic.T" }, (d, s) => {
+      b.push(text(d));
+      s.ack([d.tag]);
+    });
+    await tb.broker.publish({ destination: "VirtualTopic.T", body: "t1" });
+    await waitFor(() => pending(tb, "DLQ.Consumer.A.VirtualTopic.T") === 1, "group A's dead letter");
+    const [dl] = tb.broker.browse("DLQ.Consumer.A.VirtualTopic.T");
+    assert.equal(dl.properties.dlqOriginalQueue, "Consumer.A.VirtualTopic.T");
+    assert.equal(dl.properties.dlqOriginalKind, "topic");
+    reject = false;
+    assert.equal(await dlqOf(tb).redriveAll("DLQ.Consumer.A.VirtualTopic.T"), 1);
+    assert.deepEqual(await a.atLeast(1), ["t1"]);
+    assert.deepEqual(b.items, ["t1"], "group B got it once, not again");
+  } finally {
+    await tb.stop();
+  }
+});
