@@ -20,3 +20,4 @@ export { definePlugin } from "./broker/plugin.ts";
 export { Broker, createBroker, type CreateBrokerOptions, type DeliveryHandler } from "./broker/broker.ts";
 export { DEFAULT_LIMITS } from "./broker/core.ts";
 export { compileSelector, type Selector } from "./broker/selector.ts";
+export { decodeMessage, encodeMessage } from "./broker/message_codec.ts";

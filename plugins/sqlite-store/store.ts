@@ -1,0 +1,213 @@
+/**
+ * The SQLite store. Writes are queued and committed together once per event-loop turn (group commit):
+ * every promise of a batch resolves after its one transaction commits. A message is stored once, with
+ * one entry row per queue that holds it.
+ *
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import {
+  BrokerError,
+  decodeMessage,
+  encodeMessage,
+  type KeyValue,
+  type MessageRef,
+  type Store,
+  type StoredMessage,
+} from "../../mod.ts";
+
+/** Options of {@linkcode openSqliteStore}. */
+export interface SqliteStoreOptions {
+  synchronous?: "NORMAL" | "FULL";
+}
+
+type Op = () => void;
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, data BLOB NOT NULL, redeliveries INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS entries (queue TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (queue, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_seq ON entries (seq);
+CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key)) WITHOUT ROWID;
+`;
+
+/** A {@linkcode Store} on node:sqlite. */
+export class SqliteStore implements Store {
+  readonly #db: DatabaseSync;
+  readonly #st: Record<
+    "insMsg" | "insEntry" | "delEntry" | "delMsg" | "redeliver" | "kvSet" | "kvDel" | "kvGet",
+    StatementSync
+  >;
+  // Live messages: id -> seq and the queues still holding it, so acks need no lookups.
+  readonly #live = new Map<string, { seq: number; queues: Set<string> }>();
+  #seq = 0;
+  #ops: Op[] = [];
+  #waiters: Waiter[] = [];
+  #scheduled = false;
+  #closed = false;
+  /** Transactions committed so far (tests check group commit with it). */
+  transactions = 0;
+
+  constructor(path: string, opts: SqliteStoreOptions = {}) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${opts.synchronous ?? "FULL"};`);
+    this.#db.exec(SCHEMA);
+    const p = (sql: string) => this.#db.prepare(sql);
+    this.#st = {
+      insMsg: p("INSERT INTO messages (seq, id, data) VALUES (?, ?, ?)"),
+      insEntry: p("INSERT OR IGNORE INTO entries (queue, seq) VALUES (?, ?)"),
+      delEntry: p("DELETE FROM entries WHERE queue = ? AND seq = ?"),
+      delMsg: p("DELETE FROM messages WHERE seq = ?"),
+      redeliver: p("UPDATE messages SET redeliveries = ? WHERE seq = ?"),
+      kvSet: p(
+        "INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
+      ),
+      kvDel: p("DELETE FROM kv WHERE ns = ? AND key = ?"),
+      kvGet: p("SELECT value FROM kv WHERE ns = ? AND key = ?"),
+    };
+    const row = this.#db.prepare("SELECT MAX(seq) AS m FROM messages").get() as { m: number | null };
+    this.#seq = (row.m ?? 0) + 1;
+  }
+
+  append(batch: readonly StoredMessage[]): Promise<void> {
+    const st = this.#st;
+    for (const { message, queues } of batch) {
+      const known = this.#live.get(message.id);
+      const seq = known?.seq ?? this.#seq++;
+      if (known) { for (const q of queues) known.queues.add(q); }
+      else {
+        this.#live.set(message.id, { seq, queues: new Set(queues) });
+        const data = encodeMessage(message);
+        const id = message.id;
+        this.#ops.push(() => st.insMsg.run(seq, id, data));
+      }
+      for (const q of queues) this.#ops.push(() => st.insEntry.run(q, seq));
+    }
+    return this.#commitSoon();
+  }
+
+  ack(refs: readonly MessageRef[]): Promise<void> {
+    const st = this.#st;
+    for (const { queue, id } of refs) {
+      const live = this.#live.get(id);
+      if (!live || !live.queues.delete(queue)) continue;
+      const seq = live.seq;
+      this.#ops.push(() => st.delEntry.run(queue, seq));
+      if (live.queues.size === 0) {
+        this.#live.delete(id);
+        this.#ops.push(() => st.delMsg.run(seq));
+      }
+    }
+    return this.#commitSoon();
+  }
+
+  redelivered(refs: readonly MessageRef[], count: number): Promise<void> {
+    for (const { id } of refs) {
+      const live = this.#live.get(id);
+      if (live) this.#ops.push(() => this.#st.redeliver.run(count, live.seq));
+    }
+    return this.#commitSoon();
+  }
+
+  async *recover(): AsyncIterable<StoredMessage> {
+    const rows = this.#db.prepare(
+      "SELECT m.seq AS seq, m.data AS data, m.redeliveries AS r, e.queue AS queue FROM messages m JOIN entries e ON e.seq = m.seq ORDER BY m.seq",
+    ).all() as { seq: number; data: Uint8Array; r: number; queue: string }[];
+    let i = 0;
+    while (i < rows.length) {
+      const seq = rows[i].seq;
+      const queues: string[] = [];
+      const first = rows[i];
+      while (i < rows.length && rows[i].seq === seq) queues.push(rows[i++].queue);
+      const decoded = decodeMessage(new Uint8Array(first.data));
+      const message = first.r > decoded.redeliveryCount ? { ...decoded, redeliveryCount: first.r } : decoded;
+      this.#live.set(message.id, { seq, queues: new Set(queues) });
+      yield { message, queues };
+    }
+    // Messages whose every entry is gone (a crash between the two deletes) are garbage.
+    this.#db.exec("DELETE FROM messages WHERE seq NOT IN (SELECT seq FROM entries)");
+  }
+
+  kv<V>(ns: string): KeyValue<V> {
+    const st = this.#st;
+    return {
+      get: (key) => {
+        this.#flushNow();
+        const row = st.kvGet.get(ns, key) as { value: string } | undefined;
+        return Promise.resolve(row ? JSON.parse(row.value) as V : undefined);
+      },
+      set: (key, value) => {
+        const text = JSON.stringify(value);
+        this.#ops.push(() => st.kvSet.run(ns, key, text));
+        return this.#commitSoon();
+      },
+      delete: (key) => {
+        this.#ops.push(() => st.kvDel.run(ns, key));
+        return this.#commitSoon();
+      },
+      entries: (prefix = "") => {
+        this.#flushNow();
+        const rows = this.#db.prepare(
+          "SELECT key, value FROM kv WHERE ns = ? AND substr(key, 1, ?) = ? ORDER BY key",
+        )
+          .all(ns, prefix.length, prefix) as { key: string; value: string }[];
+        return (async function* () {
+          for (const r of rows) yield [r.key, JSON.parse(r.value) as V] as [string, V];
+        })();
+      },
+    };
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#flushNow();
+    this.#closed = true;
+    this.#db.close();
+    return Promise.resolve();
+  }
+
+  #commitSoon(): Promise<void> {
+    if (this.#closed) return Promise.reject(new BrokerError("closed", "Cannot write: the store is closed"));
+    const p = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      // setTimeout(0) runs after the I/O callbacks of this turn, so one turn's writes share a commit.
+      setTimeout(() => this.#flushNow(), 0);
+    }
+    return p;
+  }
+
+  #flushNow(): void {
+    this.#scheduled = false;
+    if (this.#ops.length === 0 && this.#waiters.length === 0) return;
+    const ops = this.#ops, waiters = this.#waiters;
+    this.#ops = [];
+    this.#waiters = [];
+    try {
+      this.#db.exec("BEGIN");
+      for (const op of ops) op();
+      this.#db.exec("COMMIT");
+      this.transactions++;
+    } catch (e) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch { /* the failed statement may have ended the transaction already */ }
+      const err = new BrokerError(
+        "store_failed",
+        `Cannot commit ${ops.length} store writes: ${(e as Error).message}`,
+        { cause: e },
+      );
+      for (const w of waiters) w.reject(err);
+      return;
+    }
+    for (const w of waiters) w.resolve();
+  }
+}
+
+/** Opens (creating when needed) a store at `path`. */
+export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
+  return new SqliteStore(path, opts);
+}
