@@ -21,3 +21,5 @@ export { Broker, createBroker, type CreateBrokerOptions, type DeliveryHandler } 
 export { DEFAULT_LIMITS } from "./broker/core.ts";
 export { compileSelector, type Selector } from "./broker/selector.ts";
 export { decodeMessage, encodeMessage } from "./broker/message_codec.ts";
+export { isPattern, matchesPattern, validateName, validatePattern } from "./broker/address.ts";
+export { Matcher } from "./broker/matcher.ts";

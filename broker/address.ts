@@ -1,6 +1,6 @@
 /**
  * The one internal destination form: levels separated by ".", "*" as a whole level matches exactly
- * one level, ">" as the last level matches zero or more levels. Names whose first level starts with
+ * one level, ">" as the last level matches zero or more levels; levels may be empty ("a..b"). Names whose first level starts with
  * "$" are not matched by a wildcard in the first level ([MQTT-4.7.2-1], applied to every protocol).
  *
  * @module
@@ -20,7 +20,7 @@ export const DEFAULT_ADDRESS_LIMITS: AddressLimits = Object.freeze({ maxLength: 
 
 const DOT = 46, STAR = 42, GT = 62;
 
-// One pass over the characters: empty levels, control characters, wildcard levels, limits.
+// One pass over the characters: control characters, wildcard levels, limits.
 function check(s: string, limits: AddressLimits, pattern: boolean, verb: string): void {
   if (typeof s !== "string" || s.length === 0) {
     throw new BrokerError("invalid_destination", `Cannot ${verb} "${s}": the name is empty`);
@@ -35,11 +35,8 @@ function check(s: string, limits: AddressLimits, pattern: boolean, verb: string)
   for (let i = 0; i <= s.length; i++) {
     const c = i === s.length ? DOT : s.charCodeAt(i);
     if (c === DOT) {
-      const len = i - start;
-      if (len === 0) {
-        throw new BrokerError("invalid_destination", `Cannot ${verb} "${s}": empty level at ${levels}`);
-      }
-      if (len === 1) {
+      // Empty levels are legal, as in MQTT ("/a//b"); only a wholly empty name is not.
+      if (i - start === 1) {
         const w = s.charCodeAt(start);
         if (w === STAR || w === GT) {
           if (!pattern) {

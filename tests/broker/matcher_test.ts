@@ -44,6 +44,11 @@ const CASES: [string, string, boolean][] = [
   ["a*b", "a*b", true],
   ["a*b", "axb", false],
   ["ä.*", "ä.ö", true],
+  [".a", ".a", true],
+  ["*.a", ".a", true],
+  ["a..b", "a..b", true],
+  ["a.*.b", "a..b", true],
+  ["a.>", "a.", true],
 ];
 
 for (const [pattern, name, expected] of CASES) {
@@ -123,13 +128,13 @@ Deno.test("the trie agrees with the linear matcher on random patterns and names"
   }
 });
 
-Deno.test("validateName() rejects empty levels, wildcards, control characters and oversize names", () => {
+Deno.test("validateName() accepts empty levels; rejects empty names, wildcards, control characters and oversize names", () => {
   validateName("a.b.c");
   validateName("$SYS.broker");
   assert.throws(() => validateName(""), { code: "invalid_destination" });
-  assert.throws(() => validateName("a..b"), /empty level at 2/);
-  assert.throws(() => validateName(".a"), /empty level/);
-  assert.throws(() => validateName("a."), /empty level/);
+  validateName("a..b");
+  validateName(".a");
+  validateName("a.");
   assert.throws(() => validateName("a.*"), /wildcard "\*" in a name/);
   assert.throws(() => validateName(">"), /wildcard ">"/);
   assert.throws(() => validateName("a\u0000b"), /control character/);
@@ -142,6 +147,6 @@ Deno.test("validatePattern() accepts whole-level wildcards and rejects a non-fin
   validatePattern("a.>");
   validatePattern(">");
   assert.throws(() => validatePattern("a.>.b"), /">" must be the last level/);
-  assert.throws(() => validatePattern("a..>"), /empty level/);
+  validatePattern("a..>");
   assert.ok(isPattern("a.*") && isPattern(">") && isPattern("*.a") && !isPattern("a*b") && !isPattern("a.b"));
 });

@@ -13,7 +13,12 @@ Deno.test("plugins are set up after the providers they require and torn down in 
   events.length = 0;
   const b = await start([fixture("needs-a"), fixture("provider-a")]);
   await b.stop();
-  assert.deepEqual(events, ["setup provider-a", "setup needs-a got object", "teardown needs-a", "teardown provider-a"]);
+  assert.deepEqual(events, [
+    "setup provider-a",
+    "setup needs-a got object",
+    "teardown needs-a",
+    "teardown provider-a",
+  ]);
 });
 
 Deno.test("an unmet requirement stops start-up naming the plugin and the field", async () => {
@@ -36,12 +41,18 @@ Deno.test("a requirement cycle stops start-up naming the plugins", async () => {
 });
 
 Deno.test("an option of the wrong type stops start-up naming the plugin and the option", async () => {
-  await assert.rejects(start([fixture("typed-options", { options: { port: "80" } })]), (e: Error & { code?: string }) => {
-    assert.equal(e.code, "plugin_options");
-    assert.match(e.message, /plugin "typed-options": option "port" must be integer/);
-    return true;
-  });
-  await assert.rejects(start([fixture("typed-options", { options: { prot: 1 } })]), /must NOT have additional properties "prot"/);
+  await assert.rejects(
+    start([fixture("typed-options", { options: { port: "80" } })]),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, "plugin_options");
+      assert.match(e.message, /plugin "typed-options": option "port" must be integer/);
+      return true;
+    },
+  );
+  await assert.rejects(
+    start([fixture("typed-options", { options: { prot: 1 } })]),
+    /must NOT have additional properties "prot"/,
+  );
 });
 
 Deno.test("options get their schema defaults", async () => {
@@ -67,19 +78,29 @@ Deno.test("a plugin that throws in setup tears down the ones already started; no
 });
 
 Deno.test("a plugin that hangs in setup fails after the plugin timeout", async () => {
-  await assert.rejects(start([fixture("hangs")], { pluginTimeoutMs: 50 }), /"hangs" did not finish setup within 50 ms/);
+  await assert.rejects(
+    start([fixture("hangs")], { pluginTimeoutMs: 50 }),
+    /"hangs" did not finish setup within 50 ms/,
+  );
 });
 
 Deno.test("a bad broker manifest names the field", async () => {
   await assert.rejects(
     createBroker({ plugins: [{ use: 5 }] } as never, { printLogs: false }),
-    (e: Error & { code?: string }) => e.code === "manifest_invalid" && /field "plugins\.0\.use" must be string/.test(e.message),
+    (e: Error & { code?: string }) =>
+      e.code === "manifest_invalid" && /field "plugins\.0\.use" must be string/.test(e.message),
   );
-  await assert.rejects(createBroker({ plugins: [], limits: { maxMessageSize: "big" } } as never, { printLogs: false }), {
-    code: "manifest_invalid",
-  });
+  await assert.rejects(
+    createBroker({ plugins: [], limits: { maxMessageSize: "big" } } as never, { printLogs: false }),
+    {
+      code: "manifest_invalid",
+    },
+  );
 });
 
 Deno.test("two instances of one plugin need distinct as names", async () => {
-  await assert.rejects(start([fixture("provider-a"), fixture("typed-options"), fixture("typed-options")]), /twice/);
+  await assert.rejects(
+    start([fixture("provider-a"), fixture("typed-options"), fixture("typed-options")]),
+    /twice/,
+  );
 });

@@ -251,7 +251,8 @@ Deno.test("a non-durable subscription's queue disappears when it is cancelled", 
 
 Deno.test("publish rejects an invalid destination and an oversized message with stable codes", async () => {
   const b = await broker({ maxMessageSize: 10 });
-  await assert.rejects(b.publish({ destination: "a..b" }), { code: "invalid_destination" });
+  await assert.rejects(b.publish({ destination: "" }), { code: "invalid_destination" });
+  await assert.rejects(b.publish({ destination: "a\u0007b" }), { code: "invalid_destination" });
   await assert.rejects(b.publish({ destination: "a.*" }), { code: "invalid_destination" });
   await assert.rejects(b.publish({ destination: "a", body: "01234567890" }), { code: "payload_too_large" });
   await assert.rejects(b.publish({ destination: "a", priority: 11 }), { code: "invalid_message" });
