@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Message } from "../../mod.ts";
+import { matchesPattern as matches, type Message } from "../../mod.ts";
 
 /** Backoff between redeliveries: initialDelayMs x multiplier^(n-1), at most maxDelayMs. */
 export interface Backoff {
@@ -58,22 +58,6 @@ export const DEFAULT_POLICY: DeadLetterPolicy = Object.freeze({
   redelivery: Object.freeze({ initialDelayMs: 0, multiplier: 2, maxDelayMs: 60_000 }),
   persistence: "keep",
 }) as DeadLetterPolicy;
-
-/**
- * True when `name` matches `pattern` ("*" one level, ">" zero or more trailing levels, as the core
- * matches); names whose first level starts with "$" are not matched by a first-level wildcard.
- */
-export function matches(pattern: string, name: string): boolean {
-  if (pattern === name || pattern === ">") return pattern === name || !name.startsWith("$");
-  const p = pattern.split("."), n = name.split(".");
-  if ((p[0] === "*" || p[0] === ">") && n[0].startsWith("$")) return false;
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === ">") return true;
-    if (i >= n.length) return false;
-    if (p[i] !== "*" && p[i] !== n[i]) return false;
-  }
-  return p.length === n.length;
-}
 
 /** Resolves the policy for a queue/destination; cached per name, rebuilt when options change. */
 export class PolicyTable {

@@ -5,7 +5,15 @@
  *
  * @module
  */
-import { BrokerError, compileSelector, type DestinationKind, type Message } from "../../mod.ts";
+import {
+  BrokerError,
+  compileSelector,
+  type DestinationKind,
+  isPattern,
+  type Message,
+  validateName,
+  validatePattern,
+} from "../../mod.ts";
 
 /** One target of a composite destination or rule; `{destination}` in the name is the source name. */
 export interface TargetDef {
@@ -90,15 +98,13 @@ function fail(field: string, msg: string): never {
 }
 
 function checkName(field: string, v: unknown, allowWildcards: boolean): string {
-  if (typeof v !== "string" || v === "" || v.length > 1024) {
-    fail(field, `must be a non-empty string, got ${JSON.stringify(v)}`);
+  if (typeof v !== "string") fail(field, `must be a string, got ${JSON.stringify(v)}`);
+  try {
+    if (allowWildcards) validatePattern(v);
+    else validateName(v);
+  } catch (e) {
+    fail(field, (e as Error).message);
   }
-  const levels = v.split(".");
-  if (levels.some((l) => l === "")) fail(field, `"${v}" has an empty level`);
-  if (!allowWildcards && levels.some((l) => l === "*" || l === ">")) {
-    fail(field, `"${v}" may not contain wildcards`);
-  }
-  if (allowWildcards && levels.slice(0, -1).includes(">")) fail(field, `"${v}": ">" must be the last level`);
   return v;
 }
 
@@ -156,7 +162,7 @@ export function compileRule(r: RuleDef, field = `rule "${r?.name}"`): Route {
   return {
     id: `rule:${r.name}`,
     source,
-    literal: !source.split(".").some((l) => l === "*" || l === ">"),
+    literal: !isPattern(source),
     kind: checkKind(`${field}.kind`, r.kind),
     filter: selector(`${field}.selector`, r.selector),
     forwardOnly: r.forwardOnly === true,
@@ -173,7 +179,7 @@ export function compileMirrors(m: MirrorDef): Route[] {
     return {
       id: `mirror:${source}`,
       source,
-      literal: !source.split(".").some((l) => l === "*" || l === ">"),
+      literal: !isPattern(source),
       kind: "queue" as const,
       forwardOnly: false,
       targets: [{ destination: `${m.prefix}{destination}`, templated: true, kind: "topic" as const }],
@@ -225,6 +231,6 @@ export function consumerQueue(
   ) {
     return undefined;
   }
-  if (topic.split(".").some((l) => l === "*" || l === ">" || l === "")) return undefined;
+  if (isPattern(topic)) return undefined;
   return { group, topic };
 }

@@ -1,11 +1,17 @@
 /**
- * Looks up the forwarding routes for a published message and makes the copies. Literal sources are
- * one map lookup; pattern sources are matched once per destination and cached, so a destination
- * with no routes costs a map hit on the publish path.
+ * Looks up the forwarding routes for a published message and makes the copies. Sources live in the
+ * core's subscription trie (with its literal cache), so a destination with no routes costs one cache
+ * hit on the publish path.
  *
  * @module
  */
-import type { DestinationKind, Message, MessageInit, PropertyValue } from "../../mod.ts";
+import {
+  type DestinationKind,
+  Matcher,
+  type Message,
+  type MessageInit,
+  type PropertyValue,
+} from "../../mod.ts";
 import type { Route } from "./config.ts";
 
 /** Annotation counting forwarding hops (loop guard). */
@@ -13,59 +19,20 @@ export const HOPS = "vd.hops";
 /** Annotation naming the destination a copy was forwarded from. */
 export const FROM = "vd.from";
 
-const EMPTY: readonly Route[] = Object.freeze([]);
-const CACHE_MAX = 10_000;
-
-/**
- * True when `name` matches `pattern` ("*" one level, ">" zero or more trailing levels); names whose
- * first level starts with "$" are not matched by a first-level wildcard.
- */
-export function matches(pattern: string, name: string): boolean {
-  if (pattern === name) return true;
-  const p = pattern.split("."), n = name.split(".");
-  if ((p[0] === "*" || p[0] === ">") && n[0].startsWith("$")) return false;
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === ">") return true;
-    if (i >= n.length || (p[i] !== "*" && p[i] !== n[i])) return false;
-  }
-  return p.length === n.length;
-}
-
-/** The compiled route table. */
+/** The compiled route table: one trie per destination kind (the core's matcher, with its cache). */
 export class Router {
-  #literal: Record<DestinationKind, Map<string, Route[]>> = { queue: new Map(), topic: new Map() };
-  #patterns: Route[] = [];
-  #cache: Record<DestinationKind, Map<string, readonly Route[]>> = { queue: new Map(), topic: new Map() };
+  #routes: Record<DestinationKind, Matcher<Route>> = { queue: new Matcher(), topic: new Matcher() };
 
   /** Replaces every route (a configuration change). */
   set(routes: readonly Route[]): void {
-    const literal: Record<DestinationKind, Map<string, Route[]>> = { queue: new Map(), topic: new Map() };
-    const patterns: Route[] = [];
-    for (const r of routes) {
-      if (r.literal) {
-        const list = literal[r.kind].get(r.source) ?? [];
-        list.push(r);
-        literal[r.kind].set(r.source, list);
-      } else patterns.push(r);
-    }
-    this.#literal = literal;
-    this.#patterns = patterns;
-    this.#cache = { queue: new Map(), topic: new Map() };
+    const next: Record<DestinationKind, Matcher<Route>> = { queue: new Matcher(), topic: new Matcher() };
+    for (const r of routes) next[r.kind].add(r.source, r);
+    this.#routes = next;
   }
 
   /** Routes whose source matches a message sent to `destination` of `kind`. */
   lookup(kind: DestinationKind, destination: string): readonly Route[] {
-    const cache = this.#cache[kind];
-    const hit = cache.get(destination);
-    if (hit !== undefined) return hit;
-    let out: Route[] | undefined = this.#literal[kind].get(destination)?.slice();
-    for (const r of this.#patterns) {
-      if (r.kind === kind && matches(r.source, destination)) (out ??= []).push(r);
-    }
-    const result = out ?? EMPTY;
-    if (cache.size >= CACHE_MAX) cache.clear();
-    cache.set(destination, result);
-    return result;
+    return this.#routes[kind].match(destination);
   }
 }
 

@@ -1,20 +1,8 @@
 import assert from "node:assert/strict";
 import type { Message } from "../../../mod.ts";
-import { backoffDelay, DEFAULT_POLICY, matches, PolicyTable } from "../../../plugins/dlq/policy.ts";
+import { backoffDelay, DEFAULT_POLICY, PolicyTable } from "../../../plugins/dlq/policy.ts";
 
 const msg = (destination: string) => ({ destination }) as Message;
-
-Deno.test("matches() follows the core's wildcards: * one level, > zero or more trailing levels, $ names apart", () => {
-  assert.ok(matches("orders.*", "orders.eu"));
-  assert.ok(!matches("orders.*", "orders.eu.x"));
-  assert.ok(matches("orders.>", "orders.eu.x"));
-  assert.ok(matches("orders.>", "orders"));
-  assert.ok(matches(">", "anything.at.all"));
-  assert.ok(!matches(">", "$sys.x"));
-  assert.ok(!matches("*.x", "$sys.x"));
-  assert.ok(matches("$sys.>", "$sys.x"));
-  assert.ok(!matches("a.b", "a.c"));
-});
 
 Deno.test("PolicyTable: first matching pattern wins, fields fall back to the default", () => {
   const t = new PolicyTable({
