@@ -1,0 +1,353 @@
+/**
+ * One MQTT connection: framing and parsing, CONNECT and session set-up, keep-alive, and dispatch of
+ * each packet to its handler (handlers.ts). Packets are handled in arrival order; only CONNECT,
+ * SUBSCRIBE and UNSUBSCRIBE wait for the core, PUBLISH acks follow the store's commits in order.
+ *
+ * @module
+ */
+import mqttPacket from "mqtt-packet";
+import { Buffer } from "node:buffer";
+import {
+  type Delivery,
+  type DeliverySink,
+  isReject,
+  type MessageInit,
+  type Session,
+  type Subscription,
+} from "../../mod.ts";
+import { Framer } from "./framing.ts";
+import { CONNACK_V4, connackCode, RC } from "./reason_codes.ts";
+import { MqttServer } from "./server.ts";
+import type { Transport } from "./transport.ts";
+import { Handlers, type SubInfo } from "./handlers.ts";
+import { willInit } from "./message_map.ts";
+
+// deno-lint-ignore no-explicit-any
+export type Packet = any;
+
+/** One client connection. */
+export class Connection implements DeliverySink {
+  readonly server: MqttServer;
+  readonly transport: Transport;
+  readonly listener: string;
+  version = 4;
+  clientId = "";
+  session: Session | undefined;
+  persistent = false;
+  sessionExpiry = 0;
+  /** Client's Receive Maximum and Maximum Packet Size (MQTT 5). */
+  clientReceiveMax = 65535;
+  clientMaxPacket = Infinity;
+  readonly subs = new Map<string, SubInfo>();
+  readonly bySub = new Map<Subscription, SubInfo>();
+  #handlers: Handlers;
+  #framer: Framer;
+  #parser = mqttPacket.parser({ protocolVersion: 4 });
+  #state: "new" | "connecting" | "connected" | "closed" = "new";
+  #busy: Promise<void> | undefined;
+  #backlog: Packet[] = [];
+  #lastSeen = Date.now();
+  #keepAlive = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #will: MessageInit | undefined;
+  #willDelay = 0;
+  #normalDisconnect = false;
+  #endedResolve!: () => void;
+  /** Resolves once the connection has ended and its session is closed. */
+  readonly ended: Promise<void> = new Promise((r) => this.#endedResolve = r);
+
+  constructor(server: MqttServer, transport: Transport, listener: string) {
+    this.server = server;
+    this.transport = transport;
+    this.listener = listener;
+    this.#framer = new Framer(server.options.maxPacketSize);
+    this.#handlers = new Handlers(this);
+    this.#parser.on("packet", (p: Packet) => this.#onPacket(p));
+    this.#parser.on("error", (e: Error) => this.protocolError(RC.MALFORMED_PACKET, e.message));
+  }
+
+  get connected(): boolean {
+    return this.#state === "connected";
+  }
+
+  /** Starts reading; closes the connection if no CONNECT arrives in time. */
+  start(): void {
+    this.server.connectionCount++;
+    this.transport.start((bytes) => this.#onBytes(bytes), () => void this.#closed("connection lost"));
+    this.#timer = setInterval(() => this.#tick(), 1000);
+  }
+
+  #onBytes(bytes: Uint8Array): void {
+    this.#lastSeen = Date.now();
+    const err = this.#framer.push(bytes, (pkt) => {
+      this.#parser.parse(Buffer.from(pkt.buffer, pkt.byteOffset, pkt.byteLength));
+      return this.#state !== "closed";
+    });
+    if (err === "too_large") this.protocolError(RC.PACKET_TOO_LARGE, "packet larger than the maximum");
+    else if (err === "malformed") this.protocolError(RC.MALFORMED_PACKET, "malformed remaining length");
+  }
+
+  #onPacket(p: Packet): void {
+    if (this.#state === "closed") return;
+    if (this.#busy) {
+      this.#backlog.push(p);
+      return;
+    }
+    const r = this.#dispatch(p);
+    if (r instanceof Promise) this.#wait(r);
+  }
+
+  #wait(r: Promise<void>): void {
+    this.#busy = r.catch((e) => this.protocolError(RC.UNSPECIFIED_ERROR, String(e?.message ?? e))).then(
+      () => {
+        this.#busy = undefined;
+        while (this.#backlog.length !== 0 && this.#state !== "closed") {
+          const next = this.#dispatch(this.#backlog.shift());
+          if (next instanceof Promise) return this.#wait(next);
+        }
+      },
+    );
+  }
+
+  #dispatch(p: Packet): Promise<void> | void {
+    if (this.#state === "new") {
+      if (p.cmd !== "connect") return this.protocolError(RC.PROTOCOL_ERROR, `${p.cmd} before CONNECT`); // [MQTT-3.1.0-1]
+      this.#state = "connecting";
+      return this.#connect(p);
+    }
+    if (p.cmd === "connect") return this.protocolError(RC.PROTOCOL_ERROR, "second CONNECT"); // [MQTT-3.1.0-2]
+    switch (p.cmd) {
+      case "publish":
+        return this.#handlers.publish(p);
+      case "puback":
+        return this.#handlers.puback(p);
+      case "pubrec":
+        return this.#handlers.pubrec(p);
+      case "pubrel":
+        return this.#handlers.pubrel(p);
+      case "pubcomp":
+        return this.#handlers.pubcomp(p);
+      case "subscribe":
+        return this.#handlers.subscribe(p);
+      case "unsubscribe":
+        return this.#handlers.unsubscribe(p);
+      case "pingreq":
+        return this.send({ cmd: "pingresp" });
+      case "disconnect":
+        if (this.version === 5 && p.properties?.sessionExpiryInterval !== undefined) {
+          // [MQTT-3.14.2-2]: a session that started with expiry 0 cannot be made persistent here.
+          if (this.sessionExpiry === 0 && p.properties.sessionExpiryInterval > 0) {
+            return this.protocolError(RC.PROTOCOL_ERROR, "session expiry set on DISCONNECT");
+          }
+          this.sessionExpiry = p.properties.sessionExpiryInterval;
+        }
+        this.#normalDisconnect = p.reasonCode === undefined || p.reasonCode === 0;
+        if (p.reasonCode === RC.DISCONNECT_WITH_WILL) this.#normalDisconnect = false;
+        void this.#closed("client disconnected");
+        return;
+      default:
+        return this.protocolError(RC.PROTOCOL_ERROR, `unexpected ${p.cmd}`);
+    }
+  }
+
+  async #connect(p: Packet): Promise<void> {
+    const o = this.server.options;
+    this.version = p.protocolVersion === 5 ? 5 : p.protocolVersion === 3 ? 3 : 4;
+    const v5 = this.version === 5;
+    const props = p.properties ?? {};
+    let clientId: string = p.clientId ?? "";
+    let assigned: string | undefined;
+    const clean = !!p.clean;
+    if (clientId === "") {
+      if (!v5 && !clean) {
+        return this.#refuse(CONNACK_V4.IDENTIFIER_REJECTED, "empty client id needs a clean session"); // [MQTT-3.1.3-8]
+      }
+      clientId = assigned = `auto-${crypto.randomUUID()}`;
+    }
+    if (props.authenticationMethod) {
+      return this.#refuse(
+        RC.BAD_AUTHENTICATION_METHOD,
+        `authentication method "${props.authenticationMethod}" is not supported`,
+      );
+    }
+    this.clientId = clientId;
+    const expiry = v5 ? (props.sessionExpiryInterval ?? 0) : clean ? 0 : -1;
+    this.sessionExpiry = expiry === 0xffffffff ? -1 : expiry;
+    if (o.maxSessionExpiry >= 0 && (this.sessionExpiry < 0 || this.sessionExpiry > o.maxSessionExpiry)) {
+      this.sessionExpiry = o.maxSessionExpiry;
+    }
+    this.clientReceiveMax = props.receiveMaximum ?? 65535;
+    this.clientMaxPacket = props.maximumPacketSize ?? Infinity;
+    this.#keepAlive = p.keepalive ?? 0;
+    let serverKeepAlive: number | undefined;
+    if (o.maxKeepAlive > 0 && (this.#keepAlive === 0 || this.#keepAlive > o.maxKeepAlive)) {
+      if (v5) serverKeepAlive = this.#keepAlive = o.maxKeepAlive;
+    }
+    const old = this.server.connections.get(clientId);
+    if (old) await old.takeover(); // [MQTT-3.1.4-3]
+    const session = await this.server.broker.openSession({
+      clientId,
+      protocol: "mqtt",
+      remote: this.transport.remote,
+      listener: this.listener,
+      username: p.username,
+      password: p.password === undefined ? undefined : new Uint8Array(p.password),
+    }, this);
+    if (isReject(session)) return this.#refuse(connackCode(session, this.version), session.reason);
+    if (this.transport.closed) {
+      await session.close("connection lost during CONNECT");
+      return;
+    }
+    this.session = session;
+    this.server.cancelWill(clientId);
+    this.server.cancelExpiry(clientId);
+    this.persistent = this.sessionExpiry !== 0;
+    const record = await this.server.sessions.get(clientId);
+    let present = false;
+    if (record && (clean || !this.persistent)) await this.server.dropSession(clientId);
+    else if (record) present = true;
+    if (p.will) {
+      this.#will = willInit(p.will, this.version);
+      this.#willDelay = (p.will.properties?.willDelayInterval ?? 0) * 1000;
+    }
+    this.server.connections.set(clientId, this);
+    this.#state = "connected";
+    const connackProps = v5
+      ? {
+        receiveMaximum: o.receiveMaximum,
+        topicAliasMaximum: o.topicAliasMaximum,
+        maximumPacketSize: o.maxPacketSize,
+        assignedClientIdentifier: assigned,
+        serverKeepAlive,
+        retainAvailable: true,
+        wildcardSubscriptionAvailable: true,
+        subscriptionIdentifiersAvailable: true,
+        sharedSubscriptionAvailable: true,
+        responseInformation: props.requestResponseInformation ? `reply/${clientId}` : undefined,
+      }
+      : undefined;
+    this.send({
+      cmd: "connack",
+      returnCode: 0,
+      reasonCode: 0,
+      sessionPresent: present,
+      properties: connackProps,
+    });
+    if (present) await this.#handlers.restore(record!.subs);
+    else if (this.persistent) await this.saveSession();
+    this.server.broker.emit("connected", { client: session.client, principal: session.principal });
+  }
+
+  /** Writes the persistent session's subscription list to the store. */
+  saveSession(): Promise<void> {
+    if (!this.persistent) return Promise.resolve();
+    return this.server.sessions.set(this.clientId, {
+      subs: [...this.subs.values()].filter((s) => !s.shared).map((s) => s.record),
+      expiry: this.sessionExpiry,
+      expiresAt: 0,
+    });
+  }
+
+  // ---- DeliverySink ----
+
+  deliver(sub: Subscription, d: Delivery): void {
+    this.#handlers.deliver(sub, d);
+  }
+
+  /** Encodes and queues a packet. */
+  send(packet: Packet): void {
+    if (this.transport.closed) return;
+    this.transport.write(mqttPacket.generate(packet, { protocolVersion: this.version }));
+  }
+
+  // ---- ending ----
+
+  #refuse(code: number, reason: string): void {
+    const v5 = this.version === 5;
+    this.server.log.debug(`refused ${this.clientId || "?"}: ${reason}`);
+    this.send({
+      cmd: "connack",
+      returnCode: code,
+      reasonCode: code,
+      sessionPresent: false,
+      properties: v5 ? { reasonString: reason } : undefined,
+    });
+    this.transport.end();
+    void this.#closed(reason);
+  }
+
+  /** Ends the connection for a protocol violation: DISCONNECT with `code` on 5.0, then close. */
+  protocolError(code: number, reason: string): void {
+    if (this.#state === "closed") return;
+    this.server.log.debug(`protocol error from ${this.clientId || this.transport.remote}: ${reason}`);
+    if (this.#state === "new" && /protocol version/i.test(reason)) {
+      // [MQTT-3.1.2-2]: answer an unsupported level with return code 0x01, then close.
+      this.transport.write(mqttPacket.generate({ cmd: "connack", returnCode: 1, sessionPresent: false }));
+    } else if (this.version === 5 && this.#state === "connected") {
+      this.send({ cmd: "disconnect", reasonCode: code, properties: { reasonString: reason.slice(0, 200) } });
+    }
+    this.transport.end();
+    void this.#closed(reason);
+  }
+
+  #tick(): void {
+    if (this.#state === "new" && Date.now() - this.#lastSeen > this.server.options.connectTimeoutMs) {
+      this.transport.close();
+      void this.#closed("no CONNECT in time");
+    } else if (this.#keepAlive > 0 && Date.now() - this.#lastSeen > this.#keepAlive * 1500) {
+      this.protocolError(RC.KEEP_ALIVE_TIMEOUT, "keep-alive timeout"); // [MQTT-3.1.2-24]
+    }
+  }
+
+  /** Another connection took this client id: tell the client and close (the will is published). */
+  async takeover(): Promise<void> {
+    if (this.version === 5 && this.#state === "connected") {
+      this.send({ cmd: "disconnect", reasonCode: RC.SESSION_TAKEN_OVER });
+    }
+    this.transport.end();
+    await this.#closed("session taken over");
+  }
+
+  /** Closes from the broker side (plugin stopping). */
+  async close(reason: string): Promise<void> {
+    if (this.version === 5 && this.#state === "connected") {
+      this.send({ cmd: "disconnect", reasonCode: RC.SERVER_SHUTTING_DOWN });
+    }
+    this.transport.end();
+    await this.#closed(reason);
+  }
+
+  #closing: Promise<void> | undefined;
+  #closed(reason: string): Promise<void> {
+    this.#closing ??= this.#finish(reason);
+    return this.#closing;
+  }
+
+  async #finish(reason: string): Promise<void> {
+    const wasConnected = this.#state === "connected";
+    this.#state = "closed";
+    clearInterval(this.#timer);
+    this.transport.end();
+    this.server.connectionCount--;
+    if (this.server.connections.get(this.clientId) === this) this.server.connections.delete(this.clientId);
+    const session = this.session;
+    if (!session) return this.#endedResolve();
+    this.#handlers.dropInflight();
+    await session.close(reason);
+    if (wasConnected && this.#will && !this.#normalDisconnect) {
+      const delay = this.persistent
+        ? Math.min(this.#willDelay, this.sessionExpiry < 0 ? Infinity : this.sessionExpiry * 1000)
+        : 0;
+      this.server.scheduleWill(this.clientId, this.#will, delay, (m) => this.server.broker.publish(m));
+    }
+    if (this.persistent && this.sessionExpiry > 0) {
+      const ms = this.sessionExpiry * 1000;
+      const rec = await this.server.sessions.get(this.clientId);
+      if (rec) await this.server.sessions.set(this.clientId, { ...rec, expiresAt: Date.now() + ms });
+      this.server.expireLater(this.clientId, ms);
+    } else if (!this.persistent) {
+      await this.server.dropSession(this.clientId);
+    }
+    this.#endedResolve();
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * Packet handlers of a connected client: PUBLISH in both directions with QoS 0/1/2, the acks, and
+ * SUBSCRIBE/UNSUBSCRIBE onto core subscriptions (shared, no-local, retain handling, identifiers).
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import {
+  createMessage,
+  type Delivery,
+  isReject,
+  type Message,
+  type Subscription,
+  type SubscriptionSpec,
+} from "../../mod.ts";
+import { addressToTopic, filterToPattern, topicToAddress } from "./address_map.ts";
+import type { Connection, Packet } from "./connection.ts";
+import { ANN, messageQos, publishInit, publishProperties } from "./message_map.ts";
+import { pubackCode, RC, subackCode } from "./reason_codes.ts";
+import { MqttServer, type SubRecord } from "./server.ts";
+
+/** One MQTT subscription of a connection. */
+export interface SubInfo {
+  readonly record: SubRecord;
+  readonly pattern: string;
+  readonly shared: boolean;
+  sub: Subscription;
+}
+
+interface Inflight {
+  readonly sub?: Subscription;
+  readonly tag: number;
+  /** QoS 2: PUBREC came, PUBREL sent. */
+  released: boolean;
+}
+
+/** The handlers, bound to one connection. */
+export class Handlers {
+  readonly #c: Connection;
+  readonly #out = new Map<number, Inflight>();
+  readonly #inQos2 = new Set<number>();
+  readonly #aliases = new Map<number, string>();
+  #inPending = 0;
+  #nextId = 1;
+
+  constructor(c: Connection) {
+    this.#c = c;
+  }
+
+  // ---- inbound PUBLISH ----
+
+  publish(p: Packet): void {
+    const c = this.#c;
+    const v5 = c.version === 5;
+    let topic: string = p.topic;
+    const alias: number | undefined = p.properties?.topicAlias;
+    if (alias !== undefined) {
+      if (alias === 0 || alias > c.server.options.topicAliasMaximum) {
+        return this.#fatal(RC.TOPIC_ALIAS_INVALID, "topic alias out of range");
+      }
+      if (topic === "") topic = this.#aliases.get(alias) ?? "";
+      else this.#aliases.set(alias, topic);
+      if (topic === "") return this.#fatal(RC.PROTOCOL_ERROR, "unknown topic alias");
+    }
+    const address = topicToAddress(topic);
+    if (isReject(address)) return this.#fatal(RC.TOPIC_NAME_INVALID, address.reason); // [MQTT-3.3.2-2]
+    const qos: number = p.qos;
+    if (qos === 2 && this.#inQos2.has(p.messageId)) {
+      c.send({ cmd: "pubrec", messageId: p.messageId }); // a duplicate: the first copy is already routed
+      return;
+    }
+    if (qos > 0 && ++this.#inPending > c.server.options.receiveMaximum && v5) {
+      return this.#fatal(RC.RECEIVE_MAXIMUM_EXCEEDED, "too many unacknowledged publishes"); // [MQTT-3.3.4-9]
+    }
+    const init = publishInit(p, address, c.version);
+    if (qos === 2) this.#inQos2.add(p.messageId);
+    const session = c.session!;
+    const done = session.publish(init);
+    const retain = p.retain === true;
+    if (qos === 0 && !retain) {
+      done.catch((e) => c.server.log.warn("publish failed", { error: e }));
+      return;
+    }
+    done.then((r) => {
+      if (retain && r === undefined) {
+        return c.server.retained.set(createMessage({ ...init, persistent: true }, Date.now())).then(() => r);
+      }
+      return r;
+    }).then((r) => {
+      if (qos === 0) return;
+      this.#inPending--;
+      const reasonCode = r === undefined ? 0 : pubackCode(r);
+      if (qos === 2 && reasonCode >= 0x80) this.#inQos2.delete(p.messageId);
+      c.send({
+        cmd: qos === 1 ? "puback" : "pubrec",
+        messageId: p.messageId,
+        reasonCode: v5 ? reasonCode : undefined,
+        properties: v5 && r ? { reasonString: r.reason.slice(0, 200) } : undefined,
+      });
+    }, (e) => {
+      c.server.log.warn("publish failed", { error: e });
+      if (qos > 0 && v5) {
+        c.send({
+          cmd: qos === 1 ? "puback" : "pubrec",
+          messageId: p.messageId,
+          reasonCode: RC.UNSPECIFIED_ERROR,
+        });
+      }
+    });
+  }
+
+  pubrel(p: Packet): void {
+    const known = this.#inQos2.delete(p.messageId);
+    this.#c.send({
+      cmd: "pubcomp",
+      messageId: p.messageId,
+      reasonCode: this.#c.version === 5 && !known ? RC.PACKET_IDENTIFIER_NOT_FOUND : undefined,
+    });
+  }
+
+  // ---- outbound PUBLISH ----
+
+  deliver(sub: Subscription, d: Delivery): void {
+    const c = this.#c;
+    const info = c.bySub.get(sub);
+    if (!info) return;
+    const qos = Math.min(info.record.qos, messageQos(d.message));
+    const retain = info.record.rap && d.message.annotations?.[ANN.RETAIN] === true;
+    let messageId: number | undefined;
+    if (qos > 0) {
+      messageId = this.#allocId();
+      this.#out.set(messageId, { sub, tag: d.tag, released: false });
+    } else if (d.tag !== 0) {
+      sub.ack([d.tag]); // a QoS 0 message on a QoS>0 subscription is settled once written
+      sub.credit(1);
+    }
+    this.#send(d.message, qos, retain, messageId, d.message.redeliveryCount > 0, info.record.id, () => {
+      // Larger than the client accepts: it is dropped for this client [MQTT-3.1.2-25].
+      if (messageId !== undefined) this.#settle(messageId);
+    });
+  }
+
+  /** Sends retained messages to a new subscription (retain flag set, not tracked by the core). */
+  #sendRetained(info: SubInfo): void {
+    for (const m of this.#c.server.retained.match(info.pattern, Date.now())) {
+      const qos = Math.min(info.record.qos, messageQos(m));
+      const id = qos > 0 ? this.#allocId() : undefined;
+      if (id !== undefined) this.#out.set(id, { tag: 0, released: false });
+      this.#send(m, qos, true, id, false, info.record.id, () => id !== undefined && this.#out.delete(id));
+    }
+  }
+
+  #send(
+    m: Message,
+    qos: number,
+    retain: boolean,
+    messageId: number | undefined,
+    dup: boolean,
+    subId: number | undefined,
+    tooBig: () => void,
+  ) {
+    const c = this.#c;
+    const packet = {
+      cmd: "publish",
+      topic: addressToTopic(m.destination),
+      payload: Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength),
+      qos,
+      retain,
+      dup: dup && qos > 0,
+      messageId,
+      properties: c.version === 5 ? publishProperties(m, subId) : undefined,
+    };
+    if (c.clientMaxPacket !== Infinity && m.body.byteLength + packet.topic.length + 64 > c.clientMaxPacket) {
+      tooBig();
+      return;
+    }
+    c.send(packet);
+  }
+
+  puback(p: Packet): void {
+    this.#settle(p.messageId);
+  }
+
+  pubrec(p: Packet): void {
+    const f = this.#out.get(p.messageId);
+    if (!f) {
+      this.#c.send({
+        cmd: "pubrel",
+        messageId: p.messageId,
+        reasonCode: this.#c.version === 5 ? RC.PACKET_IDENTIFIER_NOT_FOUND : undefined,
+      });
+      return;
+    }
+    if (p.reasonCode >= 0x80) return this.#settle(p.messageId); // the client refused it: done [MQTT-4.3.3]
+    f.released = true;
+    this.#c.send({ cmd: "pubrel", messageId: p.messageId });
+  }
+
+  pubcomp(p: Packet): void {
+    this.#settle(p.messageId);
+  }
+
+  #settle(id: number): void {
+    const f = this.#out.get(id);
+    if (!f) return;
+    this.#out.delete(id);
+    if (f.sub && f.tag !== 0) {
+      f.sub.ack([f.tag]);
+      f.sub.credit(1);
+    }
+  }
+
+  #allocId(): number {
+    for (let i = 0; i < 65535; i++) {
+      const id = this.#nextId;
+      this.#nextId = id === 65535 ? 1 : id + 1;
+      if (!this.#out.has(id)) return id;
+    }
+    throw new Error("no free packet identifier");
+  }
+
+  /** The connection ended: unacked deliveries return to their queues with the core session. */
+  dropInflight(): void {
+    this.#out.clear();
+  }
+
+  // ---- SUBSCRIBE / UNSUBSCRIBE ----
+
+  async subscribe(p: Packet): Promise<void> {
+    const c = this.#c;
+    const granted: number[] = [];
+    const fresh: SubInfo[] = [];
+    const subId: number | undefined = p.properties?.subscriptionIdentifier;
+    for (const s of p.subscriptions) {
+      const record: SubRecord = {
+        filter: s.topic,
+        qos: Math.min(s.qos, 2),
+        nl: !!s.nl,
+        rap: !!s.rap,
+        rh: s.rh ?? 0,
+        id: subId,
+      };
+      const r = await this.#attach(record);
+      if (isReject(r)) {
+        granted.push(subackCode(r, c.version));
+        continue;
+      }
+      granted.push(record.qos);
+      if (record.rh === 0 || (record.rh === 1 && r.isNew)) fresh.push(r.info);
+    }
+    c.send({ cmd: "suback", messageId: p.messageId, granted });
+    for (const info of fresh) if (!info.shared) this.#sendRetained(info); // [MQTT-3.3.1-6]
+    await c.saveSession();
+  }
+
+  /** Re-attaches a persistent session's subscriptions after reconnect or restart. */
+  async restore(records: SubRecord[]): Promise<void> {
+    for (const r of records) {
+      const out = await this.#attach(r);
+      if (isReject(out)) {
+        this.#c.server.log.warn(
+          `cannot restore subscription "${r.filter}" of ${this.#c.clientId}: ${out.reason}`,
+        );
+      }
+    }
+  }
+
+  async #attach(record: SubRecord) {
+    const c = this.#c;
+    let filter = record.filter;
+    let group: string | undefined;
+    if (filter.startsWith("$share/")) {
+      const i = filter.indexOf("/", 7);
+      group = filter.slice(7, i);
+      filter = filter.slice(i + 1);
+      if (i < 0 || group === "" || group.includes("+") || group.includes("#") || filter === "") {
+        return {
+          code: "invalid_destination",
+          reason: `Shared subscription "${record.filter}" is malformed`,
+        } as const;
+      }
+    }
+    const pattern = filterToPattern(filter);
+    if (isReject(pattern)) return pattern;
+    const spec: SubscriptionSpec = {
+      kind: "topic",
+      destination: pattern,
+      ack: record.qos === 0 ? "auto" : "client",
+      prefetch: record.qos === 0 ? Infinity : Math.min(c.server.options.maxInflight, c.clientReceiveMax),
+      noLocal: record.nl && !group,
+      shared: group !== undefined
+        ? `$mqtt.share.${encodeURIComponent(group)}.${encodeURIComponent(filter)}`
+        : undefined,
+      durable: c.persistent && !group ? MqttServer.queueName(c.clientId, record.filter) : undefined,
+    };
+    const existing = c.subs.get(record.filter);
+    if (existing) {
+      c.bySub.delete(existing.sub);
+      await existing.sub.cancel();
+    }
+    const sub = await c.session!.subscribe(spec);
+    if (isReject(sub)) {
+      if (existing) c.subs.delete(record.filter);
+      return sub;
+    }
+    const info: SubInfo = { record, pattern, shared: group !== undefined, sub };
+    c.subs.set(record.filter, info);
+    c.bySub.set(sub, info);
+    return { info, isNew: !existing };
+  }
+
+  async unsubscribe(p: Packet): Promise<void> {
+    const c = this.#c;
+    const codes: number[] = [];
+    for (const filter of p.unsubscriptions as string[]) {
+      const info = c.subs.get(filter);
+      if (!info) {
+        codes.push(RC.NO_SUBSCRIPTION_EXISTED);
+        continue;
+      }
+      c.subs.delete(filter);
+      c.bySub.delete(info.sub);
+      await info.sub.cancel();
+      if (c.persistent && !info.shared) await c.server.broker.deleteDestination(info.sub.queue, "queue");
+      codes.push(0);
+    }
+    c.send({ cmd: "unsuback", messageId: p.messageId, granted: c.version === 5 ? codes : undefined });
+    await c.saveSession();
+  }
+
+  #fatal(code: number, reason: string): void {
+    this.#c.protocolError(code, reason);
+  }
+}

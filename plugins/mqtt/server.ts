@@ -1,0 +1,148 @@
+/**
+ * State shared by every MQTT connection of one plugin instance: live connections by client id,
+ * persistent session records, pending wills and session expiry timers.
+ *
+ * @module
+ */
+import type { BrokerApi, KeyValue, Logger, MessageInit } from "../../mod.ts";
+import type { RetainStore } from "./retain.ts";
+
+/** Plugin options (see plugin.json for defaults and meaning). */
+export interface MqttOptions {
+  port: number;
+  hostname: string;
+  wsPort: number;
+  wsPath: string;
+  maxPacketSize: number;
+  receiveMaximum: number;
+  maxInflight: number;
+  topicAliasMaximum: number;
+  maxKeepAlive: number;
+  connectTimeoutMs: number;
+  maxSessionExpiry: number;
+  maxRetained: number;
+  maxQueuedQos0Bytes: number;
+  sysIntervalMs: number;
+}
+
+/** One subscription as a persistent session remembers it. */
+export interface SubRecord {
+  filter: string;
+  qos: number;
+  nl: boolean;
+  rap: boolean;
+  rh: number;
+  id?: number;
+}
+
+/** A persistent session kept in the store. */
+export interface SessionRecord {
+  subs: SubRecord[];
+  /** Seconds the session outlives its connection; -1 = forever. */
+  expiry: number;
+  /** When the session expires (ms since epoch) while no connection holds it; 0 = not scheduled. */
+  expiresAt: number;
+}
+
+/** What a connection needs from its plugin. */
+export interface ConnectionHost {
+  close(reason: string): Promise<void>;
+  takeover(): Promise<void>;
+}
+
+/** Shared MQTT state. */
+export class MqttServer {
+  readonly broker: BrokerApi;
+  readonly log: Logger;
+  readonly options: MqttOptions;
+  readonly retained: RetainStore;
+  readonly sessions: KeyValue<SessionRecord>;
+  readonly connections = new Map<string, ConnectionHost>();
+  readonly #wills = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #expiries = new Map<string, ReturnType<typeof setTimeout>>();
+  connectionCount = 0;
+
+  constructor(init: { broker: BrokerApi; log: Logger; options: MqttOptions; retained: RetainStore }) {
+    this.broker = init.broker;
+    this.log = init.log;
+    this.options = init.options;
+    this.retained = init.retained;
+    this.sessions = init.broker.store.kv<SessionRecord>("mqtt.sessions");
+  }
+
+  /** The durable queue behind one subscription of a persistent session. */
+  static queueName(clientId: string, filter: string): string {
+    return `$mqtt.session.${encodeURIComponent(clientId)}.${encodeURIComponent(filter)}`;
+  }
+
+  /** Publishes a will now or after `delayMs`; a reconnect of the same client cancels it. */
+  scheduleWill(
+    clientId: string,
+    will: MessageInit,
+    delayMs: number,
+    publish: (m: MessageInit) => Promise<unknown>,
+  ): void {
+    this.cancelWill(clientId);
+    const fire = () => {
+      this.#wills.delete(clientId);
+      publish(will).catch((e) => this.log.warn(`will of ${clientId} not published`, { error: e }));
+    };
+    if (delayMs <= 0) return fire();
+    const t = setTimeout(fire, delayMs);
+    this.#wills.set(clientId, t);
+  }
+
+  cancelWill(clientId: string): void {
+    const t = this.#wills.get(clientId);
+    if (t !== undefined) {
+      clearTimeout(t);
+      this.#wills.delete(clientId);
+    }
+  }
+
+  /** Ends a persistent session `ms` from now unless its client comes back. */
+  expireLater(clientId: string, ms: number): void {
+    this.cancelExpiry(clientId);
+    const t = setTimeout(() => {
+      this.#expiries.delete(clientId);
+      if (!this.connections.has(clientId)) void this.dropSession(clientId);
+    }, Math.min(ms, 2 ** 31 - 1));
+    this.#expiries.set(clientId, t);
+  }
+
+  cancelExpiry(clientId: string): void {
+    const t = this.#expiries.get(clientId);
+    if (t !== undefined) {
+      clearTimeout(t);
+      this.#expiries.delete(clientId);
+    }
+  }
+
+  /** Removes a persistent session: its record and the queues holding its messages. */
+  async dropSession(clientId: string): Promise<void> {
+    const rec = await this.sessions.get(clientId);
+    if (!rec) return;
+    for (const s of rec.subs) {
+      await this.broker.deleteDestination(MqttServer.queueName(clientId, s.filter), "queue");
+    }
+    await this.sessions.delete(clientId);
+  }
+
+  /** Expires stored sessions whose time ran out while the broker was down; schedules the rest. */
+  async restoreExpiries(): Promise<void> {
+    const now = Date.now();
+    for await (const [clientId, rec] of this.sessions.entries()) {
+      if (rec.expiresAt === 0) continue;
+      if (rec.expiresAt <= now) await this.dropSession(clientId);
+      else this.expireLater(clientId, rec.expiresAt - now);
+    }
+  }
+
+  /** Clears every timer (plugin teardown). */
+  stop(): void {
+    for (const t of this.#wills.values()) clearTimeout(t);
+    for (const t of this.#expiries.values()) clearTimeout(t);
+    this.#wills.clear();
+    this.#expiries.clear();
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * Byte transports under an MQTT connection: a TCP socket or a WebSocket. Both coalesce writes: every
+ * chunk queued during one turn of the event loop leaves in one socket write, and a write in progress
+ * collects the next batch behind it. Reads are pulled; a TCP reader stops pulling while its own
+ * output is congested, so a client that does not read cannot make the broker buffer without bound.
+ *
+ * @module
+ */
+
+/** What a connection needs from its transport. */
+export interface Transport {
+  /** "ip:port" of the peer. */
+  readonly remote: string;
+  /** Queues bytes for the next coalesced write. The transport keeps a reference: do not reuse `chunk`. */
+  write(chunk: Uint8Array): void;
+  /** Bytes queued or in the OS send path not yet confirmed. */
+  readonly buffered: number;
+  /** Resolves once buffered output is below `lowWater`. */
+  drained(): Promise<void>;
+  /** Starts reading; `onData` gets views that are only valid during the call. */
+  start(onData: (bytes: Uint8Array) => void, onClose: () => void): void;
+  /** Flushes queued output (bounded by a timeout), then closes. */
+  end(): void;
+  /** Closes at once; queued output is dropped. */
+  close(): void;
+  readonly closed: boolean;
+}
+
+const READ_SIZE = 64 * 1024;
+const END_TIMEOUT_MS = 2000;
+
+abstract class Coalescer {
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #scheduled = false;
+  #inFlight = 0;
+  #drainWaiters: (() => void)[] = [];
+  protected readonly lowWater: number;
+  #ending = false;
+  closed = false;
+
+  constructor(lowWater: number) {
+    this.lowWater = lowWater;
+  }
+
+  get buffered(): number {
+    return this.#pendingBytes + this.#inFlight + this.osBuffered();
+  }
+
+  protected osBuffered(): number {
+    return 0;
+  }
+
+  protected abstract send(data: Uint8Array): Promise<void> | void;
+  protected abstract shut(): void;
+
+  write(chunk: Uint8Array): void {
+    if (this.closed) return;
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+    if (!this.#scheduled && this.#inFlight === 0) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #flush = (): void => {
+    this.#scheduled = false;
+    if (this.closed || this.#pending.length === 0) return this.#afterWrite();
+    const data = takeAll(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#inFlight = data.length;
+    let r: Promise<void> | void;
+    try {
+      r = this.send(data);
+    } catch {
+      this.close();
+      return;
+    }
+    if (r instanceof Promise) {
+      r.then(() => {
+        this.#inFlight = 0;
+        if (this.#pending.length !== 0) this.#flush();
+        else this.#afterWrite();
+      }, () => this.close());
+    } else {
+      this.#inFlight = 0;
+      this.#afterWrite();
+    }
+  };
+
+  #afterWrite(): void {
+    if (this.#ending && this.#pending.length === 0) {
+      this.close();
+      return;
+    }
+    if (this.#drainWaiters.length !== 0 && this.buffered <= this.lowWater) this.#wake();
+  }
+
+  protected wakeIfDrained(): void {
+    if (this.#drainWaiters.length !== 0 && this.buffered <= this.lowWater) this.#wake();
+  }
+
+  #wake(): void {
+    const ws = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of ws) w();
+  }
+
+  drained(): Promise<void> {
+    if (this.closed || this.buffered <= this.lowWater) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  end(): void {
+    if (this.closed || this.#ending) return;
+    this.#ending = true;
+    if (this.#pending.length === 0 && this.#inFlight === 0 && !this.#scheduled) {
+      this.close();
+      return;
+    }
+    const t = setTimeout(() => this.close(), END_TIMEOUT_MS);
+    Deno.unrefTimer(t);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#wake();
+    try {
+      this.shut();
+    } catch {
+      // already closed by the peer
+    }
+  }
+}
+
+function takeAll(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let pos = 0;
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.length;
+  }
+  return out;
+}
+
+/** A TCP connection from `Deno.listen`. */
+export class TcpTransport extends Coalescer implements Transport {
+  readonly remote: string;
+  readonly #conn: Deno.TcpConn;
+  #onClose: (() => void) | undefined;
+
+  constructor(conn: Deno.TcpConn, lowWater: number) {
+    super(lowWater);
+    this.#conn = conn;
+    const a = conn.remoteAddr;
+    this.remote = `${a.hostname}:${a.port}`;
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // not fatal: latency only
+    }
+  }
+
+  protected async send(data: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < data.length) off += await this.#conn.write(off === 0 ? data : data.subarray(off));
+  }
+
+  protected shut(): void {
+    this.#conn.close();
+  }
+
+  start(onData: (bytes: Uint8Array) => void, onClose: () => void): void {
+    this.#onClose = onClose;
+    void this.#readLoop(onData);
+  }
+
+  async #readLoop(onData: (bytes: Uint8Array) => void): Promise<void> {
+    const buf = new Uint8Array(READ_SIZE);
+    try {
+      while (!this.closed) {
+        if (this.buffered > this.lowWater * 4) await this.drained();
+        const n = await this.#conn.read(buf);
+        if (n === null) break;
+        onData(buf.subarray(0, n));
+      }
+    } catch {
+      // reset by peer or closed locally: both end the connection
+    }
+    this.close();
+    const cb = this.#onClose;
+    this.#onClose = undefined;
+    cb?.();
+  }
+}
+
+/** A WebSocket from `Deno.upgradeWebSocket`, carrying MQTT in binary frames [MQTT-6.0.0-1]. */
+export class WsTransport extends Coalescer implements Transport {
+  readonly remote: string;
+  readonly #ws: WebSocket;
+  #poll: ReturnType<typeof setInterval> | undefined;
+
+  constructor(ws: WebSocket, remote: string, lowWater: number) {
+    super(lowWater);
+    this.#ws = ws;
+    this.remote = remote;
+    ws.binaryType = "arraybuffer";
+  }
+
+  protected override osBuffered(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  protected send(data: Uint8Array): void {
+    if (this.#ws.readyState !== WebSocket.OPEN) throw new Error("socket not open");
+    this.#ws.send(data);
+  }
+
+  protected shut(): void {
+    clearInterval(this.#poll);
+    if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING) {
+      this.#ws.close();
+    }
+  }
+
+  override drained(): Promise<void> {
+    // WebSocket has no drain event: poll bufferedAmount while someone waits.
+    if (this.#poll === undefined && !this.closed) {
+      this.#poll = setInterval(() => {
+        this.wakeIfDrained();
+        if (this.buffered <= this.lowWater || this.closed) {
+          clearInterval(this.#poll);
+          this.#poll = undefined;
+        }
+      }, 5);
+    }
+    return super.drained();
+  }
+
+  start(onData: (bytes: Uint8Array) => void, onClose: () => void): void {
+    let ended = false;
+    const finish = () => {
+      if (ended) return;
+      ended = true;
+      this.close();
+      onClose();
+    };
+    this.#ws.onmessage = (e) => {
+      if (this.closed) return;
+      if (!(e.data instanceof ArrayBuffer)) {
+        finish(); // text frames are a protocol error for MQTT over WebSocket
+        return;
+      }
+      onData(new Uint8Array(e.data));
+    };
+    this.#ws.onclose = finish;
+    this.#ws.onerror = finish;
+    if (this.#ws.readyState === WebSocket.CLOSED || this.#ws.readyState === WebSocket.CLOSING) finish();
+  }
+}
