@@ -17,7 +17,7 @@ import {
 } from "../../mod.ts";
 import { Framer } from "./framing.ts";
 import { CONNACK_V4, connackCode, RC } from "./reason_codes.ts";
-import { MqttServer } from "./server.ts";
+import type { MqttServer } from "./server.ts";
 import type { Transport } from "./transport.ts";
 import { Handlers, type SubInfo } from "./handlers.ts";
 import { willInit } from "./message_map.ts";

@@ -42,6 +42,8 @@ export class Handlers {
   readonly #aliases = new Map<number, string>();
   #inPending = 0;
   #nextId = 1;
+  // Deliveries made while session.subscribe() is still attaching (messages already queued).
+  readonly #early = new Map<Subscription, Delivery[]>();
 
   constructor(c: Connection) {
     this.#c = c;
@@ -123,7 +125,12 @@ export class Handlers {
   deliver(sub: Subscription, d: Delivery): void {
     const c = this.#c;
     const info = c.bySub.get(sub);
-    if (!info) return;
+    if (!info) {
+      const list = this.#early.get(sub);
+      if (list) list.push(d);
+      else this.#early.set(sub, [d]);
+      return;
+    }
     const qos = Math.min(info.record.qos, messageQos(d.message));
     const retain = info.record.rap && d.message.annotations?.[ANN.RETAIN] === true;
     let messageId: number | undefined;
@@ -306,6 +313,11 @@ export class Handlers {
     const info: SubInfo = { record, pattern, shared: group !== undefined, sub };
     c.subs.set(record.filter, info);
     c.bySub.set(sub, info);
+    const early = this.#early.get(sub);
+    if (early) {
+      this.#early.delete(sub);
+      for (const d of early) this.deliver(sub, d);
+    }
     return { info, isNew: !existing };
   }
 

@@ -63,8 +63,8 @@ export default definePlugin<MqttOptions>({
         }
         const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim());
         const protocol = offered.find((p) => p === "mqtt" || p === "mqttv3.1");
-        const { socket, response } = Deno.upgradeWebSocket(req, protocol ? { protocol } : {});
         const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
+        const { socket, response } = Deno.upgradeWebSocket(req, protocol ? { protocol } : {});
         socket.addEventListener("open", () => {
           const c = new Connection(server, new WsTransport(socket, remote, LOW_WATER), "mqtt:ws");
           track(c);
