@@ -1,0 +1,210 @@
+import assert from "node:assert/strict";
+import mqtt from "mqtt";
+import mqttPacket from "mqtt-packet";
+import { Buffer } from "node:buffer";
+import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { Collector, within } from "../../helpers/wait.ts";
+
+const opts = {
+  plugins: [{
+    use: "mqtt",
+    options: {
+      port: 0,
+      wsPort: -1,
+      hostname: "127.0.0.1",
+      sysIntervalMs: 0,
+      maxPacketSize: 4096,
+      connectTimeoutMs: 500,
+    },
+  }],
+};
+// deno-lint-ignore no-explicit-any
+const gen = (p: any, protocolVersion = 4): Uint8Array =>
+  new Uint8Array(
+    mqttPacket.generate(p.payload ? { ...p, payload: Buffer.from(p.payload) } : p, { protocolVersion }),
+  );
+const CONNECT = (v = 4, id = "raw") =>
+  gen({ cmd: "connect", protocolId: "MQTT", protocolVersion: v, clientId: id, clean: true, keepalive: 0 }, v);
+
+/** Sends `chunks` on a raw socket and returns everything the broker wrote until it closed the socket. */
+async function exchange(tb: TestBroker, chunks: Uint8Array[], ackFirst = false): Promise<Uint8Array> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: tb.ports["mqtt:tcp"] });
+  const out: number[] = [];
+  const buf = new Uint8Array(4096);
+  try {
+    for (const [i, c] of chunks.entries()) {
+      await conn.write(c);
+      if (i === 0 && ackFirst) {
+        const n = await conn.read(buf); // the CONNACK
+        if (n) out.push(...buf.subarray(0, n));
+      }
+    }
+  } catch { /* the broker may close first */ }
+  await within(
+    (async () => {
+      while (true) {
+        let n: number | null;
+        try {
+          n = await conn.read(buf);
+        } catch {
+          break;
+        }
+        if (n === null) break;
+        out.push(...buf.subarray(0, n));
+      }
+    })(),
+    5000,
+    "the broker to close the connection",
+  );
+  try {
+    conn.close();
+  } catch { /* closed */ }
+  return new Uint8Array(out);
+}
+
+Deno.test("mqtt bad input: a packet before CONNECT closes the connection", async () => {
+  const tb = await startBroker(opts);
+  try {
+    const out = await exchange(tb, [gen({ cmd: "pingreq" })]);
+    assert.equal(out.length, 0);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("mqtt bad input: an unsupported protocol level gets CONNACK 0x01, then close", async () => {
+  const tb = await startBroker(opts);
+  try {
+    const bad = CONNECT(4);
+    bad[8] = 9; // protocol level byte of "MQTT" connect
+    const out = await exchange(tb, [bad]);
+    assert.deepEqual([...out], [0x20, 2, 0, 1]);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("mqtt bad input: oversize, wildcard topic, QoS 3 and a second CONNECT each end the connection", async () => {
+  const tb = await startBroker(opts);
+  try {
+    const big = gen({
+      cmd: "publish",
+      topic: "a",
+      payload: new Uint8Array(10_000),
+      qos: 0,
+      retain: false,
+      dup: false,
+    });
+    const wild = gen({
+      cmd: "publish",
+      topic: "a/+",
+      payload: new Uint8Array(1),
+      qos: 0,
+      retain: false,
+      dup: false,
+    });
+    const qos3 = gen({
+      cmd: "publish",
+      topic: "a",
+      payload: new Uint8Array(1),
+      qos: 1,
+      messageId: 1,
+      retain: false,
+      dup: false,
+    });
+    qos3[0] |= 0x06; // QoS bits 11
+    for (const bad of [big, wild, qos3, CONNECT()]) {
+      const out = await exchange(tb, [CONNECT(), bad], true);
+      assert.deepEqual([...out.subarray(0, 4)], [0x20, 2, 0, 0], "CONNACK first");
+      assert.equal(out.length, 4, "nothing after the CONNACK");
+    }
+    // MQTT 5: the oversize packet gets DISCONNECT 0x95.
+    const out5 = await exchange(tb, [
+      CONNECT(5, "v5"),
+      gen(
+        { cmd: "publish", topic: "a", payload: new Uint8Array(10_000), qos: 0, retain: false, dup: false },
+        5,
+      ),
+    ], true);
+    const idx = out5.indexOf(0xe0);
+    assert.ok(idx > 0, "a DISCONNECT packet");
+    assert.equal(out5[idx + 2], 0x95);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("mqtt bad input: a client that never sends CONNECT is dropped after connectTimeoutMs", async () => {
+  const tb = await startBroker(opts);
+  try {
+    const out = await exchange(tb, []);
+    assert.equal(out.length, 0);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("mqtt fuzz: 10,000 random and mutated packets; the broker stays up and a client keeps receiving", async () => {
+  const tb = await startBroker(opts);
+  const url = `mqtt://127.0.0.1:${tb.ports["mqtt:tcp"]}`;
+  const side = mqtt.connect(url, { reconnectPeriod: 0 });
+  const pub = mqtt.connect(url, { reconnectPeriod: 0 });
+  try {
+    await within(
+      Promise.all([new Promise((r) => side.once("connect", r)), new Promise((r) => pub.once("connect", r))]),
+      5000,
+      "clients",
+    );
+    const got = new Collector<string>();
+    side.on("message", (_t, p) => got.push(new TextDecoder().decode(p)));
+    await side.subscribeAsync("fuzz/side", { qos: 1 });
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const valid = [
+      CONNECT(),
+      CONNECT(5),
+      gen({
+        cmd: "publish",
+        topic: "fuzz/x",
+        payload: new Uint8Array(8),
+        qos: 1,
+        messageId: 5,
+        retain: false,
+        dup: false,
+      }),
+      gen({ cmd: "subscribe", messageId: 2, subscriptions: [{ topic: "fuzz/#", qos: 1 }] }),
+      gen({ cmd: "pingreq" }),
+      gen({ cmd: "pubrel", messageId: 3 }),
+    ];
+    let sent = 0, round = 0;
+    while (sent < 10_000) {
+      const chunks: Uint8Array[] = [CONNECT(4, `fz${round}`)];
+      for (let i = 0; i < 50; i++, sent++) {
+        let pkt: Uint8Array;
+        if (rnd(3) === 0) {
+          pkt = new Uint8Array(1 + rnd(64)).map(() => rnd(256));
+        } else {
+          pkt = valid[rnd(valid.length)].slice();
+          for (let k = 0, n = 1 + rnd(4); k < n; k++) pkt[rnd(pkt.length)] = rnd(256);
+        }
+        chunks.push(pkt);
+      }
+      await exchange(tb, chunks).catch(() => {});
+      if (round++ % 20 === 0) {
+        await pub.publishAsync("fuzz/side", `alive ${round}`, { qos: 1 });
+        await got.atLeast(Math.floor(round / 20) + 1);
+      }
+    }
+    await pub.publishAsync("fuzz/side", "final", { qos: 1 });
+    const items = await got.atLeast(Math.ceil(round / 20) + 1);
+    assert.equal(items.at(-1), "final");
+    assert.ok(sent >= 10_000);
+  } finally {
+    side.end(true);
+    pub.end(true);
+    await tb.stop();
+  }
+});
