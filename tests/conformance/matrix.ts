@@ -78,6 +78,8 @@ export interface ProtocolClient {
   readonly name: string;
   /** Broker plugins it needs (listeners on port 0). */
   readonly plugins: PluginEntry[];
+  /** False when user properties travel as strings only (MQTT user properties, STOMP headers). */
+  readonly typedProperties?: boolean;
   /** False when the protocol reaches queues only through topics (MQTT): the pair then uses a virtual topic. */
   readonly queues?: boolean;
   /** Features it cannot express as a producer, with the reason. */
@@ -171,9 +173,14 @@ async function openLane(p: ProtocolClient, c: ProtocolClient, b: PairBroker, nam
   return { produce: { kind: "topic", name: topic }, consume: { kind: "queue", name: queue }, queue };
 }
 
-type Check = (
-  ctx: { p: ProtocolClient; c: ProtocolClient; b: PairBroker; lane: (n: string) => Promise<Lane> },
-) => Promise<void>;
+type Check = (ctx: {
+  p: ProtocolClient;
+  c: ProtocolClient;
+  b: PairBroker;
+  lane: (n: string) => Promise<Lane>;
+  /** Records a partial gap: the feature ran, but in a reduced form. */
+  note: (gap: string) => void;
+}) => Promise<void>;
 
 async function collect(c: ProtocolClient, tb: TestBroker, dest: Dest, opts: ConsumeOptions = {}) {
   const got = new Collector<Incoming>();
@@ -262,9 +269,14 @@ const CHECKS: Record<Feature, Check> = {
     assert.ok(at - t0 >= 400, `delayed message arrived after ${at - t0} ms`);
   },
 
-  async selector({ p, c, b, lane }) {
+  async selector({ p, c, b, lane, note }) {
     const l = await lane("sel");
-    const { got, consumer } = await collect(c, b.tb, l.consume, { selector: "color = 'red' AND size > 2" });
+    // JMS selectors compare numbers only with numbers: a protocol whose properties are strings is
+    // checked with a string comparison, and the difference is listed with the gaps.
+    const typed = p.typedProperties !== false;
+    if (!typed) note(`numeric selector comparisons: ${p.name} sends properties as strings`);
+    const selector = typed ? "color = 'red' AND size > 2" : "color = 'red' AND size <> '1'";
+    const { got, consumer } = await collect(c, b.tb, l.consume, { selector });
     const prod = await p.producer(b.tb);
     await prod.send(l.produce, { body: "blue", properties: { color: "blue", size: 5 } });
     await prod.send(l.produce, { body: "small red", properties: { color: "red", size: 1 } });
@@ -356,7 +368,8 @@ export async function runPair(
       }
       const prefix = `mx.${p.name}.${c.name}`.replaceAll("-", "_");
       const lane = (n: string) => openLane(p, c, b, `${prefix}.${n}`);
-      await t.step(f, () => CHECKS[f]({ p, c, b, lane }));
+      const note = (gap: string) => gaps.push(`${p.name} -> ${c.name}: ${f}, partial (${gap})`);
+      await t.step(f, () => CHECKS[f]({ p, c, b, lane, note }));
     }
   } finally {
     await b.stop();

@@ -33,23 +33,24 @@ async function connect(tb: TestBroker, receiveMaximum?: number): Promise<mqtt.Mq
 }
 
 function publishOptions(m: Outgoing): mqtt.IClientPublishOptions {
+  // Only fields that are set: MQTT.js silently never sends a PUBLISH whose properties hold an empty
+  // userProperties object.
+  const properties: NonNullable<mqtt.IClientPublishOptions["properties"]> = {};
   const userProperties: Record<string, string> = {};
   for (const [k, v] of Object.entries(m.properties ?? {})) userProperties[k] = String(v);
   if (m.delay) userProperties.delay = String(m.delay);
-  return {
-    qos: m.persistent === false ? 0 : 1,
-    properties: {
-      userProperties,
-      messageExpiryInterval: m.ttl ? Math.max(1, Math.ceil(m.ttl / 1000)) : undefined,
-    },
-  };
+  if (Object.keys(userProperties).length !== 0) properties.userProperties = userProperties;
+  if (m.ttl) properties.messageExpiryInterval = Math.max(1, Math.ceil(m.ttl / 1000));
+  // QoS 1 even for non-persistent messages: send() must resolve on the broker's confirmation.
+  return { qos: 1, properties };
 }
 
 /** MQTT.js as producer and consumer. */
 export const client: ProtocolClient = {
   name: "mqtt",
-  plugins: [{ use: "mqtt", options: { port: 0 } }],
+  plugins: [{ use: "mqtt", options: { port: 0, wsPort: 0, hostname: "127.0.0.1", sysIntervalMs: 0 } }],
   queues: false,
+  typedProperties: false,
   cannotProduce: {
     priority: "MQTT has no message priority",
     groups: "MQTT has no message group id",
@@ -61,8 +62,7 @@ export const client: ProtocolClient = {
     const c = await connect(tb);
     return {
       async send(dest, m) {
-        // QoS 0 has no confirmation: a QoS 1 publish after it flushes the connection in order.
-        await c.publishAsync(wire(dest.name), m.body, { ...publishOptions(m), qos: 1 });
+        await c.publishAsync(wire(dest.name), m.body, publishOptions(m));
       },
       async sendMany(dest, ms) {
         await Promise.all(
