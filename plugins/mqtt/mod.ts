@@ -55,8 +55,8 @@ export default definePlugin<MqttOptions>({
     })().catch(() => {/* listener closed */});
 
     let ws: Deno.HttpServer | undefined;
-    if (o.wsPort >= 0) {
-      ws = Deno.serve({ port: o.wsPort, hostname: o.hostname, onListen: () => {} }, (req, info) => {
+    const serve = () =>
+      Deno.serve({ port: o.wsPort, hostname: o.hostname, onListen: () => {} }, (req, info) => {
         if (new URL(req.url).pathname !== o.wsPath) return new Response("Not found", { status: 404 });
         if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
           return new Response("Expected a WebSocket upgrade", { status: 426 });
@@ -71,6 +71,16 @@ export default definePlugin<MqttOptions>({
         }, { once: true });
         return response;
       });
+    if (o.wsPort >= 0) {
+      try {
+        ws = serve();
+      } catch (e) {
+        // Nothing half-starts: the TCP listener goes with the failed setup.
+        tcp.close();
+        await accepting;
+        for (const u of unregister) u();
+        throw e;
+      }
       unregister.push(ctx.broker.registerListener({
         name: "mqtt:ws",
         protocol: "mqtt",

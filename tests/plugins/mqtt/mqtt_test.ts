@@ -225,3 +225,33 @@ Deno.test("mqtt: session takeover closes the first connection with the same clie
     await tb.stop();
   }
 });
+
+Deno.test("mqtt: a WebSocket port in use fails start-up and releases the TCP listener", async () => {
+  const blocker = Deno.listen({ port: 0, hostname: "127.0.0.1" });
+  const tcpPort = (() => {
+    const l = Deno.listen({ port: 0, hostname: "127.0.0.1" });
+    const p = (l.addr as Deno.NetAddr).port;
+    l.close();
+    return p;
+  })();
+  try {
+    await assert.rejects(
+      startBroker({
+        plugins: [{
+          use: "mqtt",
+          options: {
+            port: tcpPort,
+            wsPort: (blocker.addr as Deno.NetAddr).port,
+            hostname: "127.0.0.1",
+            sysIntervalMs: 0,
+          },
+        }],
+      }),
+      /Address already in use/,
+    );
+    const again = Deno.listen({ port: tcpPort, hostname: "127.0.0.1" }); // free again: nothing half-started
+    again.close();
+  } finally {
+    blocker.close();
+  }
+});
