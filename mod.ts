@@ -23,3 +23,4 @@ export { compileSelector, type Selector } from "./broker/selector.ts";
 export { decodeMessage, encodeMessage } from "./broker/message_codec.ts";
 export { isPattern, matchesPattern, validateName, validatePattern } from "./broker/address.ts";
 export { Matcher } from "./broker/matcher.ts";
+export { TcpTransport, type Transport, WsTransport } from "./broker/transport.ts";

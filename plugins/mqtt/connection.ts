@@ -18,7 +18,7 @@ import {
 import { Framer } from "./framing.ts";
 import { CONNACK_V4, connackCode, RC } from "./reason_codes.ts";
 import type { MqttServer } from "./server.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport } from "../../mod.ts";
 import { Handlers, type SubInfo } from "./handlers.ts";
 import { willInit } from "./message_map.ts";
 

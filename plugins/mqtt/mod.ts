@@ -9,7 +9,7 @@ import { addressToTopic, filterToPattern, topicToAddress } from "./address_map.t
 import { Connection } from "./connection.ts";
 import { RetainStore } from "./retain.ts";
 import { type MqttOptions, MqttServer } from "./server.ts";
-import { TcpTransport, WsTransport } from "./transport.ts";
+import { TcpTransport, WsTransport } from "../../mod.ts";
 import { publishSys } from "./sys.ts";
 
 const LOW_WATER = 256 * 1024;

@@ -1,5 +1,5 @@
 /**
- * Byte transports under an MQTT connection: a TCP socket or a WebSocket. Both coalesce writes: every
+ * Byte transports under a protocol connection: a TCP socket or a WebSocket. Both coalesce writes: every
  * chunk queued during one turn of the event loop leaves in one socket write, and a write in progress
  * collects the next batch behind it. Reads are pulled; a TCP reader stops pulling while its own
  * output is congested, so a client that does not read cannot make the broker buffer without bound.
@@ -27,6 +27,7 @@ export interface Transport {
 }
 
 const READ_SIZE = 64 * 1024;
+const textEncoder = new TextEncoder();
 const END_TIMEOUT_MS = 2000;
 
 abstract class Coalescer {
@@ -200,16 +201,21 @@ export class TcpTransport extends Coalescer implements Transport {
   }
 }
 
-/** A WebSocket from `Deno.upgradeWebSocket`, carrying MQTT in binary frames [MQTT-6.0.0-1]. */
+/**
+ * A WebSocket from `Deno.upgradeWebSocket`. Output goes in binary frames; input in binary frames only
+ * (MQTT [MQTT-6.0.0-1]) unless `text` also accepts text frames (STOMP).
+ */
 export class WsTransport extends Coalescer implements Transport {
   readonly remote: string;
   readonly #ws: WebSocket;
+  readonly #text: boolean;
   #poll: ReturnType<typeof setInterval> | undefined;
 
-  constructor(ws: WebSocket, remote: string, lowWater: number) {
+  constructor(ws: WebSocket, remote: string, lowWater: number, opts: { text?: boolean } = {}) {
     super(lowWater);
     this.#ws = ws;
     this.remote = remote;
+    this.#text = opts.text === true;
     ws.binaryType = "arraybuffer";
   }
 
@@ -253,11 +259,9 @@ export class WsTransport extends Coalescer implements Transport {
     };
     this.#ws.onmessage = (e) => {
       if (this.closed) return;
-      if (!(e.data instanceof ArrayBuffer)) {
-        finish(); // text frames are a protocol error for MQTT over WebSocket
-        return;
-      }
-      onData(new Uint8Array(e.data));
+      if (e.data instanceof ArrayBuffer) onData(new Uint8Array(e.data));
+      else if (this.#text && typeof e.data === "string") onData(textEncoder.encode(e.data));
+      else finish(); // text frames are a protocol error for MQTT over WebSocket
     };
     this.#ws.onclose = finish;
     this.#ws.onerror = finish;
