@@ -37,7 +37,12 @@ async function startPeer(kind: string, extra: string[] = []) {
 }
 
 /** A raw MQTT client: CONNECT, optional SUBSCRIBE, counts PUBLISH packets received. */
-async function client(port: number, id: string, onPublish?: (p: { payload: Uint8Array }) => void, qos = 0) {
+async function client(
+  port: number,
+  id: string,
+  onPublish?: (p: { payload: Uint8Array }) => void,
+  qos: 0 | 1 = 0,
+) {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   conn.setNoDelay(true);
   const parser = mqttPacket.parser({ protocolVersion: 4 });
