@@ -4,15 +4,12 @@
  *
  * @module
  */
-import { definePlugin, type ListenerInfo } from "../../mod.ts";
+import { definePlugin, type Listening, listenTcp, listenWebSocket, type Transport } from "../../mod.ts";
 import { addressToTopic, filterToPattern, topicToAddress } from "./address_map.ts";
 import { Connection } from "./connection.ts";
 import { RetainStore } from "./retain.ts";
 import { type MqttOptions, MqttServer } from "./server.ts";
-import { TcpTransport, WsTransport } from "../../mod.ts";
 import { publishSys } from "./sys.ts";
-
-const LOW_WATER = 256 * 1024;
 
 export default definePlugin<MqttOptions>({
   name: "mqtt",
@@ -28,83 +25,50 @@ export default definePlugin<MqttOptions>({
       fromAddress: addressToTopic,
     });
     const live = new Set<Connection>();
-    const track = (c: Connection) => {
+    const accept = (listener: string) => (t: Transport) => {
+      const c = new Connection(server, t, listener);
       live.add(c);
       c.start();
       c.ended.then(() => live.delete(c));
     };
-    const count = (kind: string) => () =>
-      [...live].filter((c) => c.listener === kind && !c.transport.closed).length;
-
-    const tcp = Deno.listen({ port: o.port, hostname: o.hostname });
-    const unregister: (() => void)[] = [];
-    const tcpInfo: ListenerInfo = {
-      name: "mqtt:tcp",
-      protocol: "mqtt",
-      transport: "tcp",
-      port: (tcp.addr as Deno.NetAddr).port,
-      hostname: o.hostname,
-      connections: count("mqtt:tcp"),
-    };
-    unregister.push(ctx.broker.registerListener(tcpInfo));
-    const accepting = (async () => {
-      for await (const conn of tcp) {
-        const c = new Connection(server, new TcpTransport(conn, LOW_WATER), "mqtt:tcp");
-        track(c);
-      }
-    })().catch(() => {/* listener closed */});
-
-    let ws: Deno.HttpServer | undefined;
-    const serve = () =>
-      Deno.serve({ port: o.wsPort, hostname: o.hostname, onListen: () => {} }, (req, info) => {
-        if (new URL(req.url).pathname !== o.wsPath) return new Response("Not found", { status: 404 });
-        if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-          return new Response("Expected a WebSocket upgrade", { status: 426 });
-        }
-        const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim());
-        const protocol = offered.find((p) => p === "mqtt" || p === "mqttv3.1");
-        const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
-        const { socket, response } = Deno.upgradeWebSocket(req, protocol ? { protocol } : {});
-        socket.addEventListener("open", () => {
-          const c = new Connection(server, new WsTransport(socket, remote, LOW_WATER), "mqtt:ws");
-          track(c);
-        }, { once: true });
-        return response;
-      });
-    if (o.wsPort >= 0) {
-      try {
-        ws = serve();
-      } catch (e) {
-        // Nothing half-starts: the TCP listener goes with the failed setup.
-        tcp.close();
-        await accepting;
-        for (const u of unregister) u();
-        throw e;
-      }
-      unregister.push(ctx.broker.registerListener({
-        name: "mqtt:ws",
+    const count = (listener: string) => () => [...live].filter((c) => c.listener === listener).length;
+    const listening: Listening[] = [];
+    try {
+      listening.push(listenTcp(ctx.broker, {
+        name: "mqtt:tcp",
         protocol: "mqtt",
-        transport: "ws",
-        port: (ws.addr as Deno.NetAddr).port,
+        port: o.port,
         hostname: o.hostname,
-        connections: count("mqtt:ws"),
+        connections: count("mqtt:tcp"),
+        onConnection: accept("mqtt:tcp"),
       }));
+      if (o.wsPort >= 0) {
+        listening.push(listenWebSocket(ctx.broker, {
+          name: "mqtt:ws",
+          protocol: "mqtt",
+          port: o.wsPort,
+          hostname: o.hostname,
+          path: o.wsPath,
+          subprotocols: ["mqtt", "mqttv3.1"],
+          connections: count("mqtt:ws"),
+          onConnection: accept("mqtt:ws"),
+        }));
+      }
+    } catch (e) {
+      // Nothing half-starts: listeners opened so far go with the failed setup.
+      for (const l of listening) await l.close();
+      throw e;
     }
     const sys = o.sysIntervalMs > 0
       ? setInterval(() => publishSys(ctx.broker, server), o.sysIntervalMs)
       : undefined;
-    ctx.log.info(
-      `listening on tcp ${tcpInfo.port}${ws ? `, ws ${(ws.addr as Deno.NetAddr).port}${o.wsPath}` : ""}`,
-    );
+    ctx.log.info(`listening on ${listening.map((l) => l.port).join(", ")}`);
 
     return async () => {
       clearInterval(sys);
-      tcp.close();
-      await accepting;
       await Promise.all([...live].map((c) => c.close("broker stopping")));
-      await ws?.shutdown();
+      for (const l of listening) await l.close();
       server.stop();
-      for (const u of unregister) u();
     };
   },
 });

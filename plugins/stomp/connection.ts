@@ -1,0 +1,377 @@
+/**
+ * One STOMP connection: CONNECT and version negotiation, heart-beats, SEND / SUBSCRIBE / ACK / NACK,
+ * transactions, receipts and ERROR frames. Frames are handled in order; SEND receipts follow the
+ * store's commits.
+ *
+ * @module
+ */
+import {
+  type BrokerApi,
+  type Delivery,
+  type DeliverySink,
+  isReject,
+  type Logger,
+  type MessageInit,
+  type Reject,
+  type Session,
+  type Subscription,
+  type SubscriptionSpec,
+  type Transport,
+} from "../../mod.ts";
+import { encodeFrame } from "./frame_encoder.ts";
+import { type Frame, FrameError, type FrameLimits, FrameParser } from "./frame_parser.ts";
+import { messageHeaders, parseDestination, type Prefixes, sendInit } from "./message_map.ts";
+
+/** Plugin options a connection uses. */
+export interface StompOptions extends FrameLimits, Prefixes {
+  heartBeatMs: number;
+  defaultPrefetch: number;
+  connectTimeoutMs: number;
+}
+
+interface Sub {
+  readonly id: string;
+  readonly mode: "auto" | "client" | "client-individual";
+  readonly sub: Subscription;
+  /** Delivered, unacked tags in delivery order (client modes). */
+  readonly pending: number[];
+}
+
+type TxOp = { kind: "send"; init: MessageInit } | { kind: "ack" | "nack"; frame: Frame };
+
+const SUPPORTED = ["1.2", "1.1", "1.0"];
+
+/** A STOMP client connection. */
+export class StompConnection implements DeliverySink {
+  readonly #broker: BrokerApi;
+  readonly #t: Transport;
+  readonly #o: StompOptions;
+  readonly #log: Logger;
+  readonly #listener: string;
+  readonly #parser: FrameParser;
+  #version = "1.0";
+  #session: Session | undefined;
+  #state: "new" | "connecting" | "open" | "closed" = "new";
+  #subs = new Map<string, Sub>();
+  #bySub = new Map<Subscription, Sub>();
+  #early = new Map<Subscription, Delivery[]>();
+  #tx = new Map<string, TxOp[]>();
+  #queue: Promise<void> = Promise.resolve();
+  #lastIn = Date.now();
+  #lastOut = Date.now();
+  #sendEvery = 0;
+  #expectEvery = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #endedResolve!: () => void;
+  readonly ended: Promise<void> = new Promise((r) => this.#endedResolve = r);
+
+  constructor(
+    init: { broker: BrokerApi; transport: Transport; options: StompOptions; log: Logger; listener: string },
+  ) {
+    this.#broker = init.broker;
+    this.#t = init.transport;
+    this.#o = init.options;
+    this.#log = init.log;
+    this.#listener = init.listener;
+    this.#parser = new FrameParser(init.options);
+  }
+
+  get listener(): string {
+    return this.#listener;
+  }
+  get closed(): boolean {
+    return this.#state === "closed";
+  }
+
+  start(): void {
+    this.#t.start((b) => this.#onBytes(b), () => void this.#end("connection lost"));
+    this.#timer = setInterval(() => this.#tick(), 1000);
+  }
+
+  #onBytes(bytes: Uint8Array): void {
+    this.#lastIn = Date.now();
+    try {
+      this.#parser.push(bytes, (f) => {
+        this.#enqueue(f);
+        return this.#state !== "closed";
+      });
+    } catch (e) {
+      if (e instanceof FrameError) this.#error(e.message);
+      else throw e;
+    }
+  }
+
+  // Frames run one after another; only those that wait on the core (CONNECT, SUBSCRIBE) hold the line.
+  #enqueue(f: Frame): void {
+    this.#queue = this.#queue.then(() => this.#state === "closed" ? undefined : this.#handle(f)).catch((e) =>
+      this.#error(`internal error: ${(e as Error)?.message ?? e}`)
+    );
+  }
+
+  async #handle(f: Frame): Promise<void> {
+    if (this.#state === "new") {
+      if (f.command !== "CONNECT" && f.command !== "STOMP") return this.#error(`${f.command} before CONNECT`);
+      this.#state = "connecting";
+      return await this.#connect(f);
+    }
+    if (f.command === "CONNECT" || f.command === "STOMP") return this.#error("already connected");
+    const h = f.headers;
+    const tx = h.transaction;
+    switch (f.command) {
+      case "SEND": {
+        const dest = parseDestination(h.destination, this.#o);
+        if (isReject(dest)) return this.#error(dest.reason, h.receipt);
+        const init = sendInit(h, f.body.byteLength < 4096 ? f.body.slice() : f.body, dest);
+        if (isReject(init)) return this.#error(init.reason, h.receipt);
+        if (tx !== undefined) return this.#inTx(tx, { kind: "send", init }, h.receipt);
+        const receipt = h.receipt;
+        const done = this.#session!.publish(init);
+        if (receipt === undefined) {
+          done.then((r) => r && this.#error(r.reason), (e) => this.#error(String(e?.message ?? e)));
+        } else {
+          done.then(
+            (r) => r ? this.#error(r.reason, receipt) : this.#receipt(receipt),
+            (e) => this.#error(String(e?.message ?? e), receipt),
+          );
+        }
+        return;
+      }
+      case "SUBSCRIBE":
+        return await this.#subscribe(f);
+      case "UNSUBSCRIBE": {
+        const id = h.id ?? h.destination;
+        const s = id === undefined ? undefined : this.#subs.get(id);
+        if (!s) return this.#error(`No subscription "${id}"`, h.receipt);
+        this.#subs.delete(s.id);
+        this.#bySub.delete(s.sub);
+        await s.sub.cancel();
+        return this.#receipt(h.receipt);
+      }
+      case "ACK":
+      case "NACK":
+        if (tx !== undefined) {
+          return this.#inTx(tx, { kind: f.command === "ACK" ? "ack" : "nack", frame: f }, h.receipt);
+        }
+        if (!this.#settle(f)) return this.#error(`Unknown message to ${f.command.toLowerCase()}`, h.receipt);
+        return this.#receipt(h.receipt);
+      case "BEGIN":
+        if (!tx) return this.#error("BEGIN without a transaction header", h.receipt);
+        if (this.#tx.has(tx)) return this.#error(`Transaction "${tx}" is already open`, h.receipt);
+        this.#tx.set(tx, []);
+        return this.#receipt(h.receipt);
+      case "COMMIT":
+        return await this.#commit(tx, h.receipt);
+      case "ABORT":
+        if (!tx || !this.#tx.delete(tx)) return this.#error(`No transaction "${tx}"`, h.receipt);
+        return this.#receipt(h.receipt);
+      case "DISCONNECT":
+        this.#receipt(h.receipt);
+        this.#t.end();
+        return await this.#end("client disconnected");
+    }
+  }
+
+  async #connect(f: Frame): Promise<void> {
+    const h = f.headers;
+    const offered = (h["accept-version"] ?? "1.0").split(",").map((v) => v.trim());
+    const version = SUPPORTED.find((v) => offered.includes(v));
+    if (!version) {
+      this.#write("ERROR", {
+        version: SUPPORTED.slice().reverse().join(","),
+        message: "Supported protocol versions are 1.0 1.1 1.2",
+      });
+      return this.#close("unsupported version");
+    }
+    this.#version = this.#parser.version = version;
+    const enc = new TextEncoder();
+    const session = await this.#broker.openSession({
+      clientId: h["client-id"] ?? `stomp-${crypto.randomUUID()}`,
+      protocol: "stomp",
+      remote: this.#t.remote,
+      listener: this.#listener,
+      username: h.login,
+      password: h.passcode === undefined ? undefined : enc.encode(h.passcode),
+    }, this);
+    if (isReject(session)) {
+      return this.#error(session.code === "bad_credentials" ? "Bad login or passcode" : session.reason);
+    }
+    if (this.#t.closed) return void await session.close("connection lost during CONNECT");
+    this.#session = session;
+    const [cx, cy] = (h["heart-beat"] ?? "0,0").split(",").map((n) => Number(n) || 0);
+    const hb = this.#o.heartBeatMs;
+    this.#sendEvery = cy > 0 && hb > 0 ? Math.max(cy, hb) : 0;
+    this.#expectEvery = cx > 0 && hb > 0 ? Math.max(cx, hb) : 0;
+    this.#state = "open";
+    this.#write("CONNECTED", {
+      version,
+      server: "FerryMQ/0.1",
+      session: session.id,
+      "heart-beat": `${hb},${hb}`,
+    });
+  }
+
+  async #subscribe(f: Frame): Promise<void> {
+    const h = f.headers;
+    const dest = parseDestination(h.destination, this.#o);
+    if (isReject(dest)) return this.#error(dest.reason, h.receipt);
+    const id = h.id ?? (this.#version === "1.0" ? h.destination : undefined);
+    if (id === undefined) return this.#error("SUBSCRIBE needs an id header", h.receipt);
+    if (this.#subs.has(id)) return this.#error(`Subscription "${id}" exists`, h.receipt);
+    const mode = (h.ack ?? "auto") as Sub["mode"];
+    if (mode !== "auto" && mode !== "client" && mode !== "client-individual") {
+      return this.#error(`Unknown ack mode "${mode}"`, h.receipt);
+    }
+    const prefetch = Number(h["prefetch-count"] ?? h["activemq.prefetchSize"] ?? this.#o.defaultPrefetch);
+    if (!(prefetch > 0)) return this.#error(`Bad prefetch-count "${h["prefetch-count"]}"`, h.receipt);
+    const durable = h["durable-subscription-name"] ?? h["activemq.subscriptionName"];
+    const spec: SubscriptionSpec = {
+      kind: dest.kind,
+      destination: dest.name,
+      selector: h.selector,
+      ack: mode === "auto" ? "auto" : "client",
+      prefetch: mode === "auto" ? Infinity : prefetch,
+      durable: dest.kind === "topic" && durable
+        ? `$stomp.durable.${this.#session!.client.clientId}.${durable}`
+        : undefined,
+    };
+    const sub = await this.#session!.subscribe(spec);
+    if (isReject(sub)) return this.#error(sub.reason, h.receipt);
+    const s: Sub = { id, mode, sub, pending: [] };
+    this.#subs.set(id, s);
+    this.#bySub.set(sub, s);
+    this.#receipt(h.receipt);
+    const early = this.#early.get(sub);
+    if (early) {
+      this.#early.delete(sub);
+      for (const d of early) this.deliver(sub, d);
+    }
+  }
+
+  deliver(sub: Subscription, d: Delivery): void {
+    const s = this.#bySub.get(sub);
+    if (!s) {
+      const list = this.#early.get(sub) ?? [];
+      list.push(d);
+      this.#early.set(sub, list);
+      return;
+    }
+    let ack: string | undefined;
+    if (s.mode !== "auto") {
+      s.pending.push(d.tag);
+      ack = `${s.id}:${d.tag}`;
+    }
+    const headers = messageHeaders(d, s.id, this.#version === "1.2" ? ack : undefined, this.#o);
+    if (this.#version !== "1.2" && ack) headers["message-id"] = ack; // 1.0/1.1 ack by message-id
+    this.#write("MESSAGE", headers, d.message.body);
+  }
+
+  // ACK/NACK: "id" (1.2) or "message-id" (1.0/1.1) holds "<subscription>:<tag>".
+  #settle(f: Frame): boolean {
+    const ref = f.headers.id ?? f.headers["message-id"];
+    const colon = ref?.lastIndexOf(":") ?? -1;
+    if (!ref || colon < 0) return false;
+    const s = this.#subs.get(ref.slice(0, colon));
+    const tag = Number(ref.slice(colon + 1));
+    if (!s || s.mode === "auto") return false;
+    const at = s.pending.indexOf(tag);
+    if (at < 0) return false;
+    const tags = s.mode === "client" ? s.pending.splice(0, at + 1) : s.pending.splice(at, 1); // client = cumulative
+    if (f.command === "ACK") s.sub.ack(tags);
+    else s.sub.nack(tags, true);
+    s.sub.credit(tags.length);
+    return true;
+  }
+
+  #inTx(tx: string, op: TxOp, receipt: string | undefined): void {
+    const ops = this.#tx.get(tx);
+    if (!ops) return this.#error(`No transaction "${tx}"`, receipt);
+    ops.push(op);
+    this.#receipt(receipt);
+  }
+
+  // Sends and acks of a transaction apply together: every send is published (and committed by the
+  // store in one turn) before the receipt; acks are applied after the sends were accepted.
+  async #commit(tx: string | undefined, receipt: string | undefined): Promise<void> {
+    const ops = tx === undefined ? undefined : this.#tx.get(tx);
+    if (!ops) return this.#error(`No transaction "${tx}"`, receipt);
+    this.#tx.delete(tx!);
+    const results = await Promise.all(
+      ops.filter((o) => o.kind === "send").map((o) =>
+        this.#session!.publish((o as { init: MessageInit }).init)
+      ),
+    );
+    const failed = results.find((r): r is Reject => r !== undefined);
+    if (failed) return this.#error(`Transaction "${tx}" failed: ${failed.reason}`, receipt);
+    for (const o of ops) {
+      if (o.kind !== "send" && !this.#settle(o.frame)) {
+        return this.#error(`Transaction "${tx}": unknown message`, receipt);
+      }
+    }
+    this.#receipt(receipt);
+  }
+
+  #receipt(id: string | undefined): void {
+    if (id !== undefined) this.#write("RECEIPT", { "receipt-id": id });
+  }
+
+  #write(
+    command: string,
+    headers: Record<string, string | number | boolean | undefined>,
+    body?: Uint8Array,
+  ): void {
+    if (this.#t.closed) return;
+    this.#lastOut = Date.now();
+    this.#t.write(encodeFrame(command, headers, body, this.#version));
+  }
+
+  /** ERROR with a message header, then close [STOMP 1.2 "ERROR"]. */
+  #error(message: string, receipt?: string): void {
+    if (this.#state === "closed") return;
+    this.#log.debug(`ERROR to ${this.#t.remote}: ${message}`);
+    this.#write("ERROR", { message: message.replace(/[\r\n]/g, " ").slice(0, 256), "receipt-id": receipt });
+    this.#close(message);
+  }
+
+  #close(reason: string): void {
+    this.#t.end();
+    void this.#end(reason);
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    if (this.#state === "new" && now - this.#lastIn > this.#o.connectTimeoutMs) {
+      return this.#close("no CONNECT in time");
+    }
+    if (this.#state !== "open") return;
+    if (this.#expectEvery > 0 && now - this.#lastIn > this.#expectEvery * 2) {
+      this.#log.debug(`${this.#t.remote} went silent`);
+      this.#t.close();
+      void this.#end("heart-beat timeout");
+      return;
+    }
+    if (this.#sendEvery > 0 && now - this.#lastOut >= this.#sendEvery) {
+      this.#lastOut = now;
+      this.#t.write(EOL);
+    }
+  }
+
+  /** Closes from the broker side. */
+  async close(reason: string): Promise<void> {
+    this.#close(reason);
+    await this.ended;
+  }
+
+  #ending: Promise<void> | undefined;
+  #end(reason: string): Promise<void> {
+    this.#ending ??= (async () => {
+      this.#state = "closed";
+      clearInterval(this.#timer);
+      this.#t.end();
+      await this.#session?.close(reason);
+      this.#endedResolve();
+    })();
+    return this.#ending;
+  }
+}
+
+const EOL = new Uint8Array([10]);

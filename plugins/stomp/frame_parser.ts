@@ -1,0 +1,186 @@
+/**
+ * A streaming STOMP frame parser: a byte state machine over an accumulating buffer. Bodies are handed
+ * out as views (no copy) that stay valid: consumed bytes are never overwritten. Limits bound every
+ * part of a frame so a hostile peer cannot make the broker buffer without end.
+ *
+ * @module
+ */
+
+/** One decoded frame. Repeated headers keep the first value (STOMP 1.2 section "Repeated Header Entries"). */
+export interface Frame {
+  command: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+/** Parser limits (plugin options). */
+export interface FrameLimits {
+  maxCommandLength: number;
+  maxHeaders: number;
+  maxHeaderLength: number;
+  maxBodySize: number;
+}
+
+/** Why a stream was refused; the connection answers with an ERROR frame and closes. */
+export class FrameError extends Error {
+  override name = "FrameError";
+}
+
+const LF = 10, CR = 13, NUL = 0;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const COMMANDS = new Set([
+  "CONNECT",
+  "STOMP",
+  "SEND",
+  "SUBSCRIBE",
+  "UNSUBSCRIBE",
+  "ACK",
+  "NACK",
+  "BEGIN",
+  "COMMIT",
+  "ABORT",
+  "DISCONNECT",
+]);
+
+/** Parses frames from a byte stream. `version` selects header escaping (set after CONNECT). */
+export class FrameParser {
+  version = "1.0";
+  readonly #limits: FrameLimits;
+  #buf = new Uint8Array(8192);
+  #start = 0;
+  #end = 0;
+
+  constructor(limits: FrameLimits) {
+    this.#limits = limits;
+  }
+
+  /** Appends bytes and returns the complete frames; throws {@linkcode FrameError} on bad input. */
+  push(bytes: Uint8Array, onFrame: (f: Frame) => boolean): void {
+    this.#append(bytes);
+    while (this.#start < this.#end) {
+      const f = this.#next();
+      if (f === undefined) break;
+      if (f !== null && !onFrame(f)) return;
+    }
+  }
+
+  // Returns a frame, null for a heart-beat EOL, or undefined when more bytes are needed.
+  #next(): Frame | null | undefined {
+    const b = this.#buf;
+    let i = this.#start;
+    if (b[i] === LF) {
+      this.#start = i + 1;
+      return null;
+    }
+    if (b[i] === CR) {
+      if (i + 1 >= this.#end) return undefined;
+      if (b[i + 1] !== LF) throw new FrameError("CR not followed by LF");
+      this.#start = i + 2;
+      return null;
+    }
+    const lim = this.#limits;
+    const lines: string[] = [];
+    let lineStart = i;
+    for (;; i++) {
+      if (i >= this.#end) {
+        this.#checkPartial(lines, i - lineStart);
+        return undefined;
+      }
+      if (b[i] !== LF) continue;
+      const lineEnd = i > lineStart && b[i - 1] === CR ? i - 1 : i;
+      if (lineEnd === lineStart) break; // the empty line before the body
+      lines.push(this.#text(lineStart, lineEnd));
+      lineStart = i + 1;
+      if (lines.length > lim.maxHeaders + 1) throw new FrameError(`more than ${lim.maxHeaders} headers`);
+    }
+    const bodyStart = i + 1;
+    const command = lines[0];
+    if (!COMMANDS.has(command)) throw new FrameError(`unknown command "${command.slice(0, 32)}"`);
+    const raw = command === "CONNECT" || command === "STOMP";
+    const headers: Record<string, string> = {};
+    for (let h = 1; h < lines.length; h++) {
+      const line = lines[h];
+      const colon = line.indexOf(":");
+      if (colon <= 0) throw new FrameError(`header line without a name: "${line.slice(0, 64)}"`);
+      const name = this.#unescape(line.slice(0, colon), raw);
+      if (!(name in headers)) headers[name] = this.#unescape(line.slice(colon + 1), raw);
+    }
+    let bodyEnd: number;
+    const cl = headers["content-length"];
+    if (cl !== undefined) {
+      const n = Number(cl);
+      if (!/^\d+$/.test(cl) || !Number.isSafeInteger(n)) throw new FrameError(`bad content-length "${cl}"`);
+      if (n > lim.maxBodySize) throw new FrameError(`body of ${n} bytes exceeds ${lim.maxBodySize}`);
+      if (this.#end - bodyStart < n + 1) return undefined;
+      bodyEnd = bodyStart + n;
+      if (b[bodyEnd] !== NUL) throw new FrameError("body longer than content-length");
+    } else {
+      bodyEnd = b.indexOf(NUL, bodyStart);
+      if (bodyEnd < 0 || bodyEnd >= this.#end) {
+        if (this.#end - bodyStart > lim.maxBodySize) {
+          throw new FrameError(`body exceeds ${lim.maxBodySize} bytes`);
+        }
+        return undefined;
+      }
+    }
+    this.#start = bodyEnd + 1;
+    return { command, headers, body: b.subarray(bodyStart, bodyEnd) };
+  }
+
+  #checkPartial(lines: string[], partial: number): void {
+    const lim = this.#limits;
+    const max = lines.length === 0 ? lim.maxCommandLength : lim.maxHeaderLength;
+    if (partial > max) {
+      throw new FrameError(lines.length === 0 ? "command line too long" : "header line too long");
+    }
+  }
+
+  #text(from: number, to: number): string {
+    if (to - from > this.#limits.maxHeaderLength) throw new FrameError("header line too long");
+    try {
+      return utf8.decode(this.#buf.subarray(from, to));
+    } catch {
+      throw new FrameError("header is not valid UTF-8");
+    }
+  }
+
+  // STOMP 1.1+ escapes: \\ \n \c, and \r in 1.2; CONNECT/CONNECTED are never escaped.
+  #unescape(s: string, raw: boolean): string {
+    if (raw || this.version === "1.0" || !s.includes("\\")) return s;
+    let out = "";
+    for (let i = 0; i < s.length; i++) {
+      const c = s[i];
+      if (c !== "\\") {
+        out += c;
+        continue;
+      }
+      const n = s[++i];
+      if (n === "n") out += "\n";
+      else if (n === "c") out += ":";
+      else if (n === "\\") out += "\\";
+      else if (n === "r" && this.version === "1.2") out += "\r";
+      else throw new FrameError(`undefined escape "\\${n ?? ""}"`);
+    }
+    return out;
+  }
+
+  // Bytes before #start were handed out as body views: they are never written again. A drained
+  // buffer is replaced, not reused, and growth copies the live part into a new buffer.
+  #append(bytes: Uint8Array): void {
+    if (this.#start > 0 && this.#start === this.#end) {
+      this.#buf = new Uint8Array(Math.max(8192, bytes.byteLength));
+      this.#start = this.#end = 0;
+    }
+    if (this.#end + bytes.byteLength > this.#buf.byteLength) {
+      const live = this.#end - this.#start;
+      const size = Math.max(this.#buf.byteLength, (live + bytes.byteLength) * 2);
+      const next = new Uint8Array(size);
+      next.set(this.#buf.subarray(this.#start, this.#end));
+      this.#buf = next;
+      this.#start = 0;
+      this.#end = live;
+    }
+    this.#buf.set(bytes, this.#end);
+    this.#end += bytes.byteLength;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * STOMP headers <-> core messages, and `/queue/` `/topic/` destinations <-> core destinations.
+ *
+ * @module
+ */
+import type { Delivery, DestinationKind, Message, MessageInit, PropertyValue, Reject } from "../../mod.ts";
+
+/** Destination prefixes (plugin options). */
+export interface Prefixes {
+  queuePrefix: string;
+  topicPrefix: string;
+}
+
+/** Headers that map to core fields, or that STOMP itself owns; everything else is a user property. */
+const RESERVED = new Set([
+  "destination",
+  "content-length",
+  "content-type",
+  "receipt",
+  "transaction",
+  "persistent",
+  "priority",
+  "expires",
+  "correlation-id",
+  "reply-to",
+  "message-id",
+  "subscription",
+  "ack",
+  "AMQ_SCHEDULED_DELAY",
+  "delay",
+  "deliver-at",
+  "JMSXGroupID",
+  "group-id",
+  "type",
+  "redelivered",
+  "timestamp",
+  "redelivery-count",
+]);
+
+/** `/queue/a.b` -> queue "a.b"; `/topic/a.*` -> topic "a.*". */
+export function parseDestination(
+  d: string | undefined,
+  p: Prefixes,
+): { kind: DestinationKind; name: string } | Reject {
+  if (!d) return { code: "invalid_destination", reason: "Missing destination header" };
+  if (d.startsWith(p.queuePrefix) && d.length > p.queuePrefix.length) {
+    return { kind: "queue", name: d.slice(p.queuePrefix.length) };
+  }
+  if (d.startsWith(p.topicPrefix) && d.length > p.topicPrefix.length) {
+    return { kind: "topic", name: d.slice(p.topicPrefix.length) };
+  }
+  return {
+    code: "invalid_destination",
+    reason: `Destination "${d}" must start with ${p.queuePrefix} or ${p.topicPrefix}`,
+  };
+}
+
+/** The STOMP destination of a core message. */
+export function formatDestination(m: Message, p: Prefixes): string {
+  return (m.kind === "queue" ? p.queuePrefix : p.topicPrefix) + m.destination;
+}
+
+const num = (v: string | undefined): number | undefined => {
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : NaN;
+};
+
+/** A SEND frame -> MessageInit; a Reject for malformed values. */
+export function sendInit(
+  headers: Record<string, string>,
+  body: Uint8Array,
+  dest: { kind: DestinationKind; name: string },
+): MessageInit | Reject {
+  const properties: Record<string, PropertyValue> = {};
+  for (const k in headers) if (!RESERVED.has(k)) properties[k] = headers[k];
+  const priority = num(headers.priority);
+  const expires = num(headers.expires);
+  const delay = num(headers.AMQ_SCHEDULED_DELAY ?? headers.delay);
+  const deliverAt = num(headers["deliver-at"]);
+  for (
+    const [name, v] of [["priority", priority], ["expires", expires], ["delay", delay], [
+      "deliver-at",
+      deliverAt,
+    ]] as const
+  ) {
+    if (Number.isNaN(v)) return { code: "invalid_message", reason: `Header "${name}" is not a number` };
+  }
+  if (priority !== undefined && !(Number.isInteger(priority) && priority >= 0 && priority <= 9)) {
+    return { code: "invalid_message", reason: `Header "priority" must be 0-9, not ${priority}` };
+  }
+  return {
+    destination: dest.name,
+    kind: dest.kind,
+    body,
+    properties,
+    persistent: headers.persistent === "true",
+    priority,
+    expiresAt: expires ? expires : undefined,
+    delay: delay || undefined,
+    deliverAt: deliverAt || undefined,
+    correlationId: headers["correlation-id"],
+    replyTo: headers["reply-to"],
+    groupId: headers.JMSXGroupID ?? headers["group-id"],
+    subject: headers.type,
+    contentType: headers["content-type"],
+  };
+}
+
+/** MESSAGE frame headers for a delivery. */
+export function messageHeaders(d: Delivery, subscription: string, ack: string | undefined, p: Prefixes) {
+  const m = d.message;
+  const h: Record<string, string | number | boolean | undefined> = {
+    subscription,
+    "message-id": m.id,
+    destination: formatDestination(m, p),
+    ack,
+    "content-type": m.contentType,
+    persistent: m.persistent ? "true" : undefined,
+    priority: m.priority,
+    timestamp: m.timestamp,
+    expires: m.expiresAt || undefined,
+    "correlation-id": m.correlationId,
+    "reply-to": m.replyTo,
+    type: m.subject,
+    JMSXGroupID: m.groupId,
+    redelivered: m.redeliveryCount > 0 ? "true" : undefined,
+    "redelivery-count": m.redeliveryCount || undefined,
+  };
+  for (const k in m.properties) {
+    if (!(k in h)) {
+      const v = m.properties[k];
+      h[k] = v === null ? "" : v;
+    }
+  }
+  return h;
+}
