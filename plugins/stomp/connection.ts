@@ -19,7 +19,7 @@ import {
   type Transport,
 } from "../../mod.ts";
 import { encodeFrame } from "./frame_encoder.ts";
-import { type Frame, FrameError, type FrameLimits, FrameParser } from "./frame_parser.ts";
+import { type Frame, FrameError, type FrameLimits, FrameParser, negotiate } from "./frame_parser.ts";
 import { messageHeaders, parseDestination, type Prefixes, sendInit } from "./message_map.ts";
 
 /** Plugin options a connection uses. */
@@ -38,8 +38,6 @@ interface Sub {
 }
 
 type TxOp = { kind: "send"; init: MessageInit } | { kind: "ack" | "nack"; frame: Frame };
-
-const SUPPORTED = ["1.2", "1.1", "1.0"];
 
 /** A STOMP client connection. */
 export class StompConnection implements DeliverySink {
@@ -173,11 +171,10 @@ export class StompConnection implements DeliverySink {
 
   async #connect(f: Frame): Promise<void> {
     const h = f.headers;
-    const offered = (h["accept-version"] ?? "1.0").split(",").map((v) => v.trim());
-    const version = SUPPORTED.find((v) => offered.includes(v));
+    const version = negotiate(h["accept-version"]);
     if (!version) {
       this.#write("ERROR", {
-        version: SUPPORTED.slice().reverse().join(","),
+        version: "1.0,1.1,1.2",
         message: "Supported protocol versions are 1.0 1.1 1.2",
       });
       return this.#close("unsupported version");

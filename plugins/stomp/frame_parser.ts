@@ -42,6 +42,15 @@ const COMMANDS = new Set([
   "DISCONNECT",
 ]);
 
+/** Versions this broker speaks, preferred first. */
+export const SUPPORTED_VERSIONS = ["1.2", "1.1", "1.0"] as const;
+
+/** The version to speak for a CONNECT's accept-version header (absent = 1.0), or undefined. */
+export function negotiate(acceptVersion: string | undefined): string | undefined {
+  const offered = (acceptVersion ?? "1.0").split(",").map((v) => v.trim());
+  return SUPPORTED_VERSIONS.find((v) => offered.includes(v));
+}
+
 /** Parses frames from a byte stream. `version` selects header escaping (set after CONNECT). */
 export class FrameParser {
   version = "1.0";
@@ -115,15 +124,14 @@ export class FrameParser {
       bodyEnd = bodyStart + n;
       if (b[bodyEnd] !== NUL) throw new FrameError("body longer than content-length");
     } else {
-      bodyEnd = b.indexOf(NUL, bodyStart);
-      if (bodyEnd < 0 || bodyEnd >= this.#end) {
-        if (this.#end - bodyStart > lim.maxBodySize) {
-          throw new FrameError(`body exceeds ${lim.maxBodySize} bytes`);
-        }
-        return undefined;
-      }
+      bodyEnd = b.subarray(0, this.#end).indexOf(NUL, bodyStart);
+      const seen = bodyEnd < 0 ? this.#end - bodyStart : bodyEnd - bodyStart;
+      if (seen > lim.maxBodySize) throw new FrameError(`body exceeds ${lim.maxBodySize} bytes`);
+      if (bodyEnd < 0) return undefined;
     }
     this.#start = bodyEnd + 1;
+    // Escaping depends on the version CONNECT negotiates, and later frames may already be buffered.
+    if (raw) this.version = negotiate(headers["accept-version"]) ?? this.version;
     return { command, headers, body: b.subarray(bodyStart, bodyEnd) };
   }
 

@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { Client } from "@stomp/stompjs";
+import { TCPWrapper } from "@stomp/tcp-wrapper";
+import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { Collector, deferred, within } from "../../helpers/wait.ts";
+
+const opts = {
+  plugins: [{
+    use: "stomp",
+    options: {
+      port: 0,
+      wsPort: -1,
+      hostname: "127.0.0.1",
+      heartBeatMs: 100,
+      maxBodySize: 1024,
+      maxHeaders: 8,
+      connectTimeoutMs: 500,
+    },
+  }],
+};
+const enc = new TextEncoder();
+const CONNECT = enc.encode("CONNECT\naccept-version:1.2\nhost:x\n\n\0");
+
+/** Writes `chunks` and returns what the broker sent until it closed the socket. */
+async function exchange(tb: TestBroker, chunks: (Uint8Array | string)[]): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: tb.ports["stomp:tcp"] });
+  try {
+    for (const c of chunks) {
+      const b = typeof c === "string" ? enc.encode(c) : c;
+      for (let off = 0; off < b.length;) off += await conn.write(b.subarray(off));
+    }
+  } catch { /* the broker may close first */ }
+  let out = "";
+  const buf = new Uint8Array(4096);
+  await within(
+    (async () => {
+      while (true) {
+        let n: number | null;
+        try {
+          n = await conn.read(buf);
+        } catch {
+          break;
+        }
+        if (n === null) break;
+        out += new TextDecoder().decode(buf.subarray(0, n));
+      }
+    })(),
+    5000,
+    "the broker to close the connection",
+  );
+  try {
+    conn.close();
+  } catch { /* closed */ }
+  return out;
+}
+
+const BAD: [string, (Uint8Array | string)[], RegExp][] = [
+  ["a frame before CONNECT", ["SEND\ndestination:/queue/a\n\nx\0"], /before CONNECT/],
+  ["an unknown command", [CONNECT, "FROB\n\n\0"], /unknown command/],
+  ["SEND without destination", [CONNECT, "SEND\n\nx\0"], /Missing destination/],
+  ["SUBSCRIBE without id on 1.2", [CONNECT, "SUBSCRIBE\ndestination:/queue/a\n\n\0"], /needs an id/],
+  [
+    "a body longer than content-length",
+    [CONNECT, "SEND\ndestination:/queue/a\ncontent-length:1\n\nxy\0"],
+    /longer than content-length/,
+  ],
+  ["a body over the limit", [CONNECT, `SEND\ndestination:/queue/a\n\n${"x".repeat(2000)}\0`], /exceeds/],
+  ["too many headers", [
+    CONNECT,
+    "SEND\n" + Array.from({ length: 20 }, (_, i) => `h${i}:v\n`).join("") + "\n\0",
+  ], /headers/],
+  ["a too long header line", [CONNECT, `SEND\nx:${"y".repeat(10_000)}\n\n\0`], /too long/],
+  ["invalid UTF-8 in a header", [
+    CONNECT,
+    new Uint8Array([...enc.encode("SEND\nx:"), 0xff, 0xfe, ...enc.encode("\n\n\0")]),
+  ], /UTF-8/],
+  ["a bad escape", [CONNECT, "SEND\ndestination:/queue/a\nx:\\t\n\n\0"], /escape/],
+  ["an unsupported version", ["CONNECT\naccept-version:9.9\n\n\0"], /versions/],
+];
+
+for (const [what, chunks, expected] of BAD) {
+  Deno.test(`stomp bad input: ${what} gets an ERROR frame and a close`, async () => {
+    const tb = await startBroker(opts);
+    try {
+      const out = await exchange(tb, chunks);
+      const err = out.slice(out.indexOf("ERROR\n"));
+      assert.ok(out.includes("ERROR\n"), `no ERROR frame in ${JSON.stringify(out)}`);
+      assert.match(/message:([^\n]*)/.exec(err)?.[1] ?? "", expected);
+    } finally {
+      await tb.stop();
+    }
+  });
+}
+
+Deno.test("stomp: a silent peer is disconnected after twice its heart-beat interval", async () => {
+  const tb = await startBroker(opts);
+  try {
+    const out = await exchange(tb, ["CONNECT\naccept-version:1.2\nheart-beat:100,0\n\n\0"]);
+    assert.match(out, /^CONNECTED\n/);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("stomp fuzz: 10,000 random and mutated frames; the broker stays up and a client keeps receiving", async () => {
+  const tb = await startBroker(opts);
+  const ready = deferred<void>();
+  const side = new Client({
+    webSocketFactory: () => new TCPWrapper("127.0.0.1", tb.ports["stomp:tcp"]),
+    reconnectDelay: 0,
+    heartbeatIncoming: 0,
+    heartbeatOutgoing: 0,
+    onConnect: () => ready.resolve(),
+  });
+  side.activate();
+  try {
+    await within(ready.promise, 5000, "side client");
+    const got = new Collector<string>();
+    side.subscribe("/topic/side", (m) => got.push(m.body));
+    let seed = 11;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const valid = [
+      "SEND\ndestination:/queue/fz\ncontent-length:3\n\nabc\0",
+      "SUBSCRIBE\nid:1\ndestination:/topic/fz.>\nack:client\n\n\0",
+      "ACK\nid:1:1\n\n\0",
+      "BEGIN\ntransaction:t\n\n\0",
+      "COMMIT\ntransaction:t\n\n\0",
+      "NACK\nid:x\n\n\0",
+      "\n",
+    ].map((s) => enc.encode(s));
+    let sent = 0, round = 0;
+    while (sent < 10_000) {
+      const chunks: Uint8Array[] = [CONNECT];
+      for (let i = 0; i < 50; i++, sent++) {
+        let f: Uint8Array;
+        if (rnd(3) === 0) f = new Uint8Array(1 + rnd(80)).map(() => rnd(256));
+        else {
+          f = valid[rnd(valid.length)].slice();
+          for (let k = 0, n = 1 + rnd(3); k < n; k++) f[rnd(f.length)] = rnd(256);
+        }
+        chunks.push(f);
+      }
+      chunks.push(enc.encode("DISCONNECT\n\n\0"));
+      await exchange(tb, chunks).catch(() => {});
+      if (round++ % 20 === 0) {
+        side.publish({ destination: "/topic/side", body: `alive ${round}` });
+        await got.atLeast(Math.floor(round / 20) + 1);
+      }
+    }
+    side.publish({ destination: "/topic/side", body: "final" });
+    const items = await got.atLeast(Math.ceil(round / 20) + 1);
+    assert.equal(items.at(-1), "final");
+  } finally {
+    await side.deactivate();
+    await tb.stop();
+  }
+});

@@ -1,0 +1,232 @@
+import assert from "node:assert/strict";
+import { Client, type IMessage } from "@stomp/stompjs";
+import { TCPWrapper } from "@stomp/tcp-wrapper";
+import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { Collector, deferred, waitFor, within } from "../../helpers/wait.ts";
+
+const plugin = { use: "stomp", options: { port: 0, wsPort: 0, hostname: "127.0.0.1", heartBeatMs: 0 } };
+const opts = { plugins: [plugin] };
+
+async function connect(
+  tb: TestBroker,
+  how: "tcp" | "ws",
+  extra: Partial<ConstructorParameters<typeof Client>[0]> = {},
+) {
+  const connected = deferred<void>();
+  const failed = deferred<string>();
+  const client = new Client({
+    webSocketFactory: how === "tcp"
+      ? () => new TCPWrapper("127.0.0.1", tb.ports["stomp:tcp"])
+      : () => new WebSocket(`ws://127.0.0.1:${tb.ports["stomp:ws"]}/stomp`, ["v12.stomp"]),
+    reconnectDelay: 0,
+    heartbeatIncoming: 0,
+    heartbeatOutgoing: 0,
+    onConnect: () => connected.resolve(),
+    onStompError: (f) => failed.resolve(f.headers.message),
+    ...extra,
+  });
+  client.activate();
+  await within(connected.promise, 5000, "STOMP CONNECTED");
+  return { client, failed: failed.promise };
+}
+const text = (m: IMessage) => m.body;
+
+for (const how of ["tcp", "ws"] as const) {
+  Deno.test(`stomp ${how}: queue send and client-individual ack; topic fan-out with wildcards`, async () => {
+    const tb = await startBroker(opts);
+    const { client } = await connect(tb, how);
+    try {
+      const q = new Collector<string>();
+      client.subscribe("/queue/jobs", (m) => {
+        q.push(text(m));
+        m.ack();
+      }, { ack: "client-individual" });
+      const t = new Collector<string>();
+      // Frames on one connection are handled in order: the SUBSCRIBEs precede the SENDs.
+      client.subscribe("/topic/news.*", (m) => t.push(`${m.headers.destination}:${text(m)}`));
+      const receipt = deferred<void>();
+      client.watchForReceipt("r1", () => receipt.resolve());
+      client.publish({
+        destination: "/queue/jobs",
+        body: "j1",
+        headers: { receipt: "r1", persistent: "true" },
+      });
+      await within(receipt.promise, 5000, "receipt");
+      client.publish({ destination: "/topic/news.eu", body: "n1" });
+      assert.deepEqual(await q.atLeast(1), ["j1"]);
+      assert.deepEqual(await t.atLeast(1), ["/topic/news.eu:n1"]);
+    } finally {
+      await client.deactivate();
+      await tb.stop();
+    }
+  });
+}
+
+Deno.test("stomp: headers, priority, selector, user properties and binary bodies cross to the core and back", async () => {
+  const tb = await startBroker(opts);
+  const { client } = await connect(tb, "tcp");
+  try {
+    const core = deferred<import("../../../mod.ts").Message>();
+    await tb.broker.subscribe({ kind: "queue", destination: "in" }, (d, s) => {
+      s.ack([d.tag]);
+      core.resolve(d.message);
+    });
+    const bin = new Uint8Array([0, 1, 0, 255]);
+    client.publish({
+      destination: "/queue/in",
+      binaryBody: bin,
+      headers: {
+        "content-type": "application/octet-stream",
+        priority: "7",
+        "correlation-id": "c1",
+        "reply-to": "/queue/replies",
+        color: "red",
+      },
+    });
+    const m = await within(core.promise, 5000, "core delivery");
+    assert.deepEqual([...m.body], [0, 1, 0, 255]);
+    assert.equal(m.priority, 7);
+    assert.equal(m.correlationId, "c1");
+    assert.equal(m.replyTo, "/queue/replies");
+    assert.equal(m.contentType, "application/octet-stream");
+    assert.equal(m.properties.color, "red");
+    const got = new Collector<IMessage>();
+    client.subscribe("/queue/out", (msg) => got.push(msg), { selector: "color = 'blue'" });
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "out",
+      body: "red one",
+      properties: { color: "red" },
+    });
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "out",
+      body: "blue one",
+      properties: { color: "blue" },
+      correlationId: "c2",
+    });
+    const [msg] = await got.atLeast(1);
+    assert.equal(msg.body, "blue one");
+    assert.equal(msg.headers["correlation-id"], "c2");
+    assert.equal(msg.headers.color, "blue");
+  } finally {
+    await client.deactivate();
+    await tb.stop();
+  }
+});
+
+Deno.test("stomp: NACK requeues with a redelivery count; client ack mode is cumulative", async () => {
+  const tb = await startBroker(opts);
+  const { client } = await connect(tb, "tcp");
+  try {
+    for (const b of ["a", "b", "c"]) await tb.broker.publish({ kind: "queue", destination: "n", body: b });
+    const got = new Collector<IMessage>();
+    let nacked = false;
+    client.subscribe("/queue/n", (m) => {
+      got.push(m);
+      if (m.body === "a" && !nacked) {
+        nacked = true;
+        m.nack();
+      }
+    }, { ack: "client" });
+    const items = await got.atLeast(4);
+    const again = items.find((m, i) => i > 0 && m.body === "a")!;
+    assert.equal(again.headers.redelivered, "true");
+    items.at(-1)!.ack(); // cumulative: acks everything delivered before it too
+    await waitFor(() => tb.broker.queue("n")!.inflight === 0, "every message acked");
+  } finally {
+    await client.deactivate();
+    await tb.stop();
+  }
+});
+
+Deno.test("stomp: a transaction's sends and acks apply on COMMIT, and not at all on ABORT", async () => {
+  const tb = await startBroker(opts);
+  const { client } = await connect(tb, "tcp");
+  try {
+    const tx = client.begin();
+    client.publish({ destination: "/queue/t", body: "1", headers: { transaction: tx.id } });
+    client.publish({ destination: "/queue/t", body: "2", headers: { transaction: tx.id } });
+    const before = deferred<void>();
+    client.watchForReceipt("b1", () => before.resolve());
+    client.publish({ destination: "/queue/sync", body: "w", headers: { receipt: "b1" } });
+    await within(before.promise, 5000, "receipt before commit");
+    assert.equal(tb.broker.queue("t")?.pending ?? 0, 0, "nothing before COMMIT");
+    const done = deferred<void>();
+    client.watchForReceipt("c1", () => done.resolve());
+    tx.commit();
+    client.publish({ destination: "/queue/sync", body: "x", headers: { receipt: "c1" } });
+    await within(done.promise, 5000, "receipt after commit");
+    assert.equal(tb.broker.queue("t")!.pending, 2);
+    const tx2 = client.begin();
+    client.publish({ destination: "/queue/t", body: "3", headers: { transaction: tx2.id } });
+    tx2.abort();
+    const d2 = deferred<void>();
+    client.watchForReceipt("c2", () => d2.resolve());
+    client.publish({ destination: "/queue/sync", body: "y", headers: { receipt: "c2" } });
+    await within(d2.promise, 5000, "receipt after abort");
+    assert.equal(tb.broker.queue("t")!.pending, 2);
+  } finally {
+    await client.deactivate();
+    await tb.stop();
+  }
+});
+
+Deno.test("stomp: persistent messages and a durable topic subscription survive a restart", async () => {
+  const plugins = [{ use: "sqlite-store" }, plugin];
+  const tb = await startBroker({ plugins });
+  let { client } = await connect(tb, "tcp", { connectHeaders: { "client-id": "app" } });
+  const subscribed = deferred<void>();
+  client.watchForReceipt("s", () => subscribed.resolve());
+  const first = client.subscribe("/topic/events.>", () => {}, {
+    "durable-subscription-name": "audit",
+    ack: "client",
+    receipt: "s",
+  });
+  await within(subscribed.promise, 5000, "SUBSCRIBE receipt");
+  first.unsubscribe();
+  const r = deferred<void>();
+  client.watchForReceipt("p", () => r.resolve());
+  client.publish({ destination: "/topic/events.a", body: "e1", headers: { persistent: "true" } });
+  client.publish({ destination: "/queue/q", body: "q1", headers: { persistent: "true", receipt: "p" } });
+  await within(r.promise, 5000, "receipt");
+  await client.deactivate();
+  await tb.stop({ keepData: true });
+  const tb2 = await startBroker({ plugins, dataDir: tb.dataDir });
+  try {
+    ({ client } = await connect(tb2, "tcp", { connectHeaders: { "client-id": "app" } }));
+    const got = new Collector<string>();
+    client.subscribe("/topic/events.>", (m) => (got.push(m.body), m.ack()), {
+      "durable-subscription-name": "audit",
+      ack: "client",
+    });
+    client.subscribe("/queue/q", (m) => got.push(m.body));
+    assert.deepEqual([...await got.atLeast(2)].sort(), ["e1", "q1"]);
+    await client.deactivate();
+  } finally {
+    await tb2.stop();
+  }
+});
+
+Deno.test("stomp: a bad login gets an ERROR frame", async () => {
+  const tb = await startBroker(opts);
+  tb.broker.hooks.on(
+    "test",
+    "authenticate",
+    (e) => e.client.username === "ok" ? { id: "ok" } : { code: "bad_credentials", reason: "no" },
+  );
+  const failed = deferred<string>();
+  const client = new Client({
+    webSocketFactory: () => new TCPWrapper("127.0.0.1", tb.ports["stomp:tcp"]),
+    connectHeaders: { login: "bad", passcode: "x" },
+    reconnectDelay: 0,
+    onStompError: (f) => failed.resolve(f.headers.message),
+  });
+  client.activate();
+  try {
+    assert.match(await within(failed.promise, 5000, "ERROR"), /Bad login/);
+  } finally {
+    await client.deactivate();
+    await tb.stop();
+  }
+});
