@@ -1,0 +1,47 @@
+/**
+ * What the route modules share: the broker, options, request sessions and receipts.
+ *
+ * @module
+ */
+import type { BrokerApi, DeliverySink, Reject, Session } from "../../../mod.ts";
+import type { Receipts } from "../receipts.ts";
+
+/** HTTP plugin options (see plugin.json). */
+export interface HttpOptions {
+  port: number;
+  hostname: string;
+  maxBodySize: number;
+  maxBatch: number;
+  receiptTtlMs: number;
+  consumerLeaseMs: number;
+  maxWaitMs: number;
+  heartbeatMs: number;
+  sessionCacheTtlMs: number;
+}
+
+/** Per-request connection info Deno.serve passes as Hono's env. */
+export interface ServeEnv {
+  remote: string;
+}
+
+/** Shared by every route module. */
+export interface HttpContext {
+  readonly broker: BrokerApi;
+  readonly options: HttpOptions;
+  readonly receipts: Receipts;
+  /** The cached session of the request's credentials; with a sink, a new session of its own. */
+  session(req: Request, env: ServeEnv, sink?: DeliverySink): Promise<Session | Reject>;
+  queueExists(name: string): boolean;
+}
+
+/**
+ * The slice of OpenAPIHono the route modules use. Handlers answer plain `Response`s (problem+json
+ * included), which zod-openapi's typed-response checking cannot express, so the context is untyped
+ * here; the request is still validated at run time against the route's schemas.
+ */
+export interface Routes {
+  // deno-lint-ignore no-explicit-any
+  openapi(route: unknown, handler: (c: any) => Response | Promise<Response>): void;
+  // deno-lint-ignore no-explicit-any
+  get(path: string, handler: (c: any) => Response | Promise<Response>): void;
+}

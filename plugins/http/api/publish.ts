@@ -1,0 +1,220 @@
+/**
+ * Publishing over HTTP: one message (raw body or JSON envelope), an atomic batch (JSON array or
+ * NDJSON), synchronous by default (201 after the store commit) or asynchronous with a receipt.
+ *
+ * @module
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  type DestinationKind,
+  isReject,
+  type MessageInit,
+  newMessageId,
+  validateName,
+} from "../../../mod.ts";
+import { Envelope, ENVELOPE_TYPE, fromEnvelope, fromRequest } from "../message_in.ts";
+import { problem, rejectProblem } from "../problems.ts";
+import type { HttpContext, Routes } from "./context.ts";
+
+const Kind = z.enum(["queues", "topics"]).openapi({ description: "Destination kind" });
+const Params = z.object({
+  kind: Kind,
+  name: z.string().min(1).openapi({ description: "Destination in the core form (a.b.c)" }),
+});
+const PublishQuery = z.object({
+  async: z.enum(["true", "false"]).optional().openapi({
+    description: "202 at once; read the outcome at /api/v1/receipts/{id}",
+  }),
+  callback: z.string().url().optional().openapi({
+    description: "http(s) URL that receives the receipt as JSON (async only)",
+  }),
+  envelope: z.enum(["true", "false"]).optional(),
+});
+const Accepted = z.object({ id: z.string(), status: z.enum(["confirmed", "pending"]) }).openapi(
+  "PublishResult",
+);
+const Problem = z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string() })
+  .openapi("Problem");
+const problemResponses = {
+  400: { description: "Bad request", content: { "application/problem+json": { schema: Problem } } },
+  401: { description: "Authentication failed", content: { "application/problem+json": { schema: Problem } } },
+  403: { description: "Not authorized", content: { "application/problem+json": { schema: Problem } } },
+  404: { description: "Unknown destination", content: { "application/problem+json": { schema: Problem } } },
+  413: { description: "Body over the limit", content: { "application/problem+json": { schema: Problem } } },
+};
+
+const publishRoute = createRoute({
+  method: "post",
+  path: "/api/v1/{kind}/{name}/messages",
+  summary: "Publish one message",
+  request: {
+    params: Params,
+    query: PublishQuery,
+    body: {
+      content: {
+        [ENVELOPE_TYPE]: { schema: Envelope },
+        "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) },
+      },
+    },
+  },
+  responses: {
+    201: { description: "Stored and routed", content: { "application/json": { schema: Accepted } } },
+    202: { description: "Accepted (async)", content: { "application/json": { schema: Accepted } } },
+    ...problemResponses,
+  },
+});
+
+const batchRoute = createRoute({
+  method: "post",
+  path: "/api/v1/{kind}/{name}/messages/batch",
+  summary: "Publish a batch atomically (also at .../messages:batch): a JSON array or NDJSON of envelopes",
+  request: {
+    params: Params,
+    body: {
+      content: {
+        "application/json": { schema: z.array(Envelope) },
+        "application/x-ndjson": { schema: z.string() },
+      },
+    },
+  },
+  responses: {
+    201: {
+      description: "Every message stored",
+      content: { "application/json": { schema: z.object({ ids: z.array(z.string()) }) } },
+    },
+    ...problemResponses,
+  },
+});
+
+const receiptRoute = createRoute({
+  method: "get",
+  path: "/api/v1/receipts/{id}",
+  summary: "The outcome of an async publish",
+  request: { params: z.object({ id: z.string() }) },
+  responses: {
+    200: {
+      description: "Receipt",
+      content: {
+        "application/json": {
+          schema: z.object({
+            id: z.string(),
+            status: z.enum(["pending", "confirmed", "failed"]),
+            error: Problem.optional(),
+          }),
+        },
+      },
+    },
+    404: { description: "Unknown receipt", content: { "application/problem+json": { schema: Problem } } },
+  },
+});
+
+const kindOf = (k: "queues" | "topics"): DestinationKind => (k === "queues" ? "queue" : "topic");
+
+async function readBody(req: Request, max: number): Promise<Uint8Array | Response> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > max) return problem("payload_too_large", `Body of ${declared} bytes exceeds ${max}`);
+  const body = new Uint8Array(await req.arrayBuffer());
+  if (body.byteLength > max) {
+    return problem("payload_too_large", `Body of ${body.byteLength} bytes exceeds ${max}`);
+  }
+  return body;
+}
+
+/** Registers the publish routes. */
+export function publishRoutes(app: Routes, hc: HttpContext): void {
+  app.openapi(publishRoute, async (c) => {
+    const { kind, name } = c.req.valid("param");
+    const q = c.req.valid("query");
+    const session = await hc.session(c.req.raw, c.env);
+    if (isReject(session)) return rejectProblem(session);
+    const body = await readBody(c.req.raw, hc.options.maxBodySize);
+    if (body instanceof Response) return body;
+    let init: MessageInit;
+    try {
+      const type = c.req.header("content-type") ?? "";
+      if (type.startsWith(ENVELOPE_TYPE) || q.envelope === "true") {
+        const parsed = Envelope.safeParse(JSON.parse(new TextDecoder().decode(body)));
+        if (!parsed.success) {
+          return problem(
+            "invalid_message",
+            parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+          );
+        }
+        init = fromEnvelope(parsed.data, kindOf(kind), name);
+      } else {
+        init = fromRequest(c.req.raw, new URL(c.req.url), body, kindOf(kind), name);
+      }
+    } catch (e) {
+      return problem(
+        e instanceof SyntaxError ? "invalid_json" : "invalid_argument",
+        (e as Error).message,
+        400,
+      );
+    }
+    const id = init.id = newMessageId();
+    const done = session.publish(init);
+    if (q.async === "true") {
+      hc.receipts.track(id, done, q.callback);
+      return c.json({ id, status: "pending" as const }, 202);
+    }
+    const r = await done;
+    if (r) return rejectProblem(r);
+    return c.json({ id, status: "confirmed" as const }, 201);
+  });
+
+  app.openapi(batchRoute, async (c) => {
+    const { kind, name } = c.req.valid("param");
+    const session = await hc.session(c.req.raw, c.env);
+    if (isReject(session)) return rejectProblem(session);
+    const raw = await readBody(c.req.raw, hc.options.maxBodySize);
+    if (raw instanceof Response) return raw;
+    const text = new TextDecoder().decode(raw);
+    let items: unknown[];
+    try {
+      items = (c.req.header("content-type") ?? "").includes("ndjson")
+        ? text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l))
+        : JSON.parse(text);
+    } catch (e) {
+      return problem("invalid_json", (e as Error).message, 400);
+    }
+    if (!Array.isArray(items) || items.length === 0) {
+      return problem("invalid_argument", "A batch is a non-empty array");
+    }
+    if (items.length > hc.options.maxBatch) {
+      return problem("payload_too_large", `A batch holds at most ${hc.options.maxBatch} messages`);
+    }
+    // All or none: every item is checked before the first is published.
+    const inits: MessageInit[] = [];
+    for (const [i, item] of items.entries()) {
+      const parsed = Envelope.safeParse(item);
+      if (!parsed.success) {
+        return problem(
+          "invalid_message",
+          `item ${i}: ${parsed.error.issues.map((x) => `${x.path.join(".")} ${x.message}`).join("; ")}`,
+        );
+      }
+      inits.push({ ...fromEnvelope(parsed.data, kindOf(kind), name), id: newMessageId() });
+    }
+    try {
+      validateName(name);
+    } catch (e) {
+      return problem("invalid_destination", (e as Error).message);
+    }
+    const auth = await session.authorize("publish", name, kindOf(kind));
+    if (auth !== true) return rejectProblem(auth);
+    if (kind === "queues" && !hc.queueExists(name) && !hc.broker.limits.autoCreate) {
+      return problem("destination_not_found", `Queue "${name}" does not exist`);
+    }
+    // Published in one turn, the persistent ones share one store transaction.
+    const results = await Promise.all(inits.map((m) => session.publish(m)));
+    const failed = results.find((r) => r !== undefined);
+    if (failed) return rejectProblem(failed);
+    return c.json({ ids: inits.map((m) => m.id!) }, 201);
+  });
+
+  app.openapi(receiptRoute, (c) => {
+    const r = hc.receipts.get(c.req.valid("param").id);
+    if (!r) return problem("not_found", `No receipt "${c.req.valid("param").id}"`);
+    return c.json(r, 200);
+  });
+}

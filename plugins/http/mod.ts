@@ -1,0 +1,123 @@
+/**
+ * The HTTP plugin: one Deno.serve listener. Other plugins mount handlers under a path prefix and
+ * WebSocket paths through the `http` service; everything else goes to the messaging API (Hono with
+ * OpenAPI routes, served at /api/v1/openapi.json).
+ *
+ * @module
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { definePlugin, type HttpMount } from "../../mod.ts";
+import { consumeRoutes } from "./api/consume.ts";
+import type { HttpContext, HttpOptions, Routes, ServeEnv } from "./api/context.ts";
+import { publishRoutes } from "./api/publish.ts";
+import { handleSocket, methodNotAllowed, pushRoutes } from "./api/push.ts";
+import { problem } from "./problems.ts";
+import { Receipts } from "./receipts.ts";
+import { SessionCache } from "./sessions.ts";
+
+type Handler = Parameters<HttpMount["mount"]>[1];
+type SocketHandler = Parameters<HttpMount["websocket"]>[1];
+
+export default definePlugin<HttpOptions>({
+  name: "http",
+  setup(ctx) {
+    const o = ctx.options;
+    const sessions = new SessionCache(ctx.broker, { ttlMs: o.sessionCacheTtlMs, max: 1000 });
+    const receipts = new Receipts(o.receiptTtlMs, ctx.log);
+    const hc: HttpContext = {
+      broker: ctx.broker,
+      options: o,
+      receipts,
+      session: (
+        req,
+        env,
+        sink,
+      ) => (sink ? sessions.open(req, env.remote, sink) : sessions.forRequest(req, env.remote)),
+      queueExists: (name) => ctx.broker.destinations().some((d) => d.kind === "queue" && d.name === name),
+    };
+    const app = new OpenAPIHono<{ Bindings: ServeEnv }>({
+      defaultHook: (result) => {
+        if (!result.success) {
+          return problem(
+            "invalid_argument",
+            result.error.issues.map((i) => `${i.path.join(".") || "request"}: ${i.message}`).join("; "),
+          );
+        }
+      },
+    });
+    publishRoutes(app as unknown as Routes, hc);
+    const closeConsumers = consumeRoutes(app as unknown as Routes, hc);
+    pushRoutes(app as unknown as Routes, hc);
+    app.doc31("/api/v1/openapi.json", {
+      openapi: "3.1.0",
+      info: { title: "FerryMQ messaging API", version: "0.1.0" },
+    });
+    app.on(
+      ["GET", "PUT", "DELETE", "PATCH"],
+      "/api/v1/:kind{queues|topics}/:name/messages",
+      () => methodNotAllowed("POST"),
+    );
+    app.notFound((c) => problem("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+    app.onError((err) => {
+      ctx.log.error("request failed", { error: err });
+      return problem("server_busy", "Internal error", 500);
+    });
+
+    const mounts: [string, Handler][] = [];
+    const sockets = new Map<string, SocketHandler>();
+    sockets.set("/api/v1/ws", (socket, req, info) => {
+      const a = info.remoteAddr as Deno.NetAddr;
+      void handleSocket(socket, req, `${a.hostname}:${a.port}`, hc);
+    });
+    ctx.provide("http", {
+      mount(prefix, handler) {
+        mounts.push([prefix, handler]);
+        mounts.sort((a, b) => b[0].length - a[0].length);
+      },
+      websocket(path, onSocket) {
+        sockets.set(path, onSocket);
+      },
+    });
+
+    const server = Deno.serve({ port: o.port, hostname: o.hostname, onListen: () => {} }, (req, info) => {
+      const url = new URL(req.url);
+      const onSocket = sockets.get(url.pathname);
+      if (onSocket && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+        // The request's remote address is gone once it is upgraded: keep a snapshot.
+        const snapshot = { remoteAddr: info.remoteAddr, completed: info.completed } as Deno.ServeHandlerInfo;
+        const { socket, response } = Deno.upgradeWebSocket(req);
+        socket.addEventListener("open", () => onSocket(socket, req, snapshot), { once: true });
+        return response;
+      }
+      for (const [prefix, handler] of mounts) {
+        if (
+          url.pathname === prefix || url.pathname.startsWith(prefix.endsWith("/") ? prefix : prefix + "/")
+        ) return handler(req, info);
+      }
+      // ".../messages:batch" is the documented form; Hono routes it as ".../messages/batch".
+      if (url.pathname.endsWith("/messages:batch")) {
+        url.pathname = url.pathname.slice(0, -":batch".length) + "/batch";
+        req = new Request(url, req);
+      }
+      const a = info.remoteAddr as Deno.NetAddr;
+      return app.fetch(req, { remote: `${a.hostname}:${a.port}` });
+    });
+    const port = (server.addr as Deno.NetAddr).port;
+    const unregister = ctx.broker.registerListener({
+      name: "http",
+      protocol: "http",
+      transport: "http",
+      port,
+      hostname: o.hostname,
+      connections: () => 0,
+    });
+    ctx.log.info(`listening on ${port}`);
+    return async () => {
+      unregister();
+      await closeConsumers();
+      await sessions.closeAll();
+      receipts.stop();
+      await server.shutdown();
+    };
+  },
+});

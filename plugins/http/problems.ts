@@ -1,0 +1,52 @@
+/**
+ * RFC 9457 problem details: one table from core error codes to HTTP statuses, one response shape.
+ *
+ * @module
+ */
+import type { ErrorCode, Reject } from "../../mod.ts";
+
+const STATUS: Record<ErrorCode, number> = {
+  not_authorized: 403,
+  bad_credentials: 401,
+  invalid_destination: 400,
+  destination_not_found: 404,
+  payload_too_large: 413,
+  server_busy: 503,
+  invalid_selector: 400,
+  invalid_message: 400,
+  invalid_argument: 400,
+  not_found: 404,
+  conflict: 409,
+  closed: 503,
+  plugin_not_found: 500,
+  plugin_invalid: 500,
+  plugin_options: 500,
+  plugin_dependency: 500,
+  plugin_failed: 500,
+  manifest_invalid: 500,
+  store_failed: 503,
+};
+
+/** The stable problem type URI of a code. */
+export const problemType = (code: string): string => `https://ferrymq.dev/problems/${code}`;
+
+/** An `application/problem+json` response. */
+export function problem(
+  code: ErrorCode | "method_not_allowed" | "invalid_json",
+  detail: string,
+  status?: number,
+): Response {
+  const s = status ?? STATUS[code as ErrorCode] ?? 400;
+  const headers: Record<string, string> = { "content-type": "application/problem+json" };
+  if (s === 401) headers["www-authenticate"] = 'Basic realm="ferrymq", Bearer';
+  return new Response(
+    JSON.stringify({ type: problemType(code), title: code.replaceAll("_", " "), status: s, detail }),
+    {
+      status: s,
+      headers,
+    },
+  );
+}
+
+/** The problem response for a core Reject. */
+export const rejectProblem = (r: Reject): Response => problem(r.code, r.reason);
