@@ -59,6 +59,8 @@ export default definePlugin<HttpOptions>({
     );
     app.notFound((c) => problem("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`));
     app.onError((err) => {
+      // zod-openapi's own body parsing reports malformed JSON as a plain Error.
+      if (/Malformed JSON/.test(err.message)) return problem("invalid_json", err.message, 400);
       ctx.log.error("request failed", { error: err });
       return problem("server_busy", "Internal error", 500);
     });
@@ -83,10 +85,11 @@ export default definePlugin<HttpOptions>({
       const url = new URL(req.url);
       const onSocket = sockets.get(url.pathname);
       if (onSocket && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-        // The request's remote address is gone once it is upgraded: keep a snapshot.
+        // The request's headers and remote address are gone once it is upgraded: keep copies.
         const snapshot = { remoteAddr: info.remoteAddr, completed: info.completed } as Deno.ServeHandlerInfo;
+        const copy = new Request(req.url, { headers: new Headers(req.headers) });
         const { socket, response } = Deno.upgradeWebSocket(req);
-        socket.addEventListener("open", () => onSocket(socket, req, snapshot), { once: true });
+        socket.addEventListener("open", () => onSocket(socket, copy, snapshot), { once: true });
         return response;
       }
       for (const [prefix, handler] of mounts) {

@@ -47,15 +47,13 @@ const publishRoute = createRoute({
   method: "post",
   path: "/api/v1/{kind}/{name}/messages",
   summary: "Publish one message",
+  description: `The body is the message as it is (any content type, kept), or a MessageEnvelope when the
+content type is ${ENVELOPE_TYPE} or ?envelope=true. Options: X-Priority, X-TTL, X-Delay, X-Deliver-At,
+X-Persistent, X-Group-Id, X-Correlation-Id, X-Reply-To, X-Property-<name> headers, or the query parameters
+priority, ttl, delay, deliverAt, persistent, group, correlationId, replyTo, property.<name>.`,
   request: {
     params: Params,
     query: PublishQuery,
-    body: {
-      content: {
-        [ENVELOPE_TYPE]: { schema: Envelope },
-        "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) },
-      },
-    },
   },
   responses: {
     201: { description: "Stored and routed", content: { "application/json": { schema: Accepted } } },
@@ -67,15 +65,10 @@ const publishRoute = createRoute({
 const batchRoute = createRoute({
   method: "post",
   path: "/api/v1/{kind}/{name}/messages/batch",
-  summary: "Publish a batch atomically (also at .../messages:batch): a JSON array or NDJSON of envelopes",
+  summary: "Publish a batch atomically (also at .../messages:batch)",
+  description: "A JSON array (application/json) or NDJSON (application/x-ndjson) of MessageEnvelope objects.",
   request: {
     params: Params,
-    body: {
-      content: {
-        "application/json": { schema: z.array(Envelope) },
-        "application/x-ndjson": { schema: z.string() },
-      },
-    },
   },
   responses: {
     201: {

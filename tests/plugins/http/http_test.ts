@@ -3,7 +3,10 @@ import mqtt from "mqtt";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { Collector, deferred, waitFor, within } from "../../helpers/wait.ts";
 
-const http = { use: "http", options: { port: 0, hostname: "127.0.0.1", heartbeatMs: 200, consumerLeaseMs: 300 } };
+const http = {
+  use: "http",
+  options: { port: 0, hostname: "127.0.0.1", heartbeatMs: 200, consumerLeaseMs: 300 },
+};
 const base = (tb: TestBroker) => `http://127.0.0.1:${tb.ports.http}/api/v1`;
 const json = (body: unknown, extra: Record<string, string> = {}) => ({
   method: "POST",
@@ -15,10 +18,18 @@ Deno.test("http: raw publish keeps the body and content type; options as headers
   const tb = await startBroker({ plugins: [http] });
   try {
     const got = deferred<import("../../../mod.ts").Message>();
-    await tb.broker.subscribe({ kind: "queue", destination: "orders" }, (d, s) => (s.ack([d.tag]), got.resolve(d.message)));
+    await tb.broker.subscribe(
+      { kind: "queue", destination: "orders" },
+      (d, s) => (s.ack([d.tag]), got.resolve(d.message)),
+    );
     const res = await fetch(`${base(tb)}/queues/orders/messages?priority=7&property.region=eu`, {
       method: "POST",
-      headers: { "content-type": "application/xml", "x-correlation-id": "c1", "x-property-kind": "new", "x-ttl": "60000" },
+      headers: {
+        "content-type": "application/xml",
+        "x-correlation-id": "c1",
+        "x-property-kind": "new",
+        "x-ttl": "60000",
+      },
       body: "<order/>",
     });
     assert.equal(res.status, 201);
@@ -53,10 +64,13 @@ Deno.test("http: JSON envelope publish, and async publish with a receipt and a c
     });
     assert.equal(r1.status, 201);
     await r1.body?.cancel();
-    const r2 = await fetch(`${base(tb)}/queues/async/messages?async=true&callback=http://127.0.0.1:${cb.addr.port}/hook`, {
-      method: "POST",
-      body: "later",
-    });
+    const r2 = await fetch(
+      `${base(tb)}/queues/async/messages?async=true&callback=http://127.0.0.1:${cb.addr.port}/hook`,
+      {
+        method: "POST",
+        body: "later",
+      },
+    );
     assert.equal(r2.status, 202);
     const { id } = await r2.json();
     const pushed = await within(hook.promise, 5000, "callback");
@@ -72,7 +86,10 @@ Deno.test("http: JSON envelope publish, and async publish with a receipt and a c
 Deno.test("http: a batch is atomic: one bad item stores nothing; a good batch stores all", async () => {
   const tb = await startBroker({ plugins: [http] });
   try {
-    const bad = await fetch(`${base(tb)}/queues/b/messages:batch`, json([{ body: "1" }, { body: "2", priority: 99 }]));
+    const bad = await fetch(
+      `${base(tb)}/queues/b/messages:batch`,
+      json([{ body: "1" }, { body: "2", priority: 99 }]),
+    );
     assert.equal(bad.status, 400);
     assert.equal(bad.headers.get("content-type"), "application/problem+json");
     assert.match((await bad.json()).type, /invalid_message$/);
@@ -96,14 +113,20 @@ Deno.test("http: pull consumer long-polls, acks, and an expired lease redelivers
     const create = await fetch(`${base(tb)}/queues/work/consumers`, json({ prefetch: 10 }));
     assert.equal(create.status, 201);
     const { id } = await create.json();
-    const poll = fetch(`${base(tb)}/queues/work/consumers/${id}/messages?max=5&wait=3000`).then((r) => r.json());
-    await fetch(`${base(tb)}/queues/work/messages`, { method: "POST", body: "w1" }).then((r) => r.body?.cancel());
+    const poll = fetch(`${base(tb)}/queues/work/consumers/${id}/messages?max=5&wait=3000`).then((r) =>
+      r.json()
+    );
+    await fetch(`${base(tb)}/queues/work/messages`, { method: "POST", body: "w1" }).then((r) =>
+      r.body?.cancel()
+    );
     const [m] = await poll;
     assert.equal(m.body, "w1");
     const ack = await fetch(`${base(tb)}/queues/work/consumers/${id}/ack`, json({ ids: [m.id] }));
     assert.deepEqual(await ack.json(), { settled: 1 });
     // A second message, taken and never acked: the lease (300 ms) expires and it is redelivered.
-    await fetch(`${base(tb)}/queues/work/messages`, { method: "POST", body: "w2" }).then((r) => r.body?.cancel());
+    await fetch(`${base(tb)}/queues/work/messages`, { method: "POST", body: "w2" }).then((r) =>
+      r.body?.cancel()
+    );
     const [m2] = await (await fetch(`${base(tb)}/queues/work/consumers/${id}/messages?wait=3000`)).json();
     assert.equal(m2.body, "w2");
     await waitFor(() => tb.broker.queue("work")!.pending === 1, "lease expiry to return the message");
@@ -117,10 +140,17 @@ Deno.test("http: pull consumer long-polls, acks, and an expired lease redelivers
 });
 
 Deno.test("http: bad input answers problem+json: bad JSON, bad query, unknown consumer, wrong method, too large", async () => {
-  const tb = await startBroker({ plugins: [{ ...http, options: { ...http.options, maxBodySize: 10 } }], limits: { autoCreate: false } });
+  const tb = await startBroker({
+    plugins: [{ ...http, options: { ...http.options, maxBodySize: 10 } }],
+    limits: { autoCreate: false },
+  });
   try {
     const cases: [RequestInfo, RequestInit, number][] = [
-      [`${base(tb)}/queues/x/messages:batch`, { method: "POST", headers: { "content-type": "application/json" }, body: "[{" }, 400],
+      [`${base(tb)}/queues/x/messages:batch`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "[{",
+      }, 400],
       [`${base(tb)}/queues/x/messages?priority=high`, { method: "POST", body: "1" }, 400],
       [`${base(tb)}/queues/x/consumers/nope/messages`, {}, 404],
       [`${base(tb)}/queues/x/messages`, { method: "GET" }, 405],
@@ -148,8 +178,18 @@ Deno.test("http: Basic and Bearer credentials go through the authenticate hook; 
       : { code: "bad_credentials", reason: "no" };
   });
   try {
-    const send = (auth?: string) => fetch(`${base(tb)}/topics/t/messages`, { method: "POST", body: "x", headers: auth ? { authorization: auth } : {} });
-    for (const [auth, status] of [[`Basic ${btoa("alice:pw")}`, 201], ["Bearer tok", 201], [`Basic ${btoa("alice:bad")}`, 401], [undefined, 401]] as const) {
+    const send = (auth?: string) =>
+      fetch(`${base(tb)}/topics/t/messages`, {
+        method: "POST",
+        body: "x",
+        headers: auth ? { authorization: auth } : {},
+      });
+    for (
+      const [auth, status] of [[`Basic ${btoa("alice:pw")}`, 201], ["Bearer tok", 201], [
+        `Basic ${btoa("alice:bad")}`,
+        401,
+      ], [undefined, 401]] as const
+    ) {
       const res = await send(auth);
       assert.equal(res.status, status, String(auth));
       if (status === 401) assert.ok(res.headers.get("www-authenticate"));
@@ -165,7 +205,14 @@ Deno.test("http: OpenAPI 3.1 document lists the routes", async () => {
   try {
     const doc = await (await fetch(`${base(tb)}/openapi.json`)).json();
     assert.equal(doc.openapi, "3.1.0");
-    for (const p of ["/api/v1/{kind}/{name}/messages", "/api/v1/{kind}/{name}/messages/batch", "/api/v1/queues/{name}/consumers", "/api/v1/receipts/{id}"]) {
+    for (
+      const p of [
+        "/api/v1/{kind}/{name}/messages",
+        "/api/v1/{kind}/{name}/messages/batch",
+        "/api/v1/queues/{name}/consumers",
+        "/api/v1/receipts/{id}",
+      ]
+    ) {
       assert.ok(doc.paths[p], p);
     }
   } finally {
@@ -174,7 +221,12 @@ Deno.test("http: OpenAPI 3.1 document lists the routes", async () => {
 });
 
 Deno.test("http: SSE and WebSocket push; cross-protocol with MQTT both ways", async () => {
-  const tb = await startBroker({ plugins: [http, { use: "mqtt", options: { port: 0, wsPort: -1, hostname: "127.0.0.1", sysIntervalMs: 0 } }] });
+  const tb = await startBroker({
+    plugins: [http, {
+      use: "mqtt",
+      options: { port: 0, wsPort: -1, hostname: "127.0.0.1", sysIntervalMs: 0 },
+    }],
+  });
   const ctrl = new AbortController();
   try {
     // MQTT publish -> SSE.
@@ -193,7 +245,9 @@ Deno.test("http: SSE and WebSocket push; cross-protocol with MQTT both ways", as
     const got = new Collector<string>();
     m.on("message", (t, p) => got.push(`${t}:${p}`));
     await m.subscribeAsync("cmd/#", { qos: 1 });
-    await fetch(`${base(tb)}/topics/cmd.k1/messages`, { method: "POST", body: "on" }).then((r) => r.body?.cancel());
+    await fetch(`${base(tb)}/topics/cmd.k1/messages`, { method: "POST", body: "on" }).then((r) =>
+      r.body?.cancel()
+    );
     assert.deepEqual(await got.atLeast(1), ["cmd/k1:on"]);
     await m.endAsync();
     // WebSocket JSON frames.
@@ -203,8 +257,18 @@ Deno.test("http: SSE and WebSocket push; cross-protocol with MQTT both ways", as
     await within(new Promise((r) => ws.onopen = r), 5000, "ws open");
     ws.send(JSON.stringify({ op: "subscribe", id: "s1", kind: "queue", destination: "wsq", ack: "client" }));
     await waitFor(() => frames.items.find((f) => f.op === "subscribed"), "subscribed");
-    ws.send(JSON.stringify({ op: "publish", id: "p1", kind: "queue", destination: "wsq", message: { body: "hello" } }));
-    const msg = await waitFor(() => frames.items.find((f) => f.op === "message"), "message") as { message: { id: string; body: string } };
+    ws.send(
+      JSON.stringify({
+        op: "publish",
+        id: "p1",
+        kind: "queue",
+        destination: "wsq",
+        message: { body: "hello" },
+      }),
+    );
+    const msg = await waitFor(() => frames.items.find((f) => f.op === "message"), "message") as {
+      message: { id: string; body: string };
+    };
     assert.equal(msg.message.body, "hello");
     ws.send(JSON.stringify({ op: "ack", ids: [msg.message.id] }));
     await waitFor(() => tb.broker.queue("wsq")!.inflight === 0, "ack");
