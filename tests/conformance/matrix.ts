@@ -86,6 +86,11 @@ export interface ProtocolClient {
   readonly cannotProduce?: Partial<Record<Feature, string>>;
   /** Features it cannot express as a consumer, with the reason. */
   readonly cannotConsume?: Partial<Record<Feature, string>>;
+  /**
+   * Features that fail as a consumer because of a known bug in the protocol plugin (not a protocol
+   * limit): skipped and listed as bugs until the plugin is fixed. Keep this empty when you can.
+   */
+  readonly knownConsumerBugs?: Partial<Record<Feature, string>>;
   producer(tb: TestBroker): Promise<Producer>;
   consume(
     tb: TestBroker,
@@ -358,6 +363,12 @@ export async function runPair(
     for (const f of FEATURES) {
       if (f === "persistence" && !HAS_STORE) {
         await t.step({ name: `${f} [skipped: no sqlite-store plugin]`, ignore: true, fn: () => {} });
+        continue;
+      }
+      const bug = c.knownConsumerBugs?.[f];
+      if (bug) {
+        gaps.push(`${p.name} -> ${c.name}: ${f} (KNOWN BUG in the ${c.name} plugin: ${bug})`);
+        await t.step({ name: `${f} [known bug: ${bug}]`, ignore: true, fn: () => {} });
         continue;
       }
       const gap = gapOf(p, c, f);
