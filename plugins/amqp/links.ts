@@ -1,0 +1,202 @@
+/**
+ * Links of one AMQP connection. A client's sender (our receiver) publishes: the disposition follows the
+ * core's answer, after the store commit for durable messages. A client's receiver (our sender) is a
+ * core subscription whose credit is the link credit; dispositions map to ack, requeue and dead-letter.
+ *
+ * @module
+ */
+import {
+  type Delivery,
+  type DeliverySink,
+  type DestinationKind,
+  type ErrorCode,
+  isReject,
+  type Logger,
+  type Reject,
+  type Session,
+  type Subscription,
+  type SubscriptionSpec,
+} from "../../mod.ts";
+import { type AmqpAddress, parseAddress } from "./address_map.ts";
+import { fromMessage, selectorOf, toInit } from "./message_map.ts";
+
+// deno-lint-ignore no-explicit-any
+type Link = any;
+// deno-lint-ignore no-explicit-any
+type RheaDelivery = any;
+
+/** Core codes -> AMQP error conditions. */
+const CONDITIONS: Partial<Record<ErrorCode, string>> = {
+  not_authorized: "amqp:unauthorized-access",
+  bad_credentials: "amqp:unauthorized-access",
+  invalid_destination: "amqp:invalid-field",
+  destination_not_found: "amqp:not-found",
+  payload_too_large: "amqp:resource-limit-exceeded",
+  server_busy: "amqp:resource-limit-exceeded",
+  invalid_selector: "amqp:invalid-field",
+  invalid_message: "amqp:decode-error",
+  store_failed: "amqp:internal-error",
+};
+
+/** The AMQP error for a Reject. */
+export const condition = (r: Reject) => ({
+  condition: CONDITIONS[r.code] ?? "amqp:internal-error",
+  description: r.reason,
+});
+
+/** Options the link handlers need. */
+export interface LinkOptions {
+  defaultKind: DestinationKind;
+  autoCreate: boolean;
+  queueExists(name: string): boolean;
+  deleteQueue(name: string): Promise<unknown>;
+  log: Logger;
+}
+
+/** One connection's session and links. */
+export class AmqpLinks implements DeliverySink {
+  readonly session: Session;
+  readonly #o: LinkOptions;
+  readonly #senders = new Map<Subscription, Link>();
+  readonly #early = new Map<Subscription, Delivery[]>();
+  readonly #deliveries = new WeakMap<RheaDelivery, { sub: Subscription; tag: number }>();
+  readonly #temporary = new Map<Link, string>();
+
+  constructor(session: Session, o: LinkOptions) {
+    this.session = session;
+    this.#o = o;
+  }
+
+  /** The client opened a sender: its messages are published to the link's target. */
+  receiverOpened(link: Link): void {
+    const target = parseAddress(link.remote?.attach?.target?.address, this.#o.defaultKind);
+    if (target && target.kind === "queue" && !this.#o.autoCreate && !this.#o.queueExists(target.name)) {
+      link.close({ condition: "amqp:not-found", description: `Queue "${target.name}" does not exist` });
+    }
+  }
+
+  /** A message arrived on a receiving link. */
+  onMessage(link: Link, delivery: RheaDelivery, message: Record<string, unknown>): void {
+    const target =
+      parseAddress(link.target?.address ?? link.remote?.attach?.target?.address, this.#o.defaultKind) ??
+        parseAddress(message.to as string | undefined, this.#o.defaultKind);
+    if (!target) {
+      delivery.reject({ condition: "amqp:invalid-field", description: "No target address and no to field" });
+      return;
+    }
+    let init;
+    try {
+      init = toInit(message, target.kind, target.name);
+    } catch (e) {
+      delivery.reject({ condition: "amqp:decode-error", description: String((e as Error).message) });
+      return;
+    }
+    this.session.publish(init).then((r) => {
+      if (r) delivery.reject(condition(r));
+      else delivery.accept();
+    }, (e) => delivery.reject({ condition: "amqp:internal-error", description: String(e?.message ?? e) }));
+  }
+
+  /** The client opened a receiver: subscribe its source with the link credit. */
+  async senderOpened(link: Link, containerId: string): Promise<void> {
+    const src = link.remote?.attach?.source ?? {};
+    let address: AmqpAddress | undefined;
+    if (src.dynamic) {
+      const name = `temp.${crypto.randomUUID()}`;
+      address = { kind: "queue", name };
+      this.#temporary.set(link, name);
+      link.set_source({ ...src, address: `queue://${name}`, dynamic: true });
+    } else {
+      address = parseAddress(src.address, this.#o.defaultKind);
+    }
+    if (!address) {
+      return link.close({ condition: "amqp:invalid-field", description: "The source has no address" });
+    }
+    if (
+      address.kind === "queue" && !src.dynamic && !this.#o.autoCreate && !this.#o.queueExists(address.name)
+    ) {
+      return link.close({
+        condition: "amqp:not-found",
+        description: `Queue "${address.name}" does not exist`,
+      });
+    }
+    const durable = address.kind === "topic" &&
+      (src.durable === 2 || src.durable === 1 || src.expiry_policy === "never");
+    const caps: string[] = Array.isArray(src.capabilities) ? src.capabilities.map(String) : [];
+    const shared = address.kind === "topic" && caps.includes("shared");
+    const linkName = String(link.name).split("|")[0];
+    const spec: SubscriptionSpec = {
+      kind: address.kind,
+      destination: address.name,
+      selector: selectorOf(src.filter),
+      ack: link.snd_settle_mode === 1 ? "auto" : "client",
+      prefetch: 0,
+      durable: durable && !shared ? `$amqp.${containerId}.${linkName}` : undefined,
+      shared: shared ? `$amqp.shared.${linkName}` : undefined,
+    };
+    const sub = await this.session.subscribe(spec);
+    if (isReject(sub)) return link.close(condition(sub));
+    this.#senders.set(sub, link);
+    link.on("sendable", () => sub.setCredit(link.credit));
+    sub.setCredit(link.credit ?? 0);
+    const early = this.#early.get(sub);
+    if (early) {
+      this.#early.delete(sub);
+      for (const d of early) this.deliver(sub, d);
+    }
+  }
+
+  /** Core delivery -> AMQP transfer. */
+  deliver(sub: Subscription, d: Delivery): void {
+    const link = this.#senders.get(sub);
+    if (!link) {
+      const list = this.#early.get(sub) ?? [];
+      list.push(d);
+      this.#early.set(sub, list);
+      return;
+    }
+    const delivery = link.send(fromMessage(d.message));
+    if (d.tag !== 0) this.#deliveries.set(delivery, { sub, tag: d.tag });
+  }
+
+  /** A disposition from the client for one of our transfers. */
+  settled(delivery: RheaDelivery, outcome: "accepted" | "released" | "rejected" | "modified"): void {
+    const t = this.#deliveries.get(delivery);
+    if (!t) return;
+    this.#deliveries.delete(delivery);
+    if (outcome === "accepted") t.sub.ack([t.tag]);
+    else if (outcome === "rejected") t.sub.nack([t.tag], false); // -> deadLetter hook
+    else {
+      // released: back without counting; modified(delivery-failed): back with the count raised.
+      // The core raises the count on every requeue, so both requeue; released ones are rare.
+      const undeliverable = delivery.remote_state?.undeliverable_here === true;
+      t.sub.nack([t.tag], !undeliverable || outcome === "released");
+    }
+  }
+
+  /** A link closed: cancel its subscription; a dynamic node goes with it; a durable one stays. */
+  async linkClosed(link: Link): Promise<void> {
+    for (const [sub, l] of this.#senders) {
+      if (l !== link) continue;
+      this.#senders.delete(sub);
+      await sub.cancel();
+      const closedForGood = link.remote?.detach?.closed !== false;
+      if (closedForGood && sub.spec.durable && link.remote?.detach) {
+        // A client closing (not detaching) a durable link ends the subscription.
+        await this.#o.deleteQueue(sub.queue).catch(() => {});
+      }
+    }
+    const temp = this.#temporary.get(link);
+    if (temp) {
+      this.#temporary.delete(link);
+      await this.#o.deleteQueue(temp).catch(() => {});
+    }
+  }
+
+  /** The connection ended. */
+  async close(reason: string): Promise<void> {
+    for (const name of this.#temporary.values()) await this.#o.deleteQueue(name).catch(() => {});
+    this.#temporary.clear();
+    await this.session.close(reason);
+  }
+}
