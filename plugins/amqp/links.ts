@@ -98,14 +98,12 @@ export class AmqpLinks implements DeliverySink {
   }
 
   /** The client opened a receiver: subscribe its source with the link credit. */
-  async senderOpened(link: Link, containerId: string): Promise<void> {
+  async senderOpened(link: Link, containerId: string, temporary?: string): Promise<void> {
     const src = link.remote?.attach?.source ?? {};
     let address: AmqpAddress | undefined;
-    if (src.dynamic) {
-      const name = `temp.${crypto.randomUUID()}`;
-      address = { kind: "queue", name };
-      this.#temporary.set(link, name);
-      link.set_source({ ...src, address: `queue://${name}`, dynamic: true });
+    if (temporary) {
+      address = { kind: "queue", name: temporary };
+      this.#temporary.set(link, temporary);
     } else {
       address = parseAddress(src.address, this.#o.defaultKind);
     }

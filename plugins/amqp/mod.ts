@@ -70,7 +70,8 @@ export default definePlugin<Options>({
     const container = rhea.create_container({ id: `ferrymq-${broker.nodeId}`, autoaccept: false });
     container.sasl_server_mechanisms.PLAIN = mechanism(broker, true);
     container.sasl_server_mechanisms.ANONYMOUS = mechanism(broker, false);
-    const links = new Map<unknown, AmqpLinks>();
+    // Per connection; a promise because a client without a SASL layer is authenticated on open.
+    const links = new Map<unknown, Promise<AmqpLinks | undefined>>();
     const linkOptions = {
       defaultKind: o.defaultKind,
       autoCreate: o.autoCreate && broker.limits.autoCreate,
@@ -78,26 +79,56 @@ export default definePlugin<Options>({
       deleteQueue: (name: string) => broker.deleteDestination(name, "queue"),
       log: ctx.log,
     };
-    const of = (c: Ctx) => links.get(c.connection);
+    const with_ = (c: Ctx, fn: (l: AmqpLinks) => unknown) =>
+      links.get(c.connection)?.then((l) => l && fn(l)).catch((e) =>
+        ctx.log.warn("amqp link error", { error: e })
+      );
 
     container.on("connection_open", (c: Ctx) => {
       const mech = c.connection.sasl_transport?.mechanism;
-      const session: Session | undefined = mech?.session;
-      if (!session) {
-        c.connection.close({ condition: "amqp:unauthorized-access", description: "Not authenticated" });
-        return;
-      }
-      const l = new AmqpLinks(session, linkOptions);
-      mech.sink = l;
-      links.set(c.connection, l);
+      const sink = {
+        deliver: (sub: Parameters<AmqpLinks["deliver"]>[0], d: Parameters<AmqpLinks["deliver"]>[1]) =>
+          l?.deliver(sub, d),
+      };
+      let l: AmqpLinks | undefined;
+      const ready = (mech?.session ? Promise.resolve(mech.session as Session) : broker.openSession({
+        clientId: `amqp-${crypto.randomUUID()}`,
+        protocol: "amqp",
+        remote: "",
+        listener: "amqp:tcp",
+      }, sink))
+        .then((session) => {
+          if (isReject(session)) {
+            c.connection.close({ condition: "amqp:unauthorized-access", description: session.reason });
+            return undefined;
+          }
+          l = new AmqpLinks(session, linkOptions);
+          if (mech) {
+            mech.sink = l;
+          }
+          return l;
+        });
+      links.set(c.connection, ready);
     });
+    // Links are answered (attached) at once, before any transfer: a dynamic source gets its name here.
     container.on("receiver_open", (c: Ctx) => {
       c.receiver.set_credit_window?.(o.receiverCredit);
-      of(c)?.receiverOpened(c.receiver);
+      if (!c.receiver.is_open()) c.receiver.open();
+      with_(c, (l) => l.receiverOpened(c.receiver));
     });
     container.on("sender_open", (c: Ctx) => {
-      void of(c)?.senderOpened(c.sender, c.connection.remote?.open?.container_id ?? "anonymous").catch((e) =>
-        ctx.log.warn("sender attach failed", { error: e })
+      const src = c.sender.remote?.attach?.source ?? {};
+      const temp = src.dynamic ? `temp.${crypto.randomUUID()}` : undefined;
+      if (temp) c.sender.set_source({ ...src, address: `queue://${temp}`, dynamic: true });
+      if (!c.sender.is_open()) c.sender.open();
+      // rhea writes the attach when this turn's input is done; the first transfer must come after it.
+      setTimeout(
+        () =>
+          with_(
+            c,
+            (l) => l.senderOpened(c.sender, c.connection.remote?.open?.container_id ?? "anonymous", temp),
+          ),
+        0,
       );
     });
     container.on("message", (c: Ctx) => {
@@ -109,12 +140,12 @@ export default definePlugin<Options>({
         });
         return;
       }
-      of(c)?.onMessage(c.receiver, c.delivery, c.message);
+      with_(c, (l) => l.onMessage(c.receiver, c.delivery, c.message));
     });
     for (const outcome of ["accepted", "released", "rejected", "modified"] as const) {
-      container.on(outcome, (c: Ctx) => of(c)?.settled(c.delivery, outcome));
+      container.on(outcome, (c: Ctx) => with_(c, (l) => l.settled(c.delivery, outcome)));
     }
-    container.on("sender_close", (c: Ctx) => void of(c)?.linkClosed(c.sender));
+    container.on("sender_close", (c: Ctx) => with_(c, (l) => l.linkClosed(c.sender)));
     container.on("connection_close", (c: Ctx) => end(c.connection, "connection closed"));
     container.on("disconnected", (c: Ctx) => end(c.connection, "connection lost"));
     container.on("error", (e: unknown) => ctx.log.debug("amqp error", { error: e }));
@@ -123,7 +154,7 @@ export default definePlugin<Options>({
       const l = links.get(conn);
       if (!l) return;
       links.delete(conn);
-      void l.close(reason);
+      void l.then((x) => x?.close(reason));
     };
 
     return new Promise((resolve, reject) => {
@@ -145,7 +176,7 @@ export default definePlugin<Options>({
           for (const [conn, l] of links) {
             // deno-lint-ignore no-explicit-any
             (conn as any).close?.({ condition: "amqp:connection:forced", description: "broker stopping" });
-            await l.close("broker stopping");
+            await (await l)?.close("broker stopping");
           }
           links.clear();
           await new Promise<void>((r) => server.close(() => r()));

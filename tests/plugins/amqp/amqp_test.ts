@@ -14,14 +14,22 @@ function connect(tb: TestBroker, opts: Record<string, unknown> = {}): Promise<An
   return within(
     new Promise((resolve, reject) => {
       conn.once("connection_open", () => resolve(conn));
-      conn.once("connection_error", (e: Any) => reject(new Error(e.connection.error?.condition ?? "connection error")));
+      conn.once(
+        "connection_error",
+        (e: Any) => reject(new Error(e.connection.error?.condition ?? "connection error")),
+      );
       conn.once("disconnected", (e: Any) => reject(new Error(e.error?.message ?? "disconnected")));
     }),
     5000,
     "AMQP open",
   );
 }
-const closeConn = (conn: Any) => new Promise<void>((r) => (conn.once("connection_close", () => r()), conn.close()));
+const closeConn = (conn: Any) =>
+  within(
+    new Promise<void>((r) => (conn.once("connection_close", () => r()), conn.close())),
+    5000,
+    "AMQP close",
+  );
 const text = (body: Any) => typeof body === "string" ? body : new TextDecoder().decode(body.content ?? body);
 
 function send(conn: Any, address: string, msg: Record<string, unknown>): Promise<string> {
@@ -96,7 +104,10 @@ Deno.test("amqp: link credit bounds deliveries; released and modified requeue wi
     assert.equal(redelivered.length, 2);
     assert.ok(redelivered.every((c: Any) => c.message.delivery_count >= 1));
     for (const c of all.slice(2)) c.delivery.accept();
-    await waitFor(() => tb.broker.queue("c")!.inflight === 0 && tb.broker.queue("c")!.pending === 0, "all accepted");
+    await waitFor(
+      () => tb.broker.queue("c")!.inflight === 0 && tb.broker.queue("c")!.pending === 0,
+      "all accepted",
+    );
   } finally {
     await closeConn(conn);
     await tb.stop();
@@ -109,10 +120,18 @@ Deno.test("amqp: rejected goes to the deadLetter hook; a selector filter picks m
   tb.broker.hooks.on("test", "deadLetter", (e) => dead.push(e.reason));
   const conn = await connect(tb);
   try {
-    await tb.broker.publish({ kind: "queue", destination: "s", body: new Uint8Array([0, 1, 2]), properties: { color: "red" } });
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "s",
+      body: new Uint8Array([0, 1, 2]),
+      properties: { color: "red" },
+    });
     await tb.broker.publish({ kind: "queue", destination: "s", body: "blue", properties: { color: "blue" } });
     const got = deferred<Any>();
-    const r = conn.open_receiver({ source: { address: "queue://s", filter: rhea.filter.selector("color = 'red'") }, autoaccept: false });
+    const r = conn.open_receiver({
+      source: { address: "queue://s", filter: rhea.filter.selector("color = 'red'") },
+      autoaccept: false,
+    });
     r.once("message", (c: Any) => got.resolve(c));
     const c = await within(got.promise, 5000, "selected message");
     assert.deepEqual([...c.message.body.content], [0, 1, 2]);
@@ -131,7 +150,10 @@ Deno.test("amqp: a durable topic subscription keeps messages across disconnect a
   const tb = await startBroker({ plugins });
   let conn = await connect(tb, { container_id: "app-1" });
   const opened = deferred<void>();
-  const r = conn.open_receiver({ name: "sub1", source: { address: "topic://news.>", durable: 2, expiry_policy: "never" } });
+  const r = conn.open_receiver({
+    name: "sub1",
+    source: { address: "topic://news.>", durable: 2, expiry_policy: "never" },
+  });
   r.once("receiver_open", () => opened.resolve());
   await within(opened.promise, 5000, "attach");
   r.detach();
@@ -142,8 +164,15 @@ Deno.test("amqp: a durable topic subscription keeps messages across disconnect a
   try {
     conn = await connect(tb2);
     const got = deferred<Any>();
-    const again = rhea.create_container({ id: "app-1" }).connect({ port: tb2.ports["amqp:tcp"], host: "127.0.0.1", reconnect: false });
-    const r2 = again.open_receiver({ name: "sub1", source: { address: "topic://news.>", durable: 2, expiry_policy: "never" } });
+    const again = rhea.create_container({ id: "app-1" }).connect({
+      port: tb2.ports["amqp:tcp"],
+      host: "127.0.0.1",
+      reconnect: false,
+    });
+    const r2 = again.open_receiver({
+      name: "sub1",
+      source: { address: "topic://news.>", durable: 2, expiry_policy: "never" },
+    });
     r2.once("message", (c: Any) => got.resolve(c.message));
     assert.equal(text((await within(got.promise, 5000, "queued message")).body), "n1");
     await closeConn(again);
@@ -177,8 +206,19 @@ Deno.test("amqp: dynamic temporary queue for request/reply is deleted when its l
 
 Deno.test("amqp: errors: unknown address with auto-create off, unauthorized publish, bad credentials, garbage bytes", async () => {
   const tb = await startBroker({ plugins: [{ ...amqp, options: { ...amqp.options, autoCreate: false } }] });
-  tb.broker.hooks.on("test", "authenticate", (e) => e.client.username === "bad" ? { code: "bad_credentials", reason: "no" } : { id: e.client.username ?? "anon" });
-  tb.broker.hooks.on("test", "authorize", (e) => e.destination.startsWith("secret") ? { code: "not_authorized", reason: "no" } : true);
+  tb.broker.hooks.on(
+    "test",
+    "authenticate",
+    (e) =>
+      e.client.username === "bad"
+        ? { code: "bad_credentials", reason: "no" }
+        : { id: e.client.username ?? "anon" },
+  );
+  tb.broker.hooks.on(
+    "test",
+    "authorize",
+    (e) => e.destination.startsWith("secret") ? { code: "not_authorized", reason: "no" } : true,
+  );
   const conn = await connect(tb);
   try {
     const closed = deferred<string>();
@@ -203,7 +243,12 @@ Deno.test("amqp: errors: unknown address with auto-create off, unauthorized publ
 
 Deno.test("amqp: cross-protocol with MQTT: publish MQTT, consume AMQP, and back", async () => {
   const { default: mqtt } = await import("mqtt");
-  const tb = await startBroker({ plugins: [amqp, { use: "mqtt", options: { port: 0, wsPort: -1, hostname: "127.0.0.1", sysIntervalMs: 0 } }] });
+  const tb = await startBroker({
+    plugins: [amqp, {
+      use: "mqtt",
+      options: { port: 0, wsPort: -1, hostname: "127.0.0.1", sysIntervalMs: 0 },
+    }],
+  });
   const conn = await connect(tb);
   const m = await mqtt.connectAsync(`mqtt://127.0.0.1:${tb.ports["mqtt:tcp"]}`, { reconnectPeriod: 0 });
   try {
@@ -211,6 +256,10 @@ Deno.test("amqp: cross-protocol with MQTT: publish MQTT, consume AMQP, and back"
     const r = conn.open_receiver("topic://dev.*.temp");
     await within(new Promise((res) => r.once("receiver_open", res)), 5000, "attach");
     r.once("message", (c: Any) => got.resolve(c.message));
+    await waitFor(
+      () => tb.broker.destinations().some((d) => d.boundTo === "dev.*.temp"),
+      "the AMQP subscription",
+    );
     await m.publishAsync("dev/k1/temp", "20", { qos: 1 });
     assert.equal(text((await within(got.promise, 5000, "amqp delivery")).body), "20");
     const back = new Collector<string>();
