@@ -150,11 +150,15 @@ export default definePlugin<Options>({
     container.on("disconnected", (c: Ctx) => end(c.connection, "connection lost"));
     container.on("error", (e: unknown) => ctx.log.debug("amqp error", { error: e }));
 
+    // rhea reports dispositions that arrived with the close only when it next writes: let those
+    // settle before the session returns unsettled messages to their queues.
     const end = (conn: unknown, reason: string) => {
-      const l = links.get(conn);
-      if (!l) return;
-      links.delete(conn);
-      void l.then((x) => x?.close(reason));
+      setTimeout(() => {
+        const l = links.get(conn);
+        if (!l) return;
+        links.delete(conn);
+        void l.then((x) => x?.close(reason));
+      }, 0);
     };
 
     return new Promise((resolve, reject) => {
