@@ -113,13 +113,17 @@ export default definePlugin<Options>({
     // Links are answered (attached) at once, before any transfer: a dynamic source gets its name here.
     container.on("receiver_open", (c: Ctx) => {
       c.receiver.set_credit_window?.(o.receiverCredit);
+      // Echo the terminus: clients (qpid-proton) check that the attach answer names their target.
+      c.receiver.set_target(c.receiver.remote?.attach?.target ?? {});
+      c.receiver.set_source(c.receiver.remote?.attach?.source ?? {});
       if (!c.receiver.is_open()) c.receiver.open();
       with_(c, (l) => l.receiverOpened(c.receiver));
     });
     container.on("sender_open", (c: Ctx) => {
       const src = c.sender.remote?.attach?.source ?? {};
       const temp = src.dynamic ? `temp.${crypto.randomUUID()}` : undefined;
-      if (temp) c.sender.set_source({ ...src, address: `queue://${temp}`, dynamic: true });
+      c.sender.set_source(temp ? { ...src, address: `queue://${temp}`, dynamic: true } : src);
+      c.sender.set_target(c.sender.remote?.attach?.target ?? {});
       if (!c.sender.is_open()) c.sender.open();
       // rhea writes the attach when this turn's input is done; the first transfer must come after it.
       setTimeout(
