@@ -26,34 +26,14 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
     const kind: DestinationKind = c.req.param("kind") === "queues" ? "queue" : "topic";
     const name = c.req.param("name");
     const durable = c.req.query("durable");
+    // The stream exists before the subscription: a queue with messages delivers during subscribe().
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let closed = false;
+    let beat: ReturnType<typeof setInterval> | undefined;
+    let session: Session | undefined;
     const send = (chunk: string) => {
       if (!closed) controller.enqueue(encoder.encode(chunk));
     };
-    const session = await hc.session(c.req.raw, c.env as ServeEnv, {
-      deliver(sub, d) {
-        send(`id: ${d.message.id}\nevent: message\ndata: ${JSON.stringify(deliveryJson(d))}\n\n`);
-        if (d.tag !== 0) {
-          sub.ack([d.tag]); // written to the stream: at-most-once from here on
-          sub.credit(1);
-        }
-      },
-    });
-    if (isReject(session)) return rejectProblem(session);
-    const sub = await session.subscribe({
-      kind,
-      destination: name,
-      selector: c.req.query("selector"),
-      ack: durable || kind === "queue" ? "client" : "auto",
-      prefetch: durable || kind === "queue" ? 100 : Infinity,
-      durable: kind === "topic" && durable ? `$http.sse.${durable}` : undefined,
-    });
-    if (isReject(sub)) {
-      await session.close("subscribe refused");
-      return rejectProblem(sub);
-    }
-    let beat: ReturnType<typeof setInterval>;
     const stream = new ReadableStream<Uint8Array>({
       start(ctrl) {
         controller = ctrl;
@@ -67,9 +47,37 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
       cancel() {
         closed = true;
         clearInterval(beat);
-        void session.close("event stream closed");
+        void session?.close("event stream closed");
       },
     });
+    const fail = (r: Response) => {
+      closed = true;
+      clearInterval(beat);
+      return r;
+    };
+    const opened = await hc.session(c.req.raw, c.env as ServeEnv, {
+      deliver(sub, d) {
+        send(`id: ${d.message.id}\nevent: message\ndata: ${JSON.stringify(deliveryJson(d))}\n\n`);
+        if (d.tag !== 0) {
+          sub.ack([d.tag]); // written to the stream: at-most-once from here on
+          sub.credit(1);
+        }
+      },
+    });
+    if (isReject(opened)) return fail(rejectProblem(opened));
+    session = opened;
+    const sub = await session.subscribe({
+      kind,
+      destination: name,
+      selector: c.req.query("selector"),
+      ack: durable || kind === "queue" ? "client" : "auto",
+      prefetch: durable || kind === "queue" ? 100 : Infinity,
+      durable: kind === "topic" && durable ? `$http.sse.${durable}` : undefined,
+    });
+    if (isReject(sub)) {
+      await session.close("subscribe refused");
+      return fail(rejectProblem(sub));
+    }
     return new Response(stream, {
       headers: { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" },
     });

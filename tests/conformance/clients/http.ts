@@ -68,11 +68,6 @@ export const client: ProtocolClient = {
   // An SSE subscription to a queue that already holds messages answers 500: the core delivers during
   // subscribe(), before plugins/http/api/push.ts has its stream controller (and the delivery stays
   // unacked). Remove these once push.ts buffers or builds the stream first.
-  knownConsumerBugs: Object.fromEntries(
-    (["priority", "ttl-dlq", "persistence"] as const).map((
-      f,
-    ) => [f, "SSE on a queue with messages already queued fails with 500"]),
-  ),
   producer(tb) {
     return Promise.resolve({
       async send(dest, m) {

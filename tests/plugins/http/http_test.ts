@@ -280,3 +280,24 @@ Deno.test("http: SSE and WebSocket push; cross-protocol with MQTT both ways", as
     await tb.stop();
   }
 });
+
+Deno.test("http: SSE on a queue that already holds messages streams them (delivered during subscribe)", async () => {
+  const tb = await startBroker({ plugins: [http] });
+  const ctrl = new AbortController();
+  try {
+    for (const b of ["q1", "q2"]) await tb.broker.publish({ kind: "queue", destination: "held", body: b });
+    const res = await fetch(`${base(tb)}/queues/held/events`, { signal: ctrl.signal });
+    assert.equal(res.status, 200);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while ((text.match(/event: message/g) ?? []).length < 2) text += (await reader.read()).value ?? "";
+    assert.ok(text.indexOf('"body":"q1"') < text.indexOf('"body":"q2"'));
+    await waitFor(
+      () => tb.broker.queue("held")!.pending + tb.broker.queue("held")!.inflight === 0,
+      "acked on write",
+    );
+  } finally {
+    ctrl.abort();
+    await tb.stop();
+  }
+});
