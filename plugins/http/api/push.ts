@@ -30,7 +30,7 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let closed = false;
     let beat: ReturnType<typeof setInterval> | undefined;
-    let session: Session | undefined;
+    const held: { session?: Session } = {};
     const send = (chunk: string) => {
       if (!closed) controller.enqueue(encoder.encode(chunk));
     };
@@ -47,7 +47,7 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
       cancel() {
         closed = true;
         clearInterval(beat);
-        void session?.close("event stream closed");
+        void held.session?.close("event stream closed");
       },
     });
     const fail = (r: Response) => {
@@ -65,7 +65,7 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
       },
     });
     if (isReject(opened)) return fail(rejectProblem(opened));
-    session = opened;
+    const session = held.session = opened;
     const sub = await session.subscribe({
       kind,
       destination: name,
