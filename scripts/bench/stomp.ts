@@ -7,45 +7,16 @@
  * @module
  */
 
+import { spawnBroker } from "./spawn.ts";
+
 // deno-lint-ignore no-console
 const print = (s: string) => console.log(s);
 const enc = new TextEncoder();
 const BODY = "x".repeat(64);
-
-async function startBroker(): Promise<{ port: number; stop(): Promise<void> }> {
-  const code = `
-    import { createBroker } from "${new URL("../../mod.ts", import.meta.url).href}";
-    const dataDir = await Deno.makeTempDir({ prefix: "ferrymq-bench-" });
-    const b = await createBroker({ node: { dataDir }, plugins: [
-      { use: "sqlite-store", options: { synchronous: "NORMAL" } },
-      { use: "stomp", options: { port: 0, wsPort: -1, hostname: "127.0.0.1", heartBeatMs: 0 } },
-    ] }, { printLogs: false });
-    console.log("port " + b.listeners()[0].port);
-    Deno.addSignalListener("SIGTERM", async () => { await b.stop(); await Deno.remove(dataDir, { recursive: true }); Deno.exit(0); });
-  `;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", code],
-    stdout: "piped",
-    stderr: "inherit",
-    cwd: new URL("../../", import.meta.url).pathname,
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/port \d+/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("broker did not start");
-    text += value;
-  }
-  reader.releaseLock();
-  return {
-    port: Number(/port (\d+)/.exec(text)![1]),
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
-    },
-  };
-}
+const PLUGINS = [
+  { use: "sqlite-store", options: { synchronous: "NORMAL" } },
+  { use: "stomp", options: { port: 0, wsPort: -1, hostname: "127.0.0.1", heartBeatMs: 0 } },
+];
 
 /** A raw STOMP connection that counts frames by command. */
 async function stomp(port: number, onFrame: (command: string, headers: string) => void) {
@@ -150,16 +121,17 @@ async function peerListening(port: number): Promise<boolean> {
 /** Runs the suite. */
 export async function main(_args: string[]): Promise<void> {
   const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
-  const ours = await startBroker();
+  const ours = await spawnBroker(PLUGINS);
+  const port = ours.ports["stomp:tcp"];
   const rows: [string, number, number | undefined][] = [];
   try {
-    await persistentQueue(ours.port, 2_000, 500);
+    await persistentQueue(port, 2_000, 500);
     rows.push([
       "persistent queue 1 -> 1, receipts windowed (500)",
-      await persistentQueue(ours.port, 50_000, 500),
+      await persistentQueue(port, 50_000, 500),
       undefined,
     ]);
-    rows.push(["topic 1 -> 10 (deliveries/s)", await topicFanOut(ours.port, 20_000, 10), undefined]);
+    rows.push(["topic 1 -> 10 (deliveries/s)", await topicFanOut(port, 20_000, 10), undefined]);
   } finally {
     await ours.stop();
   }
