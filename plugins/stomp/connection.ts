@@ -292,11 +292,13 @@ export class StompConnection implements DeliverySink {
     const ops = tx === undefined ? undefined : this.#tx.get(tx);
     if (!ops) return this.#error(`No transaction "${tx}"`, receipt);
     this.#tx.delete(tx!);
-    const results = await Promise.all(
-      ops.filter((o) => o.kind === "send").map((o) =>
-        this.#session!.publish((o as { init: MessageInit }).init)
-      ),
-    );
+    const sends = ops.filter((o): o is { kind: "send"; init: MessageInit } => o.kind === "send");
+    // Every send is authorized before any is published, so an ACL refusal leaves nothing behind.
+    for (const { init } of sends) {
+      const ok = await this.#session!.authorize("publish", init.destination, init.kind ?? "topic");
+      if (ok !== true) return this.#error(`Transaction "${tx}" refused: ${ok.reason}`, receipt);
+    }
+    const results = await Promise.all(sends.map(({ init }) => this.#session!.publish(init)));
     const failed = results.find((r): r is Reject => r !== undefined);
     if (failed) return this.#error(`Transaction "${tx}" failed: ${failed.reason}`, receipt);
     for (const o of ops) {

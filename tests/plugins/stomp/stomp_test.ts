@@ -230,3 +230,24 @@ Deno.test("stomp: a bad login gets an ERROR frame", async () => {
     await tb.stop();
   }
 });
+
+Deno.test("stomp: a transaction with one unauthorized send publishes none of its sends", async () => {
+  const tb = await startBroker(opts);
+  tb.broker.hooks.on(
+    "test",
+    "authorize",
+    (e) => e.destination === "secret" ? { code: "not_authorized", reason: "no" } : true,
+  );
+  const { client, failed } = await connect(tb, "tcp");
+  try {
+    const tx = client.begin();
+    client.publish({ destination: "/queue/open", body: "1", headers: { transaction: tx.id } });
+    client.publish({ destination: "/queue/secret", body: "2", headers: { transaction: tx.id } });
+    tx.commit();
+    assert.match(await within(failed, 5000, "ERROR"), /refused/);
+    assert.equal(tb.broker.queue("open")?.pending ?? 0, 0);
+  } finally {
+    await client.deactivate();
+    await tb.stop();
+  }
+});
