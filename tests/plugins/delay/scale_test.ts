@@ -3,8 +3,9 @@ import type { DelayService } from "../../../plugins/delay/mod.ts";
 import { startBroker } from "../../helpers/broker.ts";
 import { deferred, within } from "../../helpers/wait.ts";
 
-// The million-message run is `deno task bench delay`; the test keeps 100,000 so the suite stays quick.
-const N = 100_000;
+// The issue asks for a million; the schedule offset leaves time to publish them all before the first is due.
+const N = 1_000_000;
+const LEAD_MS = 20_000;
 
 Deno.test(`${N.toLocaleString("en")} scheduled messages share one timer, stay small and fire in due order`, async () => {
   const tb = await startBroker({ plugins: [{ use: "delay" }] });
@@ -24,7 +25,7 @@ Deno.test(`${N.toLocaleString("en")} scheduled messages share one timer, stay sm
     );
     const body = new Uint8Array(16);
     const heapBefore = Deno.memoryUsage().heapUsed;
-    const start = Date.now() + 1500;
+    const start = Date.now() + LEAD_MS;
     // Due times spread over 1.5 s, published out of order (a fixed permutation).
     const batch: Promise<void>[] = [];
     for (let i = 0; i < N; i++) {
@@ -44,7 +45,7 @@ Deno.test(`${N.toLocaleString("en")} scheduled messages share one timer, stay sm
     assert.ok(Date.now() < start, "scheduling finished before the first was due (slow machine?)");
     assert.equal(svc.size, N);
     assert.ok(perMessage < 1024, `heap grew ${perMessage.toFixed(0)} bytes per scheduled message`);
-    await within(done.promise, 15_000, `${N} deliveries (have ${received})`);
+    await within(done.promise, LEAD_MS + 30_000, `${N} deliveries (have ${received})`);
     assert.equal(outOfOrder, 0, "deliveries in due order");
     assert.equal(early, 0, "none delivered before its time");
     assert.equal(svc.size, 0);
