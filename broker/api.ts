@@ -430,7 +430,10 @@ export interface BrokerApi {
   browse(name: string, opts?: { selector?: string; offset?: number; limit?: number }): Message[];
   destinations(): DestinationInfo[];
   /** Emits an observe hook from a plugin (adminAction from the admin API). */
-  emit<H extends "adminAction" | "connected" | "disconnected">(name: H, e: Parameters<Hooks[H]>[0]): void;
+  emit<H extends "adminAction" | "connected" | "disconnected" | "deadLetter">(
+    name: H,
+    e: Parameters<Hooks[H]>[0],
+  ): void;
   readonly limits: Readonly<BrokerLimits>;
   readonly stats: BrokerStats;
   /** The active store: the store plugin's, or the in-memory one when none is configured. */

@@ -464,7 +464,10 @@ export class Core implements BrokerApi, QueueOwner {
     return [...this.#sessions.values()];
   }
 
-  emit<H extends "adminAction" | "connected" | "disconnected">(name: H, e: Parameters<Hooks[H]>[0]): void {
+  emit<H extends "adminAction" | "connected" | "disconnected" | "deadLetter">(
+    name: H,
+    e: Parameters<Hooks[H]>[0],
+  ): void {
     // deno-lint-ignore no-explicit-any
     (this.#hooks.compiled[name] as ((e: any) => void) | undefined)?.(e);
   }

@@ -291,6 +291,8 @@ export class DelayScheduler implements Scheduler, DelayService {
       this.#log.warn(`cannot deliver scheduled message "${job.id}" to "${t.destination}"`, {
         error: String(e),
       });
+      // Nothing is lost: an unroutable message goes where dead letters go (the dlq plugin).
+      this.#broker.emit("deadLetter", { message: m, queue: m.destination, reason: "unroutable" });
     });
     const next = this.#next(job, now);
     if (next === undefined) {

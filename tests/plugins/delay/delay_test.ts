@@ -236,3 +236,30 @@ Deno.test("AMQP x-opt-delivery-delay / x-opt-delivery-time annotations are honou
     await tb.stop();
   }
 });
+
+Deno.test("a scheduled message that cannot be routed when due goes to the dead-letter queue", async () => {
+  const tb = await startBroker({
+    plugins: [{ use: "delay" }, { use: "dlq" }],
+    limits: { autoCreate: false },
+  });
+  try {
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "nowhere",
+      body: "late",
+      deliverAt: Date.now() + 20,
+    });
+    const dead = await waitFor(
+      () =>
+        tb.broker.destinations().find((d) =>
+          d.kind === "queue" && d.name.startsWith("DLQ") && d.pending === 1
+        ),
+      "the dead letter",
+    );
+    const [m] = tb.broker.browse(dead.name);
+    assert.equal(new TextDecoder().decode(m.body), "late");
+    assert.equal(m.properties.dlqReason, "unroutable");
+  } finally {
+    await tb.stop();
+  }
+});
