@@ -5,7 +5,6 @@
  * @module
  */
 import {
-  type Action,
   type BrokerApi,
   type BrokerLimits,
   type BrokerStats,
@@ -27,7 +26,6 @@ import {
   type Scheduler,
   type Session,
   type Store,
-  type Subscription,
   type SubscriptionSpec,
 } from "./api.ts";
 import { DEFAULT_ADDRESS_LIMITS, validateName, validatePattern } from "./address.ts";
@@ -39,6 +37,9 @@ import { createMessage } from "./message.ts";
 import { Consumer, type Entry, Queue, type QueueOwner } from "./queue.ts";
 import { DelayedRedeliveries, type RedeliveryDecision, type RedeliveryPolicy } from "./redelivery.ts";
 import { compileSelector, type Selector } from "./selector.ts";
+import { CoreSession, RESOLVED } from "./session.ts";
+
+export { CoreSession };
 
 /** Default core limits; broker.json "limits" overrides any of them. */
 export const DEFAULT_LIMITS: BrokerLimits = Object.freeze({
@@ -51,7 +52,6 @@ export const DEFAULT_LIMITS: BrokerLimits = Object.freeze({
   pluginTimeoutMs: 10_000,
 });
 
-const RESOLVED: Promise<void> = Promise.resolve();
 const throwIfReject = (r: void | Reject): void => {
   if (r !== undefined) throw new BrokerError(r.code, r.reason);
 };
@@ -711,99 +711,3 @@ interface QueueWithSel extends Queue {
 }
 
 const NO_SINK: DeliverySink = { deliver() {} };
-
-/** A client's session: publish, subscribe, authorize, close. */
-export class CoreSession implements Session {
-  readonly id: string;
-  readonly client: ClientInfo;
-  readonly principal: Principal;
-  readonly sink: DeliverySink;
-  readonly trusted: boolean;
-  readonly #core: Core;
-  readonly #subs = new Set<Consumer>();
-  #closed = false;
-
-  constructor(
-    core: Core,
-    id: string,
-    client: ClientInfo,
-    principal: Principal,
-    sink: DeliverySink,
-    trusted = false,
-  ) {
-    this.#core = core;
-    this.id = id;
-    this.client = client;
-    this.principal = principal;
-    this.sink = sink;
-    this.trusted = trusted;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Subscriptions currently open. */
-  subscriptions(): readonly Consumer[] {
-    return [...this.#subs];
-  }
-
-  publish(m: MessageInit): Promise<void | Reject> {
-    if (this.#closed) {
-      return Promise.resolve({ code: "closed", reason: "Cannot publish: the session is closed" });
-    }
-    try {
-      const r = this.#core.publishAs(this, m);
-      return r === undefined ? RESOLVED : r instanceof Promise ? r : Promise.resolve(r);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  async subscribe(spec: SubscriptionSpec): Promise<Subscription | Reject> {
-    if (this.#closed) return { code: "closed", reason: "Cannot subscribe: the session is closed" };
-    const hooks = this.#core.hooks.compiled;
-    if (!this.trusted) {
-      const a = await this.authorize(
-        spec.kind === "queue" ? "subscribe" : "subscribe",
-        spec.destination,
-        spec.kind,
-      );
-      if (a !== true) return a;
-    }
-    if (hooks.subscribe) {
-      const r = await hooks.subscribe({ spec, principal: this.principal, client: this.client });
-      if (isReject(r)) return r;
-      spec = r;
-    }
-    try {
-      const c = this.#core.attach(this, spec);
-      this.#subs.add(c);
-      return c;
-    } catch (e) {
-      if (isBrokerError(e)) return { code: e.code, reason: e.message };
-      throw e;
-    }
-  }
-
-  authorize(action: Action, destination: string, kind: DestinationKind): Promise<true | Reject> {
-    const authz = this.#core.hooks.compiled.authorize;
-    if (!authz || this.trusted) return Promise.resolve(true);
-    const r = authz({ principal: this.principal, client: this.client, action, destination, kind });
-    return r instanceof Promise ? r : Promise.resolve(r);
-  }
-
-  forget(c: Consumer): void {
-    this.#subs.delete(c);
-  }
-
-  async close(reason: string): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const c of [...this.#subs]) await c.cancel();
-    this.#core.dropSession(this);
-    if (!this.trusted) {
-      this.#core.emit("disconnected", { client: this.client, principal: this.principal, reason });
-    }
-  }
-}
