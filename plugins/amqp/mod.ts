@@ -5,14 +5,7 @@
  * @module
  */
 import rhea from "rhea";
-import {
-  type BrokerApi,
-  type ClientInfo,
-  definePlugin,
-  type DestinationKind,
-  isReject,
-  type Session,
-} from "../../mod.ts";
+import { definePlugin, type DestinationKind, isReject } from "../../mod.ts";
 import { formatAddress, parseAddress } from "./address_map.ts";
 import { AmqpLinks } from "./links.ts";
 
@@ -28,30 +21,25 @@ interface Options {
 // deno-lint-ignore no-explicit-any
 type Ctx = any;
 
-/** A SASL mechanism that opens the core session while authenticating, so the gate runs once. */
-function mechanism(broker: BrokerApi, plain: boolean) {
+/**
+ * A SASL mechanism that only collects the credentials: the core session (and so the authenticate
+ * gate, which needs the client's address) is opened when the connection opens.
+ */
+function mechanism(plain: boolean) {
   return function () {
     return {
       outcome: undefined as boolean | undefined,
       username: undefined as string | undefined,
-      session: undefined as Session | undefined,
+      password: undefined as Uint8Array | undefined,
       start(response: Uint8Array | undefined) {
-        const parts = plain ? new TextDecoder().decode(response ?? new Uint8Array()).split("\0") : [];
-        const client: ClientInfo = {
-          clientId: `amqp-${crypto.randomUUID()}`,
-          protocol: "amqp",
-          remote: "",
-          listener: "amqp:tcp",
-          username: plain ? parts[1] : undefined,
-          password: plain ? new TextEncoder().encode(parts[2] ?? "") : undefined,
-        };
-        return broker.openSession(client, { deliver: (sub, d) => this.sink?.deliver(sub, d) }).then((s) => {
-          this.outcome = !isReject(s);
-          this.username = client.username ?? "anonymous";
-          if (!isReject(s)) this.session = s;
-        });
+        if (plain) {
+          const parts = new TextDecoder().decode(response ?? new Uint8Array()).split("\0");
+          this.username = parts[1];
+          this.password = new TextEncoder().encode(parts[2] ?? "");
+        }
+        this.outcome = true;
+        return Promise.resolve();
       },
-      sink: undefined as AmqpLinks | undefined,
     };
   };
 }
@@ -68,8 +56,8 @@ export default definePlugin<Options>({
       fromAddress: (a) => formatAddress("topic", a),
     });
     const container = rhea.create_container({ id: `ferrymq-${broker.nodeId}`, autoaccept: false });
-    container.sasl_server_mechanisms.PLAIN = mechanism(broker, true);
-    container.sasl_server_mechanisms.ANONYMOUS = mechanism(broker, false);
+    container.sasl_server_mechanisms.PLAIN = mechanism(true);
+    container.sasl_server_mechanisms.ANONYMOUS = mechanism(false);
     // Per connection; a promise because a client without a SASL layer is authenticated on open.
     const links = new Map<unknown, Promise<AmqpLinks | undefined>>();
     const linkOptions = {
@@ -85,27 +73,30 @@ export default definePlugin<Options>({
       );
 
     container.on("connection_open", (c: Ctx) => {
-      const mech = c.connection.sasl_transport?.mechanism;
+      // With ANONYMOUS enabled rhea wraps the SASL layer in a selector: the mechanism is one level down.
+      // A client that skipped SASL altogether has none and is anonymous.
+      const sasl = c.connection.sasl_transport;
+      const mech = sasl?.mechanism ?? sasl?.selected?.mechanism;
       const sink = {
         deliver: (sub: Parameters<AmqpLinks["deliver"]>[0], d: Parameters<AmqpLinks["deliver"]>[1]) =>
           l?.deliver(sub, d),
       };
       let l: AmqpLinks | undefined;
-      const ready = (mech?.session ? Promise.resolve(mech.session as Session) : broker.openSession({
-        clientId: `amqp-${crypto.randomUUID()}`,
+      const socket = c.connection.socket;
+      const ready = broker.openSession({
+        clientId: c.connection.remote?.open?.container_id ?? `amqp-${crypto.randomUUID()}`,
         protocol: "amqp",
-        remote: "",
+        remote: socket?.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : "",
         listener: "amqp:tcp",
-      }, sink))
+        username: mech?.username,
+        password: mech?.password,
+      }, sink)
         .then((session) => {
           if (isReject(session)) {
             c.connection.close({ condition: "amqp:unauthorized-access", description: session.reason });
             return undefined;
           }
           l = new AmqpLinks(session, linkOptions);
-          if (mech) {
-            mech.sink = l;
-          }
           return l;
         });
       links.set(c.connection, ready);
