@@ -44,4 +44,6 @@ export interface Routes {
   openapi(route: unknown, handler: (c: any) => Response | Promise<Response>): void;
   // deno-lint-ignore no-explicit-any
   get(path: string, handler: (c: any) => Response | Promise<Response>): void;
+  // deno-lint-ignore no-explicit-any
+  post(path: string, handler: (c: any) => Response | Promise<Response>): void;
 }

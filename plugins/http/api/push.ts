@@ -20,33 +20,61 @@ import { deliveryJson } from "./message_out.ts";
 
 const encoder = new TextEncoder();
 
+/** Written events of one durable stream, kept so a reconnect with Last-Event-ID can replay them. */
+const REPLAY = 1000;
+
+/** A stream with client acks: its id goes out first, acks come back by message id. */
+interface AckStream {
+  readonly queue: string;
+  readonly handed: Map<string, { sub: Subscription; tag: number }>;
+}
+
 /** Registers the SSE routes; WebSocket frames are handled by {@linkcode handleSocket}. */
 export function pushRoutes(app: Routes, hc: HttpContext): void {
+  const replay = new Map<string, { id: string; chunk: string }[]>();
+  const ackStreams = new Map<string, AckStream>();
+
   app.get("/api/v1/:kind{queues|topics}/:name/events", async (c) => {
     const kind: DestinationKind = c.req.param("kind") === "queues" ? "queue" : "topic";
     const name = c.req.param("name");
     const durable = c.req.query("durable");
+    const clientAck = c.req.query("ack") === "client";
+    const lastId = c.req.header("last-event-id");
+    const streamId = crypto.randomUUID();
+    const ring = durable ? replay.get(durable) ?? [] : undefined;
+    if (durable && ring) replay.set(durable, ring);
     // The stream exists before the subscription: a queue with messages delivers during subscribe().
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let closed = false;
     let beat: ReturnType<typeof setInterval> | undefined;
     const held: { session?: Session } = {};
+    const handed = new Map<string, { sub: Subscription; tag: number }>();
     const send = (chunk: string) => {
       if (!closed) controller.enqueue(encoder.encode(chunk));
     };
     const stream = new ReadableStream<Uint8Array>({
       start(ctrl) {
         controller = ctrl;
-        send(
-          `: subscribed ${name}${
-            c.req.header("last-event-id") ? ` after ${c.req.header("last-event-id")}` : ""
-          }\n\n`,
-        );
+        send(`: subscribed ${name}\n\n`);
+        if (clientAck) {
+          send(
+            `event: stream\ndata: ${
+              JSON.stringify({
+                id: streamId,
+                ack: `/api/v1/${c.req.param("kind")}/${name}/events/${streamId}/ack`,
+              })
+            }\n\n`,
+          );
+        }
+        // Resume: what was written after the client's last event may not have reached it.
+        const from = ring && lastId ? ring.findIndex((e) => e.id === lastId) : -1;
+        if (ring && from >= 0) { for (const e of ring.slice(from + 1)) send(e.chunk); }
         beat = setInterval(() => send(": heartbeat\n\n"), hc.options.heartbeatMs);
       },
       cancel() {
         closed = true;
         clearInterval(beat);
+        ackStreams.delete(streamId);
         void held.session?.close("event stream closed");
       },
     });
@@ -57,8 +85,15 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
     };
     const opened = await hc.session(c.req.raw, c.env as ServeEnv, {
       deliver(sub, d) {
-        send(`id: ${d.message.id}\nevent: message\ndata: ${JSON.stringify(deliveryJson(d))}\n\n`);
-        if (d.tag !== 0) {
+        const chunk = `id: ${d.message.id}\nevent: message\ndata: ${JSON.stringify(deliveryJson(d))}\n\n`;
+        send(chunk);
+        if (ring) {
+          ring.push({ id: d.message.id, chunk });
+          if (ring.length > REPLAY) ring.splice(0, ring.length - REPLAY);
+        }
+        if (d.tag === 0) return;
+        if (clientAck) handed.set(d.message.id, { sub, tag: d.tag });
+        else {
           sub.ack([d.tag]); // written to the stream: at-most-once from here on
           sub.credit(1);
         }
@@ -70,17 +105,42 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
       kind,
       destination: name,
       selector: c.req.query("selector"),
-      ack: durable || kind === "queue" ? "client" : "auto",
-      prefetch: durable || kind === "queue" ? 100 : Infinity,
+      ack: durable || kind === "queue" || clientAck ? "client" : "auto",
+      prefetch: durable || kind === "queue" || clientAck ? 100 : Infinity,
       durable: kind === "topic" && durable ? `$http.sse.${durable}` : undefined,
     });
     if (isReject(sub)) {
       await session.close("subscribe refused");
       return fail(rejectProblem(sub));
     }
+    if (clientAck) ackStreams.set(streamId, { queue: name, handed });
     return new Response(stream, {
       headers: { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" },
     });
+  });
+
+  app.post("/api/v1/:kind{queues|topics}/:name/events/:stream/ack", async (c) => {
+    const s = ackStreams.get(c.req.param("stream"));
+    if (!s || s.queue !== c.req.param("name")) {
+      return problem("not_found", `No event stream "${c.req.param("stream")}"`);
+    }
+    const body = await c.req.json().catch(() => undefined) as {
+      ids?: unknown;
+      requeue?: boolean;
+      nack?: boolean;
+    } | undefined;
+    if (!body || !Array.isArray(body.ids)) return problem("invalid_argument", 'The body is {"ids": [...]}');
+    let settled = 0;
+    for (const id of body.ids) {
+      const h = s.handed.get(String(id));
+      if (!h) continue;
+      s.handed.delete(String(id));
+      if (body.nack) h.sub.nack([h.tag], body.requeue !== false);
+      else h.sub.ack([h.tag]);
+      h.sub.credit(1);
+      settled++;
+    }
+    return Response.json({ settled });
   });
 }
 

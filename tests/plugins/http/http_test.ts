@@ -301,3 +301,64 @@ Deno.test("http: SSE on a queue that already holds messages streams them (delive
     await tb.stop();
   }
 });
+
+async function readEvents(
+  reader: ReadableStreamDefaultReader<string>,
+  state: { text: string },
+  until: (t: string) => boolean,
+) {
+  while (!until(state.text)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    state.text += value;
+  }
+  return state.text;
+}
+
+Deno.test("http: SSE on a queue with ack=client: messages stay in flight until acked by id", async () => {
+  const tb = await startBroker({ plugins: [http] });
+  const ctrl = new AbortController();
+  try {
+    await tb.broker.publish({ kind: "queue", destination: "acked", body: "a1" });
+    const res = await fetch(`${base(tb)}/queues/acked/events?ack=client`, { signal: ctrl.signal });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const state = { text: "" };
+    await readEvents(reader, state, (t) => t.includes("event: message") && t.includes("event: stream"));
+    const stream = JSON.parse(/event: stream\ndata: (.*)\n/.exec(state.text)![1]);
+    const msg = JSON.parse(/event: message\ndata: (.*)\n/.exec(state.text)![1]);
+    assert.equal(tb.broker.queue("acked")!.inflight, 1);
+    const ack = await fetch(`http://127.0.0.1:${tb.ports.http}${stream.ack}`, json({ ids: [msg.id] }));
+    assert.deepEqual(await ack.json(), { settled: 1 });
+    assert.equal(tb.broker.queue("acked")!.inflight, 0);
+  } finally {
+    ctrl.abort();
+    await tb.stop();
+  }
+});
+
+Deno.test("http: a durable SSE stream resumes after Last-Event-ID, replaying what followed it", async () => {
+  const tb = await startBroker({ plugins: [http] });
+  const first = new AbortController(), second = new AbortController();
+  try {
+    const res = await fetch(`${base(tb)}/topics/feed.>/events?durable=d1`, { signal: first.signal });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const state = { text: "" };
+    await readEvents(reader, state, (t) => t.includes("subscribed"));
+    for (const b of ["e1", "e2", "e3"]) await tb.broker.publish({ destination: "feed.x", body: b });
+    await readEvents(reader, state, (t) => (t.match(/event: message/g) ?? []).length === 3);
+    const ids = [...state.text.matchAll(/^id: (.*)$/gm)].map((m) => m[1]);
+    first.abort();
+    // The client saw only e1: it reconnects with that id and gets e2 and e3 again, then new ones.
+    const again = await fetch(`${base(tb)}/topics/feed.>/events?durable=d1`, {
+      signal: second.signal,
+      headers: { "last-event-id": ids[0] },
+    });
+    const r2 = again.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const s2 = { text: "" };
+    await readEvents(r2, s2, (t) => (t.match(/event: message/g) ?? []).length === 2);
+    assert.deepEqual([...s2.text.matchAll(/"body":"(e\d)"/g)].map((m) => m[1]), ["e2", "e3"]);
+  } finally {
+    second.abort();
+    await tb.stop();
+  }
+});
