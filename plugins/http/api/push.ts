@@ -151,6 +151,7 @@ interface WsFrame {
   destination?: string;
   selector?: string;
   ack?: "auto" | "client";
+  durable?: string;
   ids?: string[];
   requeue?: boolean;
   message?: Record<string, unknown>;
@@ -211,8 +212,11 @@ async function handleFrame(
         kind,
         destination: f.destination,
         selector: f.selector,
-        ack: f.ack ?? (kind === "topic" ? "auto" : "client"),
-        prefetch: (f.ack ?? (kind === "topic" ? "auto" : "client")) === "auto" ? Infinity : 100,
+        ack: f.durable ? "client" : f.ack ?? (kind === "topic" ? "auto" : "client"),
+        prefetch: !f.durable && (f.ack ?? (kind === "topic" ? "auto" : "client")) === "auto" ? Infinity : 100,
+        // Resume: a durable subscription keeps what arrives while the socket is away; unacked
+        // deliveries come back when it resubscribes.
+        durable: kind === "topic" && f.durable ? `$http.ws.${f.durable}` : undefined,
       });
       if (isReject(sub)) return out({ op: "error", id: f.id, code: sub.code, detail: sub.reason });
       subs.set(f.id, sub);

@@ -362,3 +362,37 @@ Deno.test("http: a durable SSE stream resumes after Last-Event-ID, replaying wha
     await tb.stop();
   }
 });
+
+Deno.test("http: a durable WebSocket subscription resumes with what arrived while it was away", async () => {
+  const tb = await startBroker({ plugins: [http] });
+  const open = async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${tb.ports.http}/api/v1/ws`);
+    const frames = new Collector<Record<string, unknown>>();
+    ws.onmessage = (e) => frames.push(JSON.parse(e.data));
+    await within(new Promise((r) => ws.onopen = r), 5000, "ws open");
+    ws.send(
+      JSON.stringify({ op: "subscribe", id: "s", kind: "topic", destination: "alerts.>", durable: "w1" }),
+    );
+    await waitFor(() => frames.items.find((f) => f.op === "subscribed"), "subscribed");
+    return { ws, frames };
+  };
+  const close = async (ws: WebSocket) => {
+    const closed = new Promise((r) => ws.onclose = r);
+    ws.close();
+    await closed;
+  };
+  try {
+    const a = await open();
+    await close(a.ws);
+    await tb.broker.publish({ destination: "alerts.fire", body: "while away" });
+    const b = await open();
+    const msg = await waitFor(() => b.frames.items.find((f) => f.op === "message"), "the queued message") as {
+      message: { id: string; body: string };
+    };
+    assert.equal(msg.message.body, "while away");
+    b.ws.send(JSON.stringify({ op: "ack", ids: [msg.message.id] }));
+    await close(b.ws);
+  } finally {
+    await tb.stop();
+  }
+});
