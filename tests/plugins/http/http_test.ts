@@ -396,3 +396,19 @@ Deno.test("http: a durable WebSocket subscription resumes with what arrived whil
     await tb.stop();
   }
 });
+
+Deno.test("http: a standard EventSource client receives topic events", async () => {
+  const tb = await startBroker({ plugins: [http] });
+  const es = new EventSource(`${base(tb)}/topics/es.>/events`);
+  try {
+    const got = new Collector<string>();
+    es.addEventListener("message", (e) => got.push(JSON.parse((e as MessageEvent).data).body));
+    await within(new Promise((r) => es.onopen = r), 5000, "EventSource open");
+    await waitFor(() => tb.broker.destinations().some((d) => d.boundTo === "es.>"), "the subscription");
+    await tb.broker.publish({ destination: "es.one", body: "via EventSource" });
+    assert.deepEqual(await got.atLeast(1), ["via EventSource"]);
+  } finally {
+    es.close();
+    await tb.stop();
+  }
+});
