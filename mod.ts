@@ -24,4 +24,10 @@ export { decodeMessage, encodeMessage } from "./broker/message_codec.ts";
 export { isPattern, matchesPattern, validateName, validatePattern } from "./broker/address.ts";
 export { Matcher } from "./broker/matcher.ts";
 export { TcpTransport, type Transport, WsTransport } from "./broker/transport.ts";
-export { type Listening, listenTcp, listenWebSocket } from "./broker/listen.ts";
+export {
+  type Listening,
+  listenTcp,
+  listenWebSocket,
+  type ProtocolConnection,
+  serveProtocol,
+} from "./broker/listen.ts";

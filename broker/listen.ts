@@ -107,3 +107,69 @@ export function listenWebSocket(broker: BrokerApi, o: WsListenOptions): Listenin
     },
   };
 }
+
+/** A connection a protocol plugin made for an accepted transport. */
+export interface ProtocolConnection {
+  readonly ended: Promise<void>;
+  start(): void;
+  close(reason: string): Promise<void>;
+}
+
+/** Options of {@linkcode serveProtocol}. */
+export interface ServeProtocolOptions {
+  protocol: string;
+  port: number;
+  hostname: string;
+  /** -1 leaves WebSocket off. */
+  wsPort: number;
+  wsPath: string;
+  subprotocols: readonly string[];
+  text?: boolean;
+  connect(t: Transport, listener: string): ProtocolConnection;
+}
+
+/**
+ * Opens a protocol's TCP listener and, when `wsPort >= 0`, its WebSocket endpoint; tracks the
+ * connections so each listener reports its count and `close()` ends them all. Nothing half-starts:
+ * if the second listener fails, the first is closed before the error is thrown.
+ */
+export async function serveProtocol(
+  broker: BrokerApi,
+  o: ServeProtocolOptions,
+): Promise<{ ports: number[]; close(): Promise<void> }> {
+  const live = new Map<ProtocolConnection, string>();
+  const count = (listener: string) => () => [...live.values()].filter((l) => l === listener).length;
+  const accept = (listener: string) => (t: Transport) => {
+    const c = o.connect(t, listener);
+    live.set(c, listener);
+    c.start();
+    c.ended.then(() => live.delete(c));
+  };
+  const listening: Listening[] = [];
+  const tcpName = `${o.protocol}:tcp`, wsName = `${o.protocol}:ws`;
+  try {
+    listening.push(
+      listenTcp(broker, { ...o, name: tcpName, connections: count(tcpName), onConnection: accept(tcpName) }),
+    );
+    if (o.wsPort >= 0) {
+      listening.push(listenWebSocket(broker, {
+        ...o,
+        name: wsName,
+        port: o.wsPort,
+        path: o.wsPath,
+        connections: count(wsName),
+        onConnection: accept(wsName),
+      }));
+    }
+  } catch (e) {
+    for (const l of listening) await l.close();
+    throw e;
+  }
+  return {
+    ports: listening.map((l) => l.port),
+    async close() {
+      await Promise.all([...live.keys()].map((c) => c.close("broker stopping")));
+      for (const l of listening) await l.close();
+    },
+  };
+}
