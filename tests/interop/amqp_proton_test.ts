@@ -3,6 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { startBroker } from "../helpers/broker.ts";
+import { hasPythonModule, PYTHON } from "../helpers/python.ts";
 
 const SCRIPT = `
 import sys
@@ -28,16 +29,7 @@ conn.close()
 print("OK" if ok else "FAIL")
 `;
 
-const PYTHON = (() => {
-  try {
-    Deno.statSync("/usr/bin/python3");
-    return "/usr/bin/python3";
-  } catch {
-    return "python3";
-  }
-})();
-const hasProton =
-  new Deno.Command(PYTHON, { args: ["-c", "import proton"], stderr: "null" }).outputSync().success;
+const hasProton = hasPythonModule("proton", "python3-qpid-proton");
 
 Deno.test({
   name: "qpid-proton sends and receives 1,000 durable messages with their properties",
@@ -57,7 +49,3 @@ Deno.test({
     }
   },
 });
-if (!hasProton) {
-  // deno-lint-ignore no-console
-  console.log("notice: python3-qpid-proton is not installed; the proton interop test is skipped");
-}

@@ -3,6 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { startBroker } from "../helpers/broker.ts";
+import { hasPythonModule, PYTHON } from "../helpers/python.ts";
 
 const SCRIPT = `
 import sys, time, threading, stomp
@@ -26,16 +27,7 @@ print("OK" if ok and got[0] == ("m0", "red", "true") and len(got) == 200 else "F
 `;
 
 // Debian's packages install into the system interpreter, which may not be the first python3 on PATH.
-const PYTHON = (() => {
-  try {
-    Deno.statSync("/usr/bin/python3");
-    return "/usr/bin/python3";
-  } catch {
-    return "python3";
-  }
-})();
-const hasStompPy =
-  new Deno.Command(PYTHON, { args: ["-c", "import stomp"], stderr: "null" }).outputSync().success;
+const hasStompPy = hasPythonModule("stomp", "python3-stomp");
 
 Deno.test({
   name: "stomp.py sends and receives 200 persistent messages with properties",
@@ -57,7 +49,3 @@ Deno.test({
     }
   },
 });
-if (!hasStompPy) {
-  // deno-lint-ignore no-console
-  console.log("notice: python3-stomp is not installed; the stomp.py interop test is skipped");
-}

@@ -3,6 +3,7 @@ import mqtt from "mqtt";
 import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { exchange as rawExchange } from "../../helpers/raw.ts";
 import { Collector, within } from "../../helpers/wait.ts";
 
 const opts = {
@@ -27,40 +28,8 @@ const CONNECT = (v = 4, id = "raw") =>
   gen({ cmd: "connect", protocolId: "MQTT", protocolVersion: v, clientId: id, clean: true, keepalive: 0 }, v);
 
 /** Sends `chunks` on a raw socket and returns everything the broker wrote until it closed the socket. */
-async function exchange(tb: TestBroker, chunks: Uint8Array[], ackFirst = false): Promise<Uint8Array> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: tb.ports["mqtt:tcp"] });
-  const out: number[] = [];
-  const buf = new Uint8Array(4096);
-  try {
-    for (const [i, c] of chunks.entries()) {
-      await conn.write(c);
-      if (i === 0 && ackFirst) {
-        const n = await conn.read(buf); // the CONNACK
-        if (n) out.push(...buf.subarray(0, n));
-      }
-    }
-  } catch { /* the broker may close first */ }
-  await within(
-    (async () => {
-      while (true) {
-        let n: number | null;
-        try {
-          n = await conn.read(buf);
-        } catch {
-          break;
-        }
-        if (n === null) break;
-        out.push(...buf.subarray(0, n));
-      }
-    })(),
-    5000,
-    "the broker to close the connection",
-  );
-  try {
-    conn.close();
-  } catch { /* closed */ }
-  return new Uint8Array(out);
-}
+const exchange = (tb: TestBroker, chunks: Uint8Array[], replyFirst = false) =>
+  rawExchange(tb.ports["mqtt:tcp"], chunks, { replyFirst });
 
 Deno.test("mqtt bad input: a packet before CONNECT closes the connection", async () => {
   const tb = await startBroker(opts);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Client } from "@stomp/stompjs";
 import { TCPWrapper } from "@stomp/tcp-wrapper";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { exchange as rawExchange } from "../../helpers/raw.ts";
 import { Collector, deferred, within } from "../../helpers/wait.ts";
 
 const opts = {
@@ -22,37 +23,8 @@ const enc = new TextEncoder();
 const CONNECT = enc.encode("CONNECT\naccept-version:1.2\nhost:x\n\n\0");
 
 /** Writes `chunks` and returns what the broker sent until it closed the socket. */
-async function exchange(tb: TestBroker, chunks: (Uint8Array | string)[]): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: tb.ports["stomp:tcp"] });
-  try {
-    for (const c of chunks) {
-      const b = typeof c === "string" ? enc.encode(c) : c;
-      for (let off = 0; off < b.length;) off += await conn.write(b.subarray(off));
-    }
-  } catch { /* the broker may close first */ }
-  let out = "";
-  const buf = new Uint8Array(4096);
-  await within(
-    (async () => {
-      while (true) {
-        let n: number | null;
-        try {
-          n = await conn.read(buf);
-        } catch {
-          break;
-        }
-        if (n === null) break;
-        out += new TextDecoder().decode(buf.subarray(0, n));
-      }
-    })(),
-    5000,
-    "the broker to close the connection",
-  );
-  try {
-    conn.close();
-  } catch { /* closed */ }
-  return out;
-}
+const exchange = async (tb: TestBroker, chunks: (Uint8Array | string)[]): Promise<string> =>
+  new TextDecoder().decode(await rawExchange(tb.ports["stomp:tcp"], chunks));
 
 const BAD: [string, (Uint8Array | string)[], RegExp][] = [
   ["a frame before CONNECT", ["SEND\ndestination:/queue/a\n\nx\0"], /before CONNECT/],
