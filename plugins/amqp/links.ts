@@ -59,6 +59,7 @@ export class AmqpLinks implements DeliverySink {
   readonly #o: LinkOptions;
   readonly #senders = new Map<Subscription, Link>();
   readonly #early = new Map<Subscription, Delivery[]>();
+  readonly #held = new Map<Subscription, Delivery[]>();
   readonly #deliveries = new WeakMap<RheaDelivery, { sub: Subscription; tag: number }>();
   readonly #temporary = new Map<Link, string>();
 
@@ -135,7 +136,10 @@ export class AmqpLinks implements DeliverySink {
     const sub = await this.session.subscribe(spec);
     if (isReject(sub)) return link.close(condition(sub));
     this.#senders.set(sub, link);
-    link.on("sendable", () => sub.setCredit(link.credit));
+    link.on("sendable", () => {
+      this.#flush(sub, link);
+      sub.setCredit(Math.max(0, (link.credit ?? 0) - (this.#held.get(sub)?.length ?? 0)));
+    });
     sub.setCredit(link.credit ?? 0);
     const early = this.#early.get(sub);
     if (early) {
@@ -153,8 +157,27 @@ export class AmqpLinks implements DeliverySink {
       this.#early.set(sub, list);
       return;
     }
+    const held = this.#held.get(sub);
+    // rhea numbers a transfer when it is sent: one that the session window cannot take yet waits here,
+    // in order, instead of going out of sequence.
+    if (held?.length || !link.sendable()) {
+      if (held) held.push(d);
+      else this.#held.set(sub, [d]);
+      return;
+    }
+    this.#transfer(sub, link, d);
+  }
+
+  #transfer(sub: Subscription, link: Link, d: Delivery): void {
     const delivery = link.send(fromMessage(d.message));
     if (d.tag !== 0) this.#deliveries.set(delivery, { sub, tag: d.tag });
+  }
+
+  #flush(sub: Subscription, link: Link): void {
+    const held = this.#held.get(sub);
+    if (!held) return;
+    while (held.length && link.sendable()) this.#transfer(sub, link, held.shift()!);
+    if (!held.length) this.#held.delete(sub);
   }
 
   /** A disposition from the client for one of our transfers. */
