@@ -38,6 +38,8 @@ export class Connection implements DeliverySink {
   /** Client's Receive Maximum and Maximum Packet Size (MQTT 5). */
   clientReceiveMax = 65535;
   clientMaxPacket = Infinity;
+  /** Topic aliases the client accepts from us (MQTT 5). */
+  clientTopicAliasMax = 0;
   readonly subs = new Map<string, SubInfo>();
   readonly bySub = new Map<Subscription, SubInfo>();
   #handlers: Handlers;
@@ -178,6 +180,7 @@ export class Connection implements DeliverySink {
     }
     this.clientReceiveMax = props.receiveMaximum ?? 65535;
     this.clientMaxPacket = props.maximumPacketSize ?? Infinity;
+    this.clientTopicAliasMax = props.topicAliasMaximum ?? 0;
     this.#keepAlive = p.keepalive ?? 0;
     let serverKeepAlive: number | undefined;
     if (o.maxKeepAlive > 0 && (this.#keepAlive === 0 || this.#keepAlive > o.maxKeepAlive)) {

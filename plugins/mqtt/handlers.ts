@@ -40,6 +40,7 @@ export class Handlers {
   readonly #out = new Map<number, Inflight>();
   readonly #inQos2 = new Set<number>();
   readonly #aliases = new Map<number, string>();
+  readonly #outAliases = new Map<string, number>();
   #inPending = 0;
   #nextId = 1;
   // Deliveries made while session.subscribe() is still attaching (messages already queued).
@@ -181,7 +182,22 @@ export class Handlers {
       tooBig();
       return;
     }
+    if (c.clientTopicAliasMax > 0) this.#alias(packet);
     c.send(packet);
+  }
+
+  // Outbound topic aliases [MQTT-3.3.2-8]: the first PUBLISH of a topic names it with a new alias, later
+  // ones send the alias alone; once the client's maximum is used up, topics go out in full.
+  #alias(packet: { topic: string; properties?: Record<string, unknown> }): void {
+    const known = this.#outAliases.get(packet.topic);
+    if (known !== undefined) {
+      packet.properties = { ...packet.properties, topicAlias: known };
+      packet.topic = "";
+    } else if (this.#outAliases.size < this.#c.clientTopicAliasMax) {
+      const alias = this.#outAliases.size + 1;
+      this.#outAliases.set(packet.topic, alias);
+      packet.properties = { ...packet.properties, topicAlias: alias };
+    }
   }
 
   puback(p: Packet): void {

@@ -255,3 +255,22 @@ Deno.test("mqtt: a WebSocket port in use fails start-up and releases the TCP lis
     blocker.close();
   }
 });
+
+Deno.test("mqtt 5: outbound topic aliases: the first PUBLISH names the topic, later ones carry the alias", async () => {
+  const tb = await startBroker(opts);
+  try {
+    const c = await connect(tb, { protocolVersion: 5, properties: { topicAliasMaximum: 4 } });
+    const got = new Collector<string>();
+    // deno-lint-ignore no-explicit-any
+    c.on(
+      "packetreceive",
+      (p: any) => p.cmd === "publish" && got.push(`${p.topic}|${p.properties?.topicAlias ?? "-"}`),
+    );
+    await c.subscribeAsync("al/#", { qos: 0 });
+    for (const t of ["al.a", "al.a", "al.b", "al.a"]) await tb.broker.publish({ destination: t, body: "x" });
+    assert.deepEqual(await got.atLeast(4), ["al/a|1", "|1", "al/b|2", "|1"]);
+    await end(c);
+  } finally {
+    await tb.stop();
+  }
+});
