@@ -7,6 +7,7 @@
  * @module
  */
 import rhea from "rhea";
+import { amqpClose, amqpConnect } from "../../helpers/amqp.ts";
 import type { TestBroker } from "../../helpers/broker.ts";
 import { within } from "../../helpers/wait.ts";
 import type { Dest, Incoming, Outgoing, ProtocolClient } from "../matrix.ts";
@@ -16,29 +17,8 @@ type Any = any;
 
 const decoder = new TextDecoder();
 
-function connect(tb: TestBroker): Promise<Any> {
-  const c = rhea.create_container({ id: `mx-${crypto.randomUUID()}` });
-  const conn = c.connect({ port: tb.ports["amqp:tcp"], host: "127.0.0.1", reconnect: false });
-  return within(
-    new Promise((resolve, reject) => {
-      conn.once("connection_open", () => resolve(conn));
-      conn.once(
-        "connection_error",
-        (e: Any) => reject(new Error(e.connection.error?.condition ?? "connection error")),
-      );
-      conn.once("disconnected", (e: Any) => reject(new Error(e.error?.message ?? "disconnected")));
-    }),
-    5000,
-    "AMQP open",
-  );
-}
-
-const close = (conn: Any) =>
-  within(
-    new Promise<void>((r) => (conn.once("connection_close", () => r()), conn.close())),
-    5000,
-    "AMQP close",
-  );
+const connect = (tb: TestBroker) => amqpConnect(tb.ports["amqp:tcp"], {}, `mx-${crypto.randomUUID()}`);
+const close = amqpClose;
 
 const address = (d: Dest) => `${d.kind}://${d.name}`;
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import rhea from "rhea";
 import { Buffer } from "node:buffer";
+import { amqpClose, amqpConnect } from "../../helpers/amqp.ts";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { Collector, deferred, waitFor, within } from "../../helpers/wait.ts";
 
@@ -8,28 +9,9 @@ const amqp = { use: "amqp", options: { port: 0, hostname: "127.0.0.1" } };
 // deno-lint-ignore no-explicit-any
 type Any = any;
 
-function connect(tb: TestBroker, opts: Record<string, unknown> = {}): Promise<Any> {
-  const c = rhea.create_container({ id: `client-${crypto.randomUUID()}` });
-  const conn = c.connect({ port: tb.ports["amqp:tcp"], host: "127.0.0.1", reconnect: false, ...opts });
-  return within(
-    new Promise((resolve, reject) => {
-      conn.once("connection_open", () => resolve(conn));
-      conn.once(
-        "connection_error",
-        (e: Any) => reject(new Error(e.connection.error?.condition ?? "connection error")),
-      );
-      conn.once("disconnected", (e: Any) => reject(new Error(e.error?.message ?? "disconnected")));
-    }),
-    5000,
-    "AMQP open",
-  );
-}
-const closeConn = (conn: Any) =>
-  within(
-    new Promise<void>((r) => (conn.once("connection_close", () => r()), conn.close())),
-    5000,
-    "AMQP close",
-  );
+const connect = (tb: TestBroker, opts: Record<string, unknown> = {}) =>
+  amqpConnect(tb.ports["amqp:tcp"], opts);
+const closeConn = amqpClose;
 const text = (body: Any) => typeof body === "string" ? body : new TextDecoder().decode(body.content ?? body);
 
 function send(conn: Any, address: string, msg: Record<string, unknown>): Promise<string> {
