@@ -11,6 +11,7 @@ import type {
   Delivery,
   Message,
   MessageInit,
+  PluginInfo,
   Scheduler,
   Store,
   Subscription,
@@ -39,7 +40,7 @@ export type DeliveryHandler = (d: Delivery, sub: Subscription) => void;
 
 /** A running broker. */
 export class Broker extends Core {
-  readonly logs: LogHub;
+  declare readonly logs: LogHub;
   readonly host: PluginHost;
   readonly manifest: BrokerManifest;
   #embedded: ReturnType<Core["internalSession"]> | undefined;
@@ -58,8 +59,8 @@ export class Broker extends Core {
       limits: init.limits,
       hooks,
       log: init.logs.get("core"),
+      logs: init.logs,
     });
-    this.logs = init.logs;
     this.manifest = init.manifest;
     this.host = new PluginHost({
       broker: this,
@@ -112,6 +113,16 @@ export class Broker extends Core {
       },
     });
     return this.#embedded;
+  }
+
+  override plugins(): PluginInfo[] {
+    return this.host.instances.map((i) => ({
+      id: i.id,
+      manifest: i.manifest,
+      options: i.options,
+      state: i.state,
+      source: i.source,
+    }));
   }
 
   /** Stops every plugin in reverse order, then the core. Idempotent. */

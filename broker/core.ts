@@ -10,6 +10,8 @@ import {
   type BrokerStats,
   type ClientInfo,
   type DeliverySink,
+  type ConnectionInfo,
+  type ConsumerInfo,
   type DestinationDef,
   type DestinationInfo,
   type DestinationKind,
@@ -18,11 +20,14 @@ import {
   isReject,
   type ListenerInfo,
   type Logger,
+  type LogControl,
   type Message,
   type MessageInit,
   type MessageRef,
   type Principal,
+  type PluginInfo,
   type Reject,
+  type ProducerInfo,
   type Scheduler,
   type Session,
   type Store,
@@ -76,6 +81,7 @@ export class Core implements BrokerApi, QueueOwner {
   readonly limits: BrokerLimits;
   readonly stats: BrokerStats;
   readonly #hooks: HookRegistry;
+  readonly logs: LogControl;
   readonly #log: Logger;
   readonly #queues = new Map<string, Queue>();
   readonly #bindings = new Matcher<Binding>();
@@ -99,9 +105,12 @@ export class Core implements BrokerApi, QueueOwner {
   #sweep: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
-  constructor(opts: { nodeId: string; limits: BrokerLimits; hooks: HookRegistry; log: Logger }) {
+  constructor(
+    opts: { nodeId: string; limits: BrokerLimits; hooks: HookRegistry; log: Logger; logs: LogControl },
+  ) {
     this.nodeId = opts.nodeId;
     this.limits = opts.limits;
+    this.logs = opts.logs;
     this.#hooks = opts.hooks;
     this.#log = opts.log;
     this.#addressLimits = {
@@ -249,6 +258,7 @@ export class Core implements BrokerApi, QueueOwner {
       const a = hooks.authorize({
         principal: s.principal,
         client: s.client,
+    s?.countPublish(m);
         action: "publish",
         destination: m.destination,
         kind: m.kind,
@@ -443,6 +453,7 @@ export class Core implements BrokerApi, QueueOwner {
       const subs = this.#bindings.match(name);
       out.push({
         name,
+        maxRedeliveries: q.options.maxRedeliveries,
         kind: "topic",
         pending: 0,
         inflight: 0,
@@ -487,6 +498,101 @@ export class Core implements BrokerApi, QueueOwner {
   attach(s: CoreSession, spec: SubscriptionSpec): Consumer {
     const selector = spec.selector !== undefined && spec.selector !== ""
       ? compileSelector(spec.selector)
+  connections(): ConnectionInfo[] {
+    const out: ConnectionInfo[] = [];
+    for (const s of this.#sessions.values()) {
+      if (s.trusted) continue;
+      out.push({
+        id: s.id,
+        clientId: s.client.clientId,
+        protocol: s.client.protocol,
+        remote: s.client.remote,
+        listener: s.client.listener,
+        user: s.principal.id,
+        connectedAt: s.connectedAt,
+        subscriptions: s.subscriptions().length,
+        messagesIn: s.messagesIn,
+        messagesOut: s.messagesOut,
+      });
+    }
+    return out;
+  }
+
+  async closeConnection(id: string, reason: string): Promise<boolean> {
+    const s = this.#sessions.get(id);
+    if (s === undefined || s.trusted) return false;
+    try {
+      await s.sink.close?.(reason);
+    } catch (e) {
+      this.#log.warn(`cannot close the connection of session "${id}"`, { error: e });
+    }
+    // Sinks without close() (HTTP requests) and ones that failed still lose their session.
+    await s.close(reason);
+    return true;
+  }
+
+  consumers(): ConsumerInfo[] {
+    const out: ConsumerInfo[] = [];
+    for (const s of this.#sessions.values()) {
+      if (s.trusted) continue;
+      for (const c of s.subscriptions()) {
+        out.push({
+          id: c.id,
+          connectionId: s.id,
+          clientId: s.client.clientId,
+          destination: c.spec.destination,
+          kind: c.spec.kind,
+          queue: c.queue,
+          selector: c.spec.selector || undefined,
+          prefetch: c.creditLeft,
+          inflight: c.inflight.size,
+          delivered: c.delivered,
+        });
+      }
+    }
+    return out;
+  }
+
+  producers(): ProducerInfo[] {
+    const out: ProducerInfo[] = [];
+    for (const s of this.#sessions.values()) {
+      if (s.trusted) continue;
+      for (const [destination, p] of s.produced) {
+        out.push({
+          connectionId: s.id,
+          clientId: s.client.clientId,
+          destination,
+          kind: p.kind,
+          messages: p.messages,
+          lastAt: p.lastAt,
+        });
+      }
+    }
+    return out;
+  }
+
+  async updateQueue(name: string, limits: { maxRedeliveries?: number | null }): Promise<DestinationInfo> {
+    const q = this.#queues.get(name);
+    if (!q) throw new BrokerError("not_found", `Cannot update queue "${name}": it does not exist`);
+    if (limits.maxRedeliveries !== undefined) {
+      const max = limits.maxRedeliveries;
+      if (max !== null && !(Number.isInteger(max) && max >= 0)) {
+        throw new BrokerError(
+          "invalid_argument",
+          `Cannot set maxRedeliveries of "${name}" to ${max}: must be an integer >= 0`,
+        );
+      }
+      q.options.maxRedeliveries = max ?? undefined;
+    }
+    await this.#saveDef(q);
+    return this.destinations().find((d) => d.kind === "queue" && d.name === name)!;
+  }
+
+  /** A bare core loads no plugins; the broker lists its host's. */
+  plugins(): PluginInfo[] {
+    return [];
+  }
+
       : undefined;
     const prefetch = spec.prefetch ?? this.limits.defaultPrefetch;
     if (!(prefetch >= 0)) {
@@ -637,6 +743,7 @@ export class Core implements BrokerApi, QueueOwner {
   removed(q: Queue, e: Entry, why: "acked" | "expired" | "dead_letter" | "purged", reason?: string): void {
     if (e.stored) this.#ack({ queue: q.name, id: e.message.id });
     const hooks = this.#hooks.compiled;
+    c.delivered++;
     if (why === "acked") hooks.acked?.({ message: e.message, queue: q.name });
     else if (why === "expired") {
       hooks.expired?.({ message: e.message, queue: q.name });

@@ -4,24 +4,17 @@
  *
  * @module
  */
-import type { Logger, LogLevel } from "./api.ts";
+import type { LogControl, Logger, LogLevel, LogRecord } from "./api.ts";
+
+export type { LogRecord };
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
-
-/** One log record, as the console's live tail receives it. */
-export interface LogRecord {
-  readonly time: number;
-  readonly level: Exclude<LogLevel, "silent">;
-  readonly logger: string;
-  readonly msg: string;
-  readonly fields?: Record<string, unknown>;
-}
 
 /** Where records go besides stderr; the admin plugin subscribes for the live tail. */
 export type LogListener = (r: LogRecord) => void;
 
 /** Owns every logger of one broker, so levels can be listed and changed per plugin. */
-export class LogHub {
+export class LogHub implements LogControl {
   #loggers = new Map<string, HubLogger>();
   #listeners = new Set<LogListener>();
   #recent: LogRecord[] = [];
@@ -38,7 +31,10 @@ export class LogHub {
   get(name: string): Logger {
     let l = this.#loggers.get(name);
     if (!l) {
-      l = new HubLogger(this, name, this.defaultLevel);
+      // A child made after its plugin's level was changed starts at that level.
+      const colon = name.indexOf(":");
+      const parent = colon > 0 ? this.#loggers.get(name.slice(0, colon)) : undefined;
+      l = new HubLogger(this, name, parent?.level ?? this.defaultLevel);
       this.#loggers.set(name, l);
     }
     return l;
@@ -49,6 +45,15 @@ export class LogHub {
     const out: Record<string, LogLevel> = {};
     for (const [name, l] of this.#loggers) out[name] = l.level;
     return out;
+  }
+
+  /** Sets the level of logger `name` and its children; false when no such logger exists. */
+  setLevel(name: string, level: LogLevel): boolean {
+    const l = this.#loggers.get(name);
+    if (!l) return false;
+    l.level = level;
+    for (const [n, child] of this.#loggers) if (n.startsWith(name + ":")) child.level = level;
+    return true;
   }
 
   /** Subscribes to records; returns the unsubscribe function. */

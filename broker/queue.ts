@@ -59,6 +59,8 @@ export class Consumer implements Subscription {
   /** Remaining credit; Infinity for unbounded streams. */
   creditLeft: number;
   readonly inflight = new Map<number, Entry>();
+  /** Messages delivered so far (counted by the owner once the deliver fold lets one through). */
+  delivered = 0;
   #nextTag = 1;
   #q: Queue;
   #onCancel: (c: Consumer) => Promise<void>;

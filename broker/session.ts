@@ -11,6 +11,7 @@ import {
   type DestinationKind,
   isReject,
   type MessageInit,
+  type Message,
   type Principal,
   type Reject,
   type Session,
@@ -25,6 +26,16 @@ import type { Consumer } from "./queue.ts";
 export const RESOLVED: Promise<void> = Promise.resolve();
 
 /** A client's session: publish, subscribe, authorize, close. */
+/** Most destinations a session's producer counters track (an MQTT client may publish to many topics). */
+const MAX_PRODUCED = 1000;
+
+/** What a session published to one destination. */
+export interface Produced {
+  readonly kind: DestinationKind;
+  messages: number;
+  lastAt: number;
+}
+
 export class CoreSession implements Session {
   readonly id: string;
   readonly client: ClientInfo;
@@ -34,6 +45,12 @@ export class CoreSession implements Session {
   readonly #core: Core;
   readonly #subs = new Set<Consumer>();
   #closed = false;
+  readonly connectedAt: number = Date.now();
+  /** Messages this session published. */
+  messagesIn = 0;
+  readonly produced = new Map<string, Produced>();
+  // Deliveries of subscriptions already cancelled (live ones count their own).
+  #retiredOut = 0;
 
   constructor(
     core: Core,
@@ -61,6 +78,25 @@ export class CoreSession implements Session {
   }
 
   publish(m: MessageInit): Promise<void | Reject> {
+  /** Messages delivered to this session. */
+  get messagesOut(): number {
+    let n = this.#retiredOut;
+    for (const c of this.#subs) n += c.delivered;
+    return n;
+  }
+
+  /** Counts a publish that passed validation. */
+  countPublish(m: Message): void {
+    this.messagesIn++;
+    const p = this.produced.get(m.destination);
+    if (p !== undefined) {
+      p.messages++;
+      p.lastAt = m.timestamp;
+    } else if (this.produced.size < MAX_PRODUCED) {
+      this.produced.set(m.destination, { kind: m.kind, messages: 1, lastAt: m.timestamp });
+    }
+  }
+
     if (this.#closed) {
       return Promise.resolve({ code: "closed", reason: "Cannot publish: the session is closed" });
     }
@@ -106,7 +142,7 @@ export class CoreSession implements Session {
   }
 
   forget(c: Consumer): void {
-    this.#subs.delete(c);
+    if (this.#subs.delete(c)) this.#retiredOut += c.delivered;
   }
 
   async close(reason: string): Promise<void> {

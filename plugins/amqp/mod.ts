@@ -80,6 +80,8 @@ export default definePlugin<Options>({
       const sink = {
         deliver: (sub: Parameters<AmqpLinks["deliver"]>[0], d: Parameters<AmqpLinks["deliver"]>[1]) =>
           l?.deliver(sub, d),
+        close: (reason: string) =>
+          c.connection.close({ condition: "amqp:connection:forced", description: reason }),
       };
       let l: AmqpLinks | undefined;
       const socket = c.connection.socket;
