@@ -106,6 +106,12 @@ export const DROP: unique symbol = Symbol("DROP");
 export interface Reject {
   readonly code: ErrorCode;
   readonly reason: string;
+  /**
+   * Set by an `authorize` handler when the principal itself is no longer valid (a user removed while
+   * connected): the request gets this refusal, then the core closes the session and asks the protocol to
+   * end the connection ({@linkcode DeliverySink.close}).
+   */
+  readonly closeSession?: boolean;
 }
 
 /** True when `v` is a {@linkcode Reject}. */
@@ -180,6 +186,17 @@ export interface AdminEvent {
   readonly after?: unknown;
   readonly remote?: string;
 }
+/** A login the authenticate gate refused. */
+export interface AuthFailedEvent {
+  readonly client: ClientInfo;
+  readonly code: ErrorCode;
+  readonly reason: string;
+}
+/** A request the authorize gate refused. */
+export interface AccessDeniedEvent extends AccessEvent {
+  readonly code: ErrorCode;
+  readonly reason: string;
+}
 /** Why a message leaves its queue without being acked. */
 export interface DeadLetterEvent extends MessageEvent {
   readonly reason: "expired" | "max_redeliveries" | "rejected" | string;
@@ -206,6 +223,12 @@ export interface Hooks {
   connected(e: ClientEvent): void;
   disconnected(e: ClientEvent & { reason: string }): void;
   adminAction(e: AdminEvent): void;
+  /** observe: the authenticate gate granted a session (not fired when no plugin authenticates). */
+  authenticated(e: ClientEvent & { readonly principal: Principal }): void;
+  /** observe: the authenticate gate refused a login. */
+  authFailed(e: AuthFailedEvent): void;
+  /** observe: the authorize gate refused a request (publish, subscribe, browse, admin). */
+  accessDenied(e: AccessDeniedEvent): void;
 }
 export type HookName = keyof Hooks;
 
@@ -352,6 +375,11 @@ export interface Subscription {
 /** Where a session's deliveries go; called only while the subscription has credit. */
 export interface DeliverySink {
   deliver(sub: Subscription, d: Delivery): void;
+  /**
+   * Ends the client's connection when the broker closes the session ({@linkcode BrokerApi.closeConnection}):
+   * the protocol tells the client in its own terms and closes the socket.
+   */
+  close?(reason: string): Awaitable<void>;
 }
 
 /** A connected client's handle into the broker. */
@@ -375,11 +403,6 @@ export interface DestinationInfo {
   readonly kind: DestinationKind;
   readonly pending: number;
   readonly inflight: number;
-  /**
-   * Ends the client's connection when the broker closes the session ({@linkcode BrokerApi.closeConnection}):
-   * the protocol tells the client in its own terms and closes the socket.
-   */
-  close?(reason: string): Awaitable<void>;
   readonly consumers: number;
   readonly enqueued: number;
   readonly dequeued: number;
@@ -409,90 +432,6 @@ export interface BrokerApi {
   internalSession(name: string, sink?: DeliverySink): Session;
   /** In-process publish as the broker itself; throws BrokerError on reject. */
   publish(m: MessageInit): Promise<void>;
-  /** Queue limit: dead-letter after this many redeliveries (unset: the redelivery policy decides). */
-  readonly maxRedeliveries?: number;
-}
-
-/** A client session as the admin API lists it (internal sessions excluded). */
-export interface ConnectionInfo {
-  /** Session id, the handle for {@linkcode BrokerApi.closeConnection}. */
-  readonly id: string;
-  readonly clientId: string;
-  readonly protocol: string;
-  readonly remote: string;
-  readonly listener?: string;
-  /** Principal id. */
-  readonly user: string;
-  readonly connectedAt: number;
-  readonly subscriptions: number;
-  /** Messages this session published. */
-  readonly messagesIn: number;
-  /** Messages delivered to this session. */
-  readonly messagesOut: number;
-}
-
-/** One open subscription. */
-export interface ConsumerInfo {
-  readonly id: string;
-  /** Session id. */
-  readonly connectionId: string;
-  readonly clientId: string;
-  /** Queue name or topic pattern as subscribed. */
-  readonly destination: string;
-  readonly kind: DestinationKind;
-  /** The queue behind the subscription. */
-  readonly queue: string;
-  readonly selector?: string;
-  /** Credit left. */
-  readonly prefetch: number;
-  readonly inflight: number;
-  /** Messages delivered so far. */
-  readonly delivered: number;
-}
-
-/** What one session published to one destination. */
-export interface ProducerInfo {
-  readonly connectionId: string;
-  readonly clientId: string;
-  readonly destination: string;
-  readonly kind: DestinationKind;
-  readonly messages: number;
-  /** Time of the last publish, ms since the epoch. */
-  readonly lastAt: number;
-}
-
-/** A loaded plugin instance. */
-export interface PluginInfo {
-  /** Instance id (`as`, else the manifest name). */
-  readonly id: string;
-  readonly manifest: PluginManifest;
-  /** Options after validation, defaults filled. */
-  readonly options: Readonly<Record<string, unknown>>;
-  readonly state: "pending" | "running" | "failed" | "stopped";
-  /** Where the plugin was loaded from. */
-  readonly source: string;
-}
-
-/** One log record, as the console's live tail receives it. */
-export interface LogRecord {
-  readonly time: number;
-  readonly level: Exclude<LogLevel, "silent">;
-  /** Logger name: a plugin id, or "<plugin>:<child>". */
-  readonly logger: string;
-  readonly msg: string;
-  readonly fields?: Record<string, unknown>;
-}
-
-/** The broker's loggers: levels per plugin at runtime, recent records, a live feed. */
-export interface LogControl {
-  /** Every logger with its level. */
-  levels(): Record<string, LogLevel>;
-  /** Sets the level of logger `name` and its children ("<name>:..."); false when there is none. */
-  setLevel(name: string, level: LogLevel): boolean;
-  /** The last records, oldest first. */
-  recent(): readonly LogRecord[];
-  /** Subscribes to records; returns the unsubscribe function. */
-  listen(fn: (r: LogRecord) => void): () => void;
   /**
    * Delivers a built message to its destination now, bypassing hooks (schedulers, DLQ re-drive).
    * With `queue`, puts it into that existing queue only (re-drive to a subscription's queue).
@@ -553,23 +492,6 @@ export interface BrokerStats {
   readonly sessions: number;
 }
 
-  /** Client sessions with their counters (internal sessions excluded). */
-  connections(): ConnectionInfo[];
-  /** Closes a client session and, through its sink, its connection; false when there is none. */
-  closeConnection(id: string, reason: string): Promise<boolean>;
-  /** Open subscriptions of client sessions. */
-  consumers(): ConsumerInfo[];
-  /** Per client session and destination: what it published. */
-  producers(): ProducerInfo[];
-  /**
-   * Changes a queue's limits; `null` clears one. Persisted with the queue's definition. Throws
-   * not_found when the queue does not exist.
-   */
-  updateQueue(name: string, limits: { maxRedeliveries?: number | null }): Promise<DestinationInfo>;
-  /** The loaded plugins in setup order. */
-  plugins(): PluginInfo[];
-  /** Log levels per plugin, recent records and the live feed. */
-  readonly logs: LogControl;
 /** Structured logger; one per plugin. */
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;

@@ -5,13 +5,12 @@
  * @module
  */
 import {
+  type AccessEvent,
   type BrokerApi,
   type BrokerLimits,
   type BrokerStats,
   type ClientInfo,
   type DeliverySink,
-  type ConnectionInfo,
-  type ConsumerInfo,
   type DestinationDef,
   type DestinationInfo,
   type DestinationKind,
@@ -20,14 +19,11 @@ import {
   isReject,
   type ListenerInfo,
   type Logger,
-  type LogControl,
   type Message,
   type MessageInit,
   type MessageRef,
   type Principal,
-  type PluginInfo,
   type Reject,
-  type ProducerInfo,
   type Scheduler,
   type Session,
   type Store,
@@ -81,7 +77,6 @@ export class Core implements BrokerApi, QueueOwner {
   readonly limits: BrokerLimits;
   readonly stats: BrokerStats;
   readonly #hooks: HookRegistry;
-  readonly logs: LogControl;
   readonly #log: Logger;
   readonly #queues = new Map<string, Queue>();
   readonly #bindings = new Matcher<Binding>();
@@ -105,12 +100,9 @@ export class Core implements BrokerApi, QueueOwner {
   #sweep: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
-  constructor(
-    opts: { nodeId: string; limits: BrokerLimits; hooks: HookRegistry; log: Logger; logs: LogControl },
-  ) {
+  constructor(opts: { nodeId: string; limits: BrokerLimits; hooks: HookRegistry; log: Logger }) {
     this.nodeId = opts.nodeId;
     this.limits = opts.limits;
-    this.logs = opts.logs;
     this.#hooks = opts.hooks;
     this.#log = opts.log;
     this.#addressLimits = {
@@ -200,8 +192,12 @@ export class Core implements BrokerApi, QueueOwner {
     let principal: Principal = client.username ? { id: client.username } : ANONYMOUS;
     if (authn) {
       const r = await authn({ client });
-      if (isReject(r)) return r;
+      if (isReject(r)) {
+        this.#hooks.compiled.authFailed?.({ client, code: r.code, reason: r.reason });
+        return r;
+      }
       principal = r;
+      this.#hooks.compiled.authenticated?.({ client, principal });
     }
     const s = new CoreSession(this, `${client.protocol}-${++this.#sessionSeq}`, client, principal, sink);
     this.#sessions.set(s.id, s);
@@ -255,16 +251,16 @@ export class Core implements BrokerApi, QueueOwner {
     }
     const hooks = this.#hooks.compiled;
     if (s !== undefined && !s.trusted && hooks.authorize) {
-      const a = hooks.authorize({
+      const e: AccessEvent = {
         principal: s.principal,
         client: s.client,
-    s?.countPublish(m);
         action: "publish",
         destination: m.destination,
         kind: m.kind,
-      });
-      if (a instanceof Promise) return a.then((r) => r === true ? this.#afterAuth(s, m) : r);
-      if (a !== true) return a;
+      };
+      const a = hooks.authorize(e);
+      if (a instanceof Promise) return a.then((r) => r === true ? this.#afterAuth(s, m) : s.refused(e, r));
+      if (a !== true) return s.refused(e, a);
     }
     return this.#afterAuth(s, m);
   }
@@ -453,7 +449,6 @@ export class Core implements BrokerApi, QueueOwner {
       const subs = this.#bindings.match(name);
       out.push({
         name,
-        maxRedeliveries: q.options.maxRedeliveries,
         kind: "topic",
         pending: 0,
         inflight: 0,
@@ -498,101 +493,6 @@ export class Core implements BrokerApi, QueueOwner {
   attach(s: CoreSession, spec: SubscriptionSpec): Consumer {
     const selector = spec.selector !== undefined && spec.selector !== ""
       ? compileSelector(spec.selector)
-  connections(): ConnectionInfo[] {
-    const out: ConnectionInfo[] = [];
-    for (const s of this.#sessions.values()) {
-      if (s.trusted) continue;
-      out.push({
-        id: s.id,
-        clientId: s.client.clientId,
-        protocol: s.client.protocol,
-        remote: s.client.remote,
-        listener: s.client.listener,
-        user: s.principal.id,
-        connectedAt: s.connectedAt,
-        subscriptions: s.subscriptions().length,
-        messagesIn: s.messagesIn,
-        messagesOut: s.messagesOut,
-      });
-    }
-    return out;
-  }
-
-  async closeConnection(id: string, reason: string): Promise<boolean> {
-    const s = this.#sessions.get(id);
-    if (s === undefined || s.trusted) return false;
-    try {
-      await s.sink.close?.(reason);
-    } catch (e) {
-      this.#log.warn(`cannot close the connection of session "${id}"`, { error: e });
-    }
-    // Sinks without close() (HTTP requests) and ones that failed still lose their session.
-    await s.close(reason);
-    return true;
-  }
-
-  consumers(): ConsumerInfo[] {
-    const out: ConsumerInfo[] = [];
-    for (const s of this.#sessions.values()) {
-      if (s.trusted) continue;
-      for (const c of s.subscriptions()) {
-        out.push({
-          id: c.id,
-          connectionId: s.id,
-          clientId: s.client.clientId,
-          destination: c.spec.destination,
-          kind: c.spec.kind,
-          queue: c.queue,
-          selector: c.spec.selector || undefined,
-          prefetch: c.creditLeft,
-          inflight: c.inflight.size,
-          delivered: c.delivered,
-        });
-      }
-    }
-    return out;
-  }
-
-  producers(): ProducerInfo[] {
-    const out: ProducerInfo[] = [];
-    for (const s of this.#sessions.values()) {
-      if (s.trusted) continue;
-      for (const [destination, p] of s.produced) {
-        out.push({
-          connectionId: s.id,
-          clientId: s.client.clientId,
-          destination,
-          kind: p.kind,
-          messages: p.messages,
-          lastAt: p.lastAt,
-        });
-      }
-    }
-    return out;
-  }
-
-  async updateQueue(name: string, limits: { maxRedeliveries?: number | null }): Promise<DestinationInfo> {
-    const q = this.#queues.get(name);
-    if (!q) throw new BrokerError("not_found", `Cannot update queue "${name}": it does not exist`);
-    if (limits.maxRedeliveries !== undefined) {
-      const max = limits.maxRedeliveries;
-      if (max !== null && !(Number.isInteger(max) && max >= 0)) {
-        throw new BrokerError(
-          "invalid_argument",
-          `Cannot set maxRedeliveries of "${name}" to ${max}: must be an integer >= 0`,
-        );
-      }
-      q.options.maxRedeliveries = max ?? undefined;
-    }
-    await this.#saveDef(q);
-    return this.destinations().find((d) => d.kind === "queue" && d.name === name)!;
-  }
-
-  /** A bare core loads no plugins; the broker lists its host's. */
-  plugins(): PluginInfo[] {
-    return [];
-  }
-
       : undefined;
     const prefetch = spec.prefetch ?? this.limits.defaultPrefetch;
     if (!(prefetch >= 0)) {
@@ -743,7 +643,6 @@ export class Core implements BrokerApi, QueueOwner {
   removed(q: Queue, e: Entry, why: "acked" | "expired" | "dead_letter" | "purged", reason?: string): void {
     if (e.stored) this.#ack({ queue: q.name, id: e.message.id });
     const hooks = this.#hooks.compiled;
-    c.delivered++;
     if (why === "acked") hooks.acked?.({ message: e.message, queue: q.name });
     else if (why === "expired") {
       hooks.expired?.({ message: e.message, queue: q.name });

@@ -51,6 +51,9 @@ export interface CompiledHooks {
   connected?: Hooks["connected"];
   disconnected?: Hooks["disconnected"];
   adminAction?: Hooks["adminAction"];
+  authenticated?: Hooks["authenticated"];
+  authFailed?: Hooks["authFailed"];
+  accessDenied?: Hooks["accessDenied"];
 }
 
 /** Registered handlers of every plugin and their compiled chains. */
@@ -134,9 +137,18 @@ export class HookRegistry {
     }
     const del = by.get("deliver");
     if (del) c.deliver = compileDeliver(del.reverse(), log);
-    for (
-      const name of ["acked", "expired", "deadLetter", "connected", "disconnected", "adminAction"] as const
-    ) {
+    const observers = [
+      "acked",
+      "expired",
+      "deadLetter",
+      "connected",
+      "disconnected",
+      "adminAction",
+      "authenticated",
+      "authFailed",
+      "accessDenied",
+    ] as const;
+    for (const name of observers) {
       const list = by.get(name);
       // deno-lint-ignore no-explicit-any
       if (list) (c as any)[name] = compileObserve(name, list, log);

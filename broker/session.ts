@@ -5,13 +5,13 @@
  * @module
  */
 import {
+  type AccessEvent,
   type Action,
   type ClientInfo,
   type DeliverySink,
   type DestinationKind,
   isReject,
   type MessageInit,
-  type Message,
   type Principal,
   type Reject,
   type Session,
@@ -26,16 +26,6 @@ import type { Consumer } from "./queue.ts";
 export const RESOLVED: Promise<void> = Promise.resolve();
 
 /** A client's session: publish, subscribe, authorize, close. */
-/** Most destinations a session's producer counters track (an MQTT client may publish to many topics). */
-const MAX_PRODUCED = 1000;
-
-/** What a session published to one destination. */
-export interface Produced {
-  readonly kind: DestinationKind;
-  messages: number;
-  lastAt: number;
-}
-
 export class CoreSession implements Session {
   readonly id: string;
   readonly client: ClientInfo;
@@ -45,12 +35,6 @@ export class CoreSession implements Session {
   readonly #core: Core;
   readonly #subs = new Set<Consumer>();
   #closed = false;
-  readonly connectedAt: number = Date.now();
-  /** Messages this session published. */
-  messagesIn = 0;
-  readonly produced = new Map<string, Produced>();
-  // Deliveries of subscriptions already cancelled (live ones count their own).
-  #retiredOut = 0;
 
   constructor(
     core: Core,
@@ -78,25 +62,6 @@ export class CoreSession implements Session {
   }
 
   publish(m: MessageInit): Promise<void | Reject> {
-  /** Messages delivered to this session. */
-  get messagesOut(): number {
-    let n = this.#retiredOut;
-    for (const c of this.#subs) n += c.delivered;
-    return n;
-  }
-
-  /** Counts a publish that passed validation. */
-  countPublish(m: Message): void {
-    this.messagesIn++;
-    const p = this.produced.get(m.destination);
-    if (p !== undefined) {
-      p.messages++;
-      p.lastAt = m.timestamp;
-    } else if (this.produced.size < MAX_PRODUCED) {
-      this.produced.set(m.destination, { kind: m.kind, messages: 1, lastAt: m.timestamp });
-    }
-  }
-
     if (this.#closed) {
       return Promise.resolve({ code: "closed", reason: "Cannot publish: the session is closed" });
     }
@@ -137,12 +102,27 @@ export class CoreSession implements Session {
   authorize(action: Action, destination: string, kind: DestinationKind): Promise<true | Reject> {
     const authz = this.#core.hooks.compiled.authorize;
     if (!authz || this.trusted) return Promise.resolve(true);
-    const r = authz({ principal: this.principal, client: this.client, action, destination, kind });
-    return r instanceof Promise ? r : Promise.resolve(r);
+    const e: AccessEvent = { principal: this.principal, client: this.client, action, destination, kind };
+    const r = authz(e);
+    if (r instanceof Promise) return r.then((a) => a === true ? a : this.refused(e, a));
+    return Promise.resolve(r === true ? r : this.refused(e, r));
+  }
+
+  /** Reports an authorize refusal; a revoked principal also ends the session. */
+  refused(e: AccessEvent, r: Reject): Reject {
+    this.#core.hooks.compiled.accessDenied?.({ ...e, code: r.code, reason: r.reason });
+    if (r.closeSession && !this.#closed) {
+      // On the next turn, so the protocol answers the refused request before the connection ends.
+      setTimeout(() => {
+        const closing = this.sink.close ? this.sink.close(r.reason) : this.close(r.reason);
+        Promise.resolve(closing).catch(() => {/* the connection is gone already */});
+      }, 0);
+    }
+    return r;
   }
 
   forget(c: Consumer): void {
-    if (this.#subs.delete(c)) this.#retiredOut += c.delivered;
+    this.#subs.delete(c);
   }
 
   async close(reason: string): Promise<void> {
