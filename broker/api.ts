@@ -409,6 +409,90 @@ export interface DestinationInfo {
   readonly durable: boolean;
   /** For queues behind a topic subscription: the topic pattern. */
   readonly boundTo?: string;
+  /** Queue limit: dead-letter after this many redeliveries (unset: the redelivery policy decides). */
+  readonly maxRedeliveries?: number;
+}
+
+/** A client session as the admin API lists it (internal sessions excluded). */
+export interface ConnectionInfo {
+  /** Session id, the handle for {@linkcode BrokerApi.closeConnection}. */
+  readonly id: string;
+  readonly clientId: string;
+  readonly protocol: string;
+  readonly remote: string;
+  readonly listener?: string;
+  /** Principal id. */
+  readonly user: string;
+  readonly connectedAt: number;
+  readonly subscriptions: number;
+  /** Messages this session published. */
+  readonly messagesIn: number;
+  /** Messages delivered to this session. */
+  readonly messagesOut: number;
+}
+
+/** One open subscription. */
+export interface ConsumerInfo {
+  readonly id: string;
+  /** Session id. */
+  readonly connectionId: string;
+  readonly clientId: string;
+  /** Queue name or topic pattern as subscribed. */
+  readonly destination: string;
+  readonly kind: DestinationKind;
+  /** The queue behind the subscription. */
+  readonly queue: string;
+  readonly selector?: string;
+  /** Credit left. */
+  readonly prefetch: number;
+  readonly inflight: number;
+  /** Messages delivered so far. */
+  readonly delivered: number;
+}
+
+/** What one session published to one destination. */
+export interface ProducerInfo {
+  readonly connectionId: string;
+  readonly clientId: string;
+  readonly destination: string;
+  readonly kind: DestinationKind;
+  readonly messages: number;
+  /** Time of the last publish, ms since the epoch. */
+  readonly lastAt: number;
+}
+
+/** A loaded plugin instance. */
+export interface PluginInfo {
+  /** Instance id (`as`, else the manifest name). */
+  readonly id: string;
+  readonly manifest: PluginManifest;
+  /** Options after validation, defaults filled. */
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly state: "pending" | "running" | "failed" | "stopped";
+  /** Where the plugin was loaded from. */
+  readonly source: string;
+}
+
+/** One log record, as the console's live tail receives it. */
+export interface LogRecord {
+  readonly time: number;
+  readonly level: Exclude<LogLevel, "silent">;
+  /** Logger name: a plugin id, or "<plugin>:<child>". */
+  readonly logger: string;
+  readonly msg: string;
+  readonly fields?: Record<string, unknown>;
+}
+
+/** The broker's loggers: levels per plugin at runtime, recent records, a live feed. */
+export interface LogControl {
+  /** Every logger with its level. */
+  levels(): Record<string, LogLevel>;
+  /** Sets the level of logger `name` and its children ("<name>:..."); false when there is none. */
+  setLevel(name: string, level: LogLevel): boolean;
+  /** The last records, oldest first. */
+  recent(): readonly LogRecord[];
+  /** Subscribes to records; returns the unsubscribe function. */
+  listen(fn: (r: LogRecord) => void): () => void;
 }
 
 /** Persistent definition of a queue (survives restart through the store's "definitions" space). */
@@ -469,6 +553,23 @@ export interface BrokerApi {
   /** Registers a listener so the console can list it. */
   registerListener(l: ListenerInfo): () => void;
   listeners(): ListenerInfo[];
+  /** Client sessions with their counters (internal sessions excluded). */
+  connections(): ConnectionInfo[];
+  /** Closes a client session and, through its sink, its connection; false when there is none. */
+  closeConnection(id: string, reason: string): Promise<boolean>;
+  /** Open subscriptions of client sessions. */
+  consumers(): ConsumerInfo[];
+  /** Per client session and destination: what it published. */
+  producers(): ProducerInfo[];
+  /**
+   * Changes a queue's limits; `null` clears one. Persisted with the queue's definition. Throws
+   * not_found when the queue does not exist.
+   */
+  updateQueue(name: string, limits: { maxRedeliveries?: number | null }): Promise<DestinationInfo>;
+  /** The loaded plugins in setup order. */
+  plugins(): PluginInfo[];
+  /** Log levels per plugin, recent records and the live feed. */
+  readonly logs: LogControl;
 }
 
 /** A listening socket a protocol plugin opened. */

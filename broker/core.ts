@@ -10,6 +10,8 @@ import {
   type BrokerLimits,
   type BrokerStats,
   type ClientInfo,
+  type ConnectionInfo,
+  type ConsumerInfo,
   type DeliverySink,
   type DestinationDef,
   type DestinationInfo,
@@ -18,11 +20,14 @@ import {
   type Hooks,
   isReject,
   type ListenerInfo,
+  type LogControl,
   type Logger,
   type Message,
   type MessageInit,
   type MessageRef,
+  type PluginInfo,
   type Principal,
+  type ProducerInfo,
   type Reject,
   type Scheduler,
   type Session,
@@ -76,6 +81,7 @@ export class Core implements BrokerApi, QueueOwner {
   readonly nodeId: string;
   readonly limits: BrokerLimits;
   readonly stats: BrokerStats;
+  readonly logs: LogControl;
   readonly #hooks: HookRegistry;
   readonly #log: Logger;
   readonly #queues = new Map<string, Queue>();
@@ -100,8 +106,11 @@ export class Core implements BrokerApi, QueueOwner {
   #sweep: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
-  constructor(opts: { nodeId: string; limits: BrokerLimits; hooks: HookRegistry; log: Logger }) {
+  constructor(
+    opts: { nodeId: string; limits: BrokerLimits; hooks: HookRegistry; log: Logger; logs: LogControl },
+  ) {
     this.nodeId = opts.nodeId;
+    this.logs = opts.logs;
     this.limits = opts.limits;
     this.#hooks = opts.hooks;
     this.#log = opts.log;
@@ -249,6 +258,7 @@ export class Core implements BrokerApi, QueueOwner {
           `Cannot accept a message of ${m.body.byteLength} bytes: the limit is ${this.limits.maxMessageSize}`,
       };
     }
+    s?.countPublish(m);
     const hooks = this.#hooks.compiled;
     if (s !== undefined && !s.trusted && hooks.authorize) {
       const e: AccessEvent = {
@@ -443,6 +453,7 @@ export class Core implements BrokerApi, QueueOwner {
         dequeued: q.dequeued,
         durable: q.options.durable,
         boundTo: q.boundTo,
+        maxRedeliveries: q.options.maxRedeliveries,
       });
     }
     for (const [name, t] of this.#topics) {
@@ -485,6 +496,101 @@ export class Core implements BrokerApi, QueueOwner {
 
   listeners(): ListenerInfo[] {
     return [...this.#listeners];
+  }
+
+  connections(): ConnectionInfo[] {
+    const out: ConnectionInfo[] = [];
+    for (const s of this.#sessions.values()) {
+      if (s.trusted) continue;
+      out.push({
+        id: s.id,
+        clientId: s.client.clientId,
+        protocol: s.client.protocol,
+        remote: s.client.remote,
+        listener: s.client.listener,
+        user: s.principal.id,
+        connectedAt: s.connectedAt,
+        subscriptions: s.subscriptions().length,
+        messagesIn: s.messagesIn,
+        messagesOut: s.messagesOut,
+      });
+    }
+    return out;
+  }
+
+  async closeConnection(id: string, reason: string): Promise<boolean> {
+    const s = this.#sessions.get(id);
+    if (s === undefined || s.trusted) return false;
+    try {
+      await s.sink.close?.(reason);
+    } catch (e) {
+      this.#log.warn(`cannot close the connection of session "${id}"`, { error: e });
+    }
+    // Sinks without close() (HTTP requests) and ones that failed still lose their session.
+    await s.close(reason);
+    return true;
+  }
+
+  consumers(): ConsumerInfo[] {
+    const out: ConsumerInfo[] = [];
+    for (const s of this.#sessions.values()) {
+      if (s.trusted) continue;
+      for (const c of s.subscriptions()) {
+        out.push({
+          id: c.id,
+          connectionId: s.id,
+          clientId: s.client.clientId,
+          destination: c.spec.destination,
+          kind: c.spec.kind,
+          queue: c.queue,
+          selector: c.spec.selector || undefined,
+          prefetch: c.creditLeft,
+          inflight: c.inflight.size,
+          delivered: c.delivered,
+        });
+      }
+    }
+    return out;
+  }
+
+  producers(): ProducerInfo[] {
+    const out: ProducerInfo[] = [];
+    for (const s of this.#sessions.values()) {
+      if (s.trusted) continue;
+      for (const [destination, p] of s.produced) {
+        out.push({
+          connectionId: s.id,
+          clientId: s.client.clientId,
+          destination,
+          kind: p.kind,
+          messages: p.messages,
+          lastAt: p.lastAt,
+        });
+      }
+    }
+    return out;
+  }
+
+  async updateQueue(name: string, limits: { maxRedeliveries?: number | null }): Promise<DestinationInfo> {
+    const q = this.#queues.get(name);
+    if (!q) throw new BrokerError("not_found", `Cannot update queue "${name}": it does not exist`);
+    if (limits.maxRedeliveries !== undefined) {
+      const max = limits.maxRedeliveries;
+      if (max !== null && !(Number.isInteger(max) && max >= 0)) {
+        throw new BrokerError(
+          "invalid_argument",
+          `Cannot set maxRedeliveries of "${name}" to ${max}: must be an integer >= 0`,
+        );
+      }
+      q.options.maxRedeliveries = max ?? undefined;
+    }
+    await this.#saveDef(q);
+    return this.destinations().find((d) => d.kind === "queue" && d.name === name)!;
+  }
+
+  /** A bare core loads no plugins; the broker lists its host's. */
+  plugins(): PluginInfo[] {
+    return [];
   }
 
   // ---- subscriptions ----
@@ -637,6 +743,7 @@ export class Core implements BrokerApi, QueueOwner {
     }
     this.stats.messagesOut++;
     this.stats.bytesOut += out.body.byteLength;
+    c.delivered++;
     return out;
   }
 

@@ -11,6 +11,7 @@ import {
   type DeliverySink,
   type DestinationKind,
   isReject,
+  type Message,
   type MessageInit,
   type Principal,
   type Reject,
@@ -25,6 +26,16 @@ import type { Consumer } from "./queue.ts";
 /** The promise every synchronous success shares (no allocation per message). */
 export const RESOLVED: Promise<void> = Promise.resolve();
 
+/** Most destinations a session's producer counters track (an MQTT client may publish to many topics). */
+const MAX_PRODUCED = 1000;
+
+/** What a session published to one destination. */
+export interface Produced {
+  readonly kind: DestinationKind;
+  messages: number;
+  lastAt: number;
+}
+
 /** A client's session: publish, subscribe, authorize, close. */
 export class CoreSession implements Session {
   readonly id: string;
@@ -34,6 +45,12 @@ export class CoreSession implements Session {
   readonly trusted: boolean;
   readonly #core: Core;
   readonly #subs = new Set<Consumer>();
+  readonly connectedAt: number = Date.now();
+  /** Messages this session published. */
+  messagesIn = 0;
+  readonly produced = new Map<string, Produced>();
+  // Deliveries of subscriptions already cancelled (live ones count their own).
+  #retiredOut = 0;
   #closed = false;
 
   constructor(
@@ -59,6 +76,25 @@ export class CoreSession implements Session {
   /** Subscriptions currently open. */
   subscriptions(): readonly Consumer[] {
     return [...this.#subs];
+  }
+
+  /** Messages delivered to this session. */
+  get messagesOut(): number {
+    let n = this.#retiredOut;
+    for (const c of this.#subs) n += c.delivered;
+    return n;
+  }
+
+  /** Counts a publish that passed validation. */
+  countPublish(m: Message): void {
+    this.messagesIn++;
+    const p = this.produced.get(m.destination);
+    if (p !== undefined) {
+      p.messages++;
+      p.lastAt = m.timestamp;
+    } else if (this.produced.size < MAX_PRODUCED) {
+      this.produced.set(m.destination, { kind: m.kind, messages: 1, lastAt: m.timestamp });
+    }
   }
 
   publish(m: MessageInit): Promise<void | Reject> {
@@ -122,7 +158,7 @@ export class CoreSession implements Session {
   }
 
   forget(c: Consumer): void {
-    this.#subs.delete(c);
+    if (this.#subs.delete(c)) this.#retiredOut += c.delivered;
   }
 
   async close(reason: string): Promise<void> {
