@@ -92,7 +92,10 @@ export default definePlugin<HttpOptions>({
         socket.addEventListener("open", () => onSocket(socket, copy, snapshot), { once: true });
         return response;
       }
+      // The messaging API keeps /api/v1: a mount at "/" (the console) takes only what is left.
+      const ownApi = url.pathname === "/api/v1" || url.pathname.startsWith("/api/v1/");
       for (const [prefix, handler] of mounts) {
+        if (prefix === "/" && ownApi) continue;
         if (
           url.pathname === prefix || url.pathname.startsWith(prefix.endsWith("/") ? prefix : prefix + "/")
         ) return handler(req, info);

@@ -27,6 +27,9 @@ const STATUS: Record<ErrorCode, number> = {
   store_failed: 503,
 };
 
+/** The HTTP status of a core error code (400 for codes the table does not know). */
+export const problemStatus = (code: string): number => STATUS[code as ErrorCode] ?? 400;
+
 /** The stable problem type URI of a code. */
 export const problemType = (code: string): string => `https://ferrymq.dev/problems/${code}`;
 
