@@ -12,6 +12,7 @@ import {
   type ErrorCode,
   isReject,
   type Logger,
+  type MessageInit,
   type Reject,
   type Session,
   type Subscription,
@@ -19,6 +20,16 @@ import {
 } from "../../mod.ts";
 import { type AmqpAddress, parseAddress } from "./address_map.ts";
 import { fromMessage, selectorOf, toInit } from "./message_map.ts";
+import { type PendingOutcome, Transactions } from "./transactions.ts";
+import {
+  acceptedIn,
+  controlOf,
+  declared,
+  innerOutcome,
+  isCoordinator,
+  type TransactionalState,
+  transactionOf,
+} from "./rhea_ext.ts";
 
 // deno-lint-ignore no-explicit-any
 type Link = any;
@@ -62,6 +73,8 @@ export class AmqpLinks implements DeliverySink {
   readonly #held = new Map<Subscription, Delivery[]>();
   readonly #deliveries = new WeakMap<RheaDelivery, { sub: Subscription; tag: number }>();
   readonly #temporary = new Map<Link, string>();
+  readonly #coordinators = new WeakSet<Link>();
+  readonly #transactions = new Transactions();
 
   constructor(session: Session, o: LinkOptions) {
     this.session = session;
@@ -70,6 +83,10 @@ export class AmqpLinks implements DeliverySink {
 
   /** The client opened a sender: its messages are published to the link's target. */
   receiverOpened(link: Link): void {
+    if (isCoordinator(link.remote?.attach?.target)) {
+      this.#coordinators.add(link);
+      return;
+    }
     const target = parseAddress(link.remote?.attach?.target?.address, this.#o.defaultKind);
     if (target && target.kind === "queue" && !this.#o.autoCreate && !this.#o.queueExists(target.name)) {
       link.close({ condition: "amqp:not-found", description: `Queue "${target.name}" does not exist` });
@@ -78,6 +95,7 @@ export class AmqpLinks implements DeliverySink {
 
   /** A message arrived on a receiving link. */
   onMessage(link: Link, delivery: RheaDelivery, message: Record<string, unknown>): void {
+    if (this.#coordinators.has(link)) return void this.#control(delivery, (message as WithPayload)[PAYLOAD]);
     const target =
       parseAddress(link.target?.address ?? link.remote?.attach?.target?.address, this.#o.defaultKind) ??
         parseAddress(message.to as string | undefined, this.#o.defaultKind);
@@ -92,6 +110,8 @@ export class AmqpLinks implements DeliverySink {
       delivery.reject({ condition: "amqp:decode-error", description: String((e as Error).message) });
       return;
     }
+    const txnId = transactionOf(delivery.remote_state);
+    if (txnId) return void this.#sendInTransaction(delivery, txnId, init);
     this.session.publish(init).then((r) => {
       if (r) delivery.reject(condition(r));
       else delivery.accept();
@@ -181,18 +201,86 @@ export class AmqpLinks implements DeliverySink {
   }
 
   /** A disposition from the client for one of our transfers. */
-  settled(delivery: RheaDelivery, outcome: "accepted" | "released" | "rejected" | "modified"): void {
+  settled(delivery: RheaDelivery, outcome: string): void {
     const t = this.#deliveries.get(delivery);
     if (!t) return;
     this.#deliveries.delete(delivery);
-    if (outcome === "accepted") t.sub.ack([t.tag]);
-    else if (outcome === "rejected") t.sub.nack([t.tag], false); // -> deadLetter hook
+    this.#apply(t.sub, t.tag, outcome, delivery.remote_state?.undeliverable_here === true);
+  }
+
+  /** A disposition given inside a transaction: applied when the transaction commits. */
+  settledInTransaction(delivery: RheaDelivery): void {
+    const t = this.#deliveries.get(delivery);
+    const state = delivery.remote_state as TransactionalState;
+    const txn = this.#transactions.get(state.txnId);
+    // An outcome in an unknown transaction is not applied: the message stays unacked and comes back.
+    if (!t || !txn) return;
+    this.#deliveries.delete(delivery);
+    const outcome = innerOutcome(state) ?? "accepted";
+    const pending: PendingOutcome = {
+      apply: () => this.#apply(t.sub, t.tag, outcome, state.outcome?.undeliverable_here === true),
+      // Rolled back: the message goes back to its queue, as if the consumer had gone.
+      undo: () => t.sub.nack([t.tag], true),
+    };
+    txn.outcomes.push(pending);
+  }
+
+  #apply(sub: Subscription, tag: number, outcome: string, undeliverableHere: boolean): void {
+    if (outcome === "accepted") sub.ack([tag]);
+    else if (outcome === "rejected") sub.nack([tag], false); // -> deadLetter hook
     else {
       // released: back without counting; modified(delivery-failed): back with the count raised.
       // The core raises the count on every requeue, so both requeue; released ones are rare.
-      const undeliverable = delivery.remote_state?.undeliverable_here === true;
-      t.sub.nack([t.tag], !undeliverable || outcome === "released");
+      sub.nack([tag], !undeliverableHere || outcome === "released");
     }
+  }
+
+  /** A transfer inside a transaction: checked now, published when the transaction commits. */
+  async #sendInTransaction(delivery: RheaDelivery, txnId: Uint8Array, init: MessageInit): Promise<void> {
+    const txn = this.#transactions.get(txnId);
+    if (!txn) {
+      return delivery.reject({
+        condition: "amqp:transaction:unknown-id",
+        description: "Unknown transaction",
+      });
+    }
+    // Access is checked at send time so that a commit does not fail half-way on a denied address.
+    const allowed = await this.session.authorize("publish", init.destination, init.kind ?? "queue");
+    if (isReject(allowed)) return delivery.reject(condition(allowed));
+    txn.sends.push(init);
+    delivery.update(undefined, acceptedIn(txnId));
+  }
+
+  /** A declare or discharge from the client's transaction controller. */
+  async #control(delivery: RheaDelivery, payload: Uint8Array): Promise<void> {
+    const control = controlOf(payload);
+    if (!control) {
+      return delivery.reject({
+        condition: "amqp:decode-error",
+        description: "Expected declare or discharge",
+      });
+    }
+    if (control.kind === "declare") return delivery.update(true, declared(this.#transactions.declare()));
+    const txn = this.#transactions.take(control.txnId);
+    if (!txn) {
+      return delivery.reject({
+        condition: "amqp:transaction:unknown-id",
+        description: "Unknown transaction",
+      });
+    }
+    if (control.fail) {
+      for (const o of txn.outcomes) o.undo();
+      return delivery.accept();
+    }
+    // Every send is handed to the core in this turn, so durable ones share one store commit.
+    const results = await Promise.all(txn.sends.map((m) => this.session.publish(m)));
+    for (const o of txn.outcomes) o.apply();
+    const failed = results.find(isReject);
+    if (failed) {
+      this.#o.log.warn("transaction committed in part", { reason: failed.reason });
+      return delivery.reject({ condition: "amqp:transaction:rollback", description: failed.reason });
+    }
+    delivery.accept();
   }
 
   /** A link closed: cancel its subscription; a dynamic node goes with it; a durable one stays. */
@@ -216,6 +304,7 @@ export class AmqpLinks implements DeliverySink {
 
   /** The connection ended. */
   async close(reason: string): Promise<void> {
+    this.#transactions.rollbackAll();
     for (const name of this.#temporary.values()) await this.#o.deleteQueue(name).catch(() => {});
     this.#temporary.clear();
     await this.session.close(reason);

@@ -8,6 +8,7 @@ import rhea from "rhea";
 import { definePlugin, type DestinationKind, isReject } from "../../mod.ts";
 import { formatAddress, parseAddress } from "./address_map.ts";
 import { AmqpLinks } from "./links.ts";
+import { coordinatorTarget, isCoordinator, PAYLOAD, type WithPayload } from "./rhea_ext.ts";
 
 interface Options {
   port: number;
@@ -107,7 +108,9 @@ export default definePlugin<Options>({
     container.on("receiver_open", (c: Ctx) => {
       c.receiver.set_credit_window?.(o.receiverCredit);
       // Echo the terminus: clients (qpid-proton) check that the attach answer names their target.
-      c.receiver.set_target(c.receiver.remote?.attach?.target ?? {});
+      const target = c.receiver.remote?.attach?.target;
+      if (isCoordinator(target)) c.receiver.local.attach.target = coordinatorTarget();
+      else c.receiver.set_target(target ?? {});
       c.receiver.set_source(c.receiver.remote?.attach?.source ?? {});
       if (!c.receiver.is_open()) c.receiver.open();
       with_(c, (l) => l.receiverOpened(c.receiver));
@@ -129,7 +132,7 @@ export default definePlugin<Options>({
       );
     });
     container.on("message", (c: Ctx) => {
-      const size = c.delivery?.data?.length ?? 0;
+      const size = (c.message as WithPayload)[PAYLOAD]?.length ?? 0;
       if (size > o.maxMessageSize) {
         c.delivery.reject({
           condition: "amqp:resource-limit-exceeded",
@@ -142,6 +145,7 @@ export default definePlugin<Options>({
     for (const outcome of ["accepted", "released", "rejected", "modified"] as const) {
       container.on(outcome, (c: Ctx) => with_(c, (l) => l.settled(c.delivery, outcome)));
     }
+    container.on("transactional_state", (c: Ctx) => with_(c, (l) => l.settledInTransaction(c.delivery)));
     container.on("sender_close", (c: Ctx) => with_(c, (l) => l.linkClosed(c.sender)));
     container.on("connection_close", (c: Ctx) => end(c.connection, "connection closed"));
     container.on("disconnected", (c: Ctx) => end(c.connection, "connection lost"));

@@ -1,0 +1,129 @@
+/**
+ * What rhea 3 lacks, added to its decoders once, at import:
+ * - the AMQP transaction types (spec part 4): the coordinator terminus and the declared and
+ *   transactional-state outcomes (rhea decodes unknown termini to null and unknown outcomes with a
+ *   console error), and builders for the values a coordinator answers with;
+ * - a decoded message's raw payload (rhea drops it), for the size limit and for control messages whose
+ *   body descriptor its decoder discards.
+ *
+ * @module
+ */
+import rhea from "rhea";
+import terminus from "rhea/lib/terminus.js";
+
+// deno-lint-ignore no-explicit-any
+type Typed = any;
+
+// rhea's typings omit the reader, the outcome decoder and the constructors this module uses.
+const types: Typed = rhea.types;
+const message: Typed = rhea.message;
+
+const COORDINATOR = 0x30;
+const DECLARE = 0x31;
+const DISCHARGE = 0x32;
+const DECLARED = 0x33;
+const TRANSACTIONAL_STATE = 0x34;
+const SYMBOLIC: Record<number, string> = {
+  [COORDINATOR]: "amqp:coordinator:list",
+  [DECLARE]: "amqp:declare:list",
+  [DISCHARGE]: "amqp:discharge:list",
+  [DECLARED]: "amqp:declared:list",
+  [TRANSACTIONAL_STATE]: "amqp:transactional-state:list",
+};
+
+/** True when `v` is a described value with the numeric or symbolic descriptor of `code`. */
+function isDescribed(v: Typed, code: number): boolean {
+  const d = v?.descriptor?.value;
+  return d !== undefined && (d === SYMBOLIC[code] || Number(d) === code);
+}
+const field = (v: Typed, i: number) => types.unwrap(v?.value?.[i], true);
+
+/** The attach target of a controller's link. */
+export interface CoordinatorTarget {
+  readonly coordinator: true;
+}
+export const isCoordinator = (target: unknown): target is CoordinatorTarget =>
+  (target as CoordinatorTarget | null)?.coordinator === true;
+
+/** A disposition state naming a transaction; rhea dispatches it as the `transactional_state` event. */
+export class TransactionalState {
+  static readonly composite_type = "transactional_state";
+  constructor(readonly txnId: Uint8Array, readonly outcome: Typed) {}
+}
+/** The answer to a declare; rhea dispatches it as the `declared` event (on the controller's side). */
+export class Declared {
+  static readonly composite_type = "declared";
+  constructor(readonly txnId: Uint8Array) {}
+}
+
+/** A decoded message's raw payload: `(message as WithPayload)[PAYLOAD]`. */
+export const PAYLOAD: unique symbol = Symbol("amqp.payload");
+export interface WithPayload {
+  readonly [PAYLOAD]: Uint8Array;
+}
+const decode = message.decode;
+message.decode = (buffer: Uint8Array) => {
+  const m = decode(buffer);
+  m[PAYLOAD] = buffer;
+  return m;
+};
+
+const unwrapTerminus = terminus.unwrap;
+terminus.unwrap = (f: Typed) => isDescribed(f, COORDINATOR) ? { coordinator: true } : unwrapTerminus(f);
+const unwrapOutcome = message.unwrap_outcome;
+message.unwrap_outcome = (o: Typed) => {
+  if (isDescribed(o, TRANSACTIONAL_STATE)) return new TransactionalState(field(o, 0), field(o, 1));
+  if (isDescribed(o, DECLARED)) return new Declared(field(o, 0));
+  return unwrapOutcome(o);
+};
+
+/** The transaction a transfer's state names, if any (rhea leaves a transfer's state undecoded). */
+export function transactionOf(state: Typed): Uint8Array | undefined {
+  return isDescribed(state, TRANSACTIONAL_STATE) ? field(state, 0) : undefined;
+}
+
+/** The outcome name inside a transactional state ("accepted", "rejected", ...). */
+export function innerOutcome(s: TransactionalState): string | undefined {
+  return s.outcome ? unwrapOutcome(s.outcome)?.constructor?.composite_type : undefined;
+}
+
+/** A control message on a coordinator link. */
+export type Control =
+  | { readonly kind: "declare" }
+  | { readonly kind: "discharge"; readonly txnId: Uint8Array; readonly fail: boolean };
+
+const AMQP_VALUE = 0x77;
+
+/**
+ * Reads a declare or discharge from a transfer's payload; undefined for anything else. rhea's message
+ * decoder drops the descriptor of an amqp-value body, so the sections are read here.
+ */
+export function controlOf(payload: Uint8Array): Control | undefined {
+  const reader = new types.Reader(payload);
+  let body: Typed;
+  while (reader.remaining() && body === undefined) {
+    const section = reader.read();
+    if (Number(section?.descriptor?.value) === AMQP_VALUE) body = section.value;
+  }
+  if (isDescribed(body, DECLARE)) return { kind: "declare" };
+  if (isDescribed(body, DISCHARGE)) {
+    return { kind: "discharge", txnId: field(body, 0), fail: field(body, 1) === true };
+  }
+  return undefined;
+}
+
+const described = (code: number, fields: Typed[]) =>
+  types.described(types.wrap_ulong(code), types.wrap_list(fields));
+
+/** The coordinator target echoed in the attach answer. */
+export const coordinatorTarget = (): Typed => described(COORDINATOR, []);
+/** Declared{txn-id}. */
+export const declared = (txnId: Uint8Array): Typed => described(DECLARED, [types.wrap_binary(txnId)]);
+/** TransactionalState{txn-id, accepted}: a transactional transfer's provisional outcome. */
+export const acceptedIn = (txnId: Uint8Array): Typed =>
+  described(TRANSACTIONAL_STATE, [types.wrap_binary(txnId), message.accepted().described()]);
+/** A declare body, for controllers (tests). */
+export const declareBody = (): Typed => described(DECLARE, []);
+/** A discharge body, for controllers (tests). */
+export const dischargeBody = (txnId: Uint8Array, fail: boolean): Typed =>
+  described(DISCHARGE, [types.wrap_binary(txnId), types.wrap_boolean(fail)]);
