@@ -23,11 +23,21 @@ export { compileSelector, type Selector } from "./broker/selector.ts";
 export { decodeMessage, encodeMessage } from "./broker/message_codec.ts";
 export { isPattern, matchesPattern, validateName, validatePattern } from "./broker/address.ts";
 export { Matcher } from "./broker/matcher.ts";
-export { TcpTransport, type Transport, WsTransport } from "./broker/transport.ts";
+export { SocketTransport, TcpTransport, type Transport, WsTransport } from "./broker/transport.ts";
 export {
+  type HttpConnInfo,
   type Listening,
   listenTcp,
+  listenTls,
   listenWebSocket,
   type ProtocolConnection,
+  serveHttp,
   serveProtocol,
 } from "./broker/listen.ts";
+export {
+  type CertificateInfo,
+  loadTls,
+  TlsCertificates,
+  type TlsPeer,
+  type TlsSettings,
+} from "./broker/tls.ts";

@@ -1,12 +1,16 @@
 /**
- * Listener helpers every protocol plugin shares: a TCP accept loop and a WebSocket endpoint on its own
- * port, each registered with the broker so the console lists it. Both hand the plugin a
- * {@linkcode Transport}; closing the returned handle stops accepting.
+ * Listener helpers every protocol plugin shares: a TCP accept loop, a TLS accept loop and a WebSocket
+ * endpoint (plain or TLS) on its own port, each registered with the broker so the console lists it.
+ * They hand the plugin a {@linkcode Transport} (or, for TLS, the socket itself); closing the returned
+ * handle stops accepting.
  *
  * @module
  */
+import net from "node:net";
+import type tls from "node:tls";
 import type { BrokerApi } from "./api.ts";
-import { TcpTransport, type Transport, WsTransport } from "./transport.ts";
+import type { TlsCertificates, TlsPeer } from "./tls.ts";
+import { SocketTransport, TcpTransport, type Transport, WsTransport } from "./transport.ts";
 
 const LOW_WATER = 256 * 1024;
 
@@ -67,11 +71,13 @@ export interface WsListenOptions {
   text?: boolean;
   connections: () => number;
   onConnection: (t: Transport) => void;
+  /** Serves wss: TLS in front (see {@linkcode serveHttp}). */
+  tls?: TlsCertificates;
 }
 
 /** Serves WebSocket upgrades on `path` until closed. */
-export function listenWebSocket(broker: BrokerApi, o: WsListenOptions): Listening {
-  const server = Deno.serve({ port: o.port, hostname: o.hostname, onListen: () => {} }, (req, info) => {
+export function listenWebSocket(broker: BrokerApi, o: WsListenOptions): Promise<Listening> {
+  return serveHttp(o, (req, info) => {
     if (new URL(req.url).pathname !== o.path) return new Response("Not found", { status: 404 });
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("Expected a WebSocket upgrade", { status: 426 });
@@ -81,31 +87,171 @@ export function listenWebSocket(broker: BrokerApi, o: WsListenOptions): Listenin
     // The remote address is gone once the request is upgraded: read it first.
     const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
     const { socket, response } = Deno.upgradeWebSocket(req, protocol ? { protocol } : {});
-    socket.addEventListener(
-      "open",
-      () => o.onConnection(new WsTransport(socket, remote, LOW_WATER, { text: o.text })),
-      {
-        once: true,
-      },
-    );
+    const opts = { text: o.text, certificateSubject: info.certificateSubject };
+    socket.addEventListener("open", () => o.onConnection(new WsTransport(socket, remote, LOW_WATER, opts)), {
+      once: true,
+    });
     return response;
+  }).then((server) => {
+    const unregister = broker.registerListener({
+      name: o.name,
+      protocol: o.protocol,
+      transport: o.tls ? "wss" : "ws",
+      port: server.port,
+      hostname: o.hostname,
+      connections: o.connections,
+    });
+    return {
+      port: server.port,
+      async close() {
+        unregister();
+        await server.close();
+      },
+    };
   });
-  const port = (server.addr as Deno.NetAddr).port;
+}
+
+/** What an HTTP handler learns about the connection; `certificateSubject` only behind TLS. */
+export type HttpConnInfo = Deno.ServeHandlerInfo<Deno.NetAddr> & { readonly certificateSubject?: string };
+
+/** Options of {@linkcode serveHttp}. */
+export interface ServeHttpOptions {
+  port: number;
+  hostname: string;
+  /** Serves HTTPS with these certificates. */
+  tls?: TlsCertificates;
+}
+
+/**
+ * `Deno.serve`, plain or behind TLS. `Deno.serve` can neither verify client certificates nor change its
+ * certificate while listening, so with `tls` a `node:tls` server (see {@linkcode TlsCertificates})
+ * accepts the connections and pipes each one to a private `Deno.serve` on a loopback port; the handler
+ * still sees the client's own address, and its certificate subject. A connection to the private port
+ * that did not come through the TLS side is refused, so it is no way around client certificates.
+ */
+export async function serveHttp(
+  o: ServeHttpOptions,
+  handler: (req: Request, info: HttpConnInfo) => Response | Promise<Response>,
+): Promise<{ readonly port: number; close(): Promise<void> }> {
+  if (!o.tls) {
+    const server = Deno.serve(
+      { port: o.port, hostname: o.hostname, onListen: () => {} },
+      (req, info) => handler(req, info as HttpConnInfo),
+    );
+    return { port: (server.addr as Deno.NetAddr).port, close: () => server.shutdown() };
+  }
+  // By the local port of the pipe's loopback side, which is what the private server sees as remote.
+  const peers = new Map<number, TlsPeer>();
+  const inner = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req, info) => {
+    const peer = peers.get(info.remoteAddr.port);
+    if (!peer) return new Response("Connect through the TLS port", { status: 421 });
+    const colon = peer.remote.lastIndexOf(":");
+    const remoteAddr: Deno.NetAddr = {
+      transport: "tcp",
+      hostname: peer.remote.slice(0, colon),
+      port: Number(peer.remote.slice(colon + 1)),
+    };
+    return handler(req, {
+      remoteAddr,
+      completed: info.completed,
+      certificateSubject: peer.certificateSubject,
+    });
+  });
+  const innerPort = (inner.addr as Deno.NetAddr).port;
+  const server = o.tls.createServer((socket, peer) => {
+    const upstream = net.connect({ port: innerPort, host: "127.0.0.1" }, () => {
+      const local = upstream.localPort!;
+      peers.set(local, peer);
+      upstream.once("close", () => peers.delete(local));
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+    });
+    const end = () => {
+      socket.destroy();
+      upstream.destroy();
+    };
+    upstream.once("close", end).once("error", end);
+    socket.once("close", end).once("error", end);
+  });
+  const sockets = trackSockets(server);
+  let port: number;
+  try {
+    port = await listenNode(server, o);
+  } catch (e) {
+    await inner.shutdown();
+    throw e;
+  }
+  return {
+    port,
+    async close() {
+      // Dropping the pipes first ends what the private server still serves (streams, sockets).
+      const closed = closeNode(server, sockets);
+      await inner.shutdown();
+      await closed;
+    },
+  };
+}
+
+function listenNode(server: net.Server, o: { port: number; hostname: string }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port, o.hostname, () => {
+      server.off("error", reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+/** Options of {@linkcode listenTls}. */
+export interface TlsListenOptions {
+  name: string;
+  protocol: string;
+  port: number;
+  hostname: string;
+  tls: TlsCertificates;
+  connections: () => number;
+  /** Each connection after its handshake (and client certificate check) succeeded. */
+  onSocket: (socket: tls.TLSSocket, peer: TlsPeer) => void;
+}
+
+/**
+ * Accepts TLS connections until closed; registered with transport "tls". Closing also drops the
+ * connections still open, so call it after the plugin closed its own.
+ */
+export async function listenTls(broker: BrokerApi, o: TlsListenOptions): Promise<Listening> {
+  const server = o.tls.createServer(o.onSocket);
+  const sockets = trackSockets(server);
+  const port = await listenNode(server, o);
   const unregister = broker.registerListener({
     name: o.name,
     protocol: o.protocol,
-    transport: "ws",
+    transport: "tls",
     port,
     hostname: o.hostname,
     connections: o.connections,
   });
   return {
     port,
-    async close() {
+    close() {
       unregister();
-      await server.shutdown();
+      return closeNode(server, sockets);
     },
   };
+}
+
+function trackSockets(server: net.Server): Set<net.Socket> {
+  const sockets = new Set<net.Socket>();
+  server.on("connection", (s: net.Socket) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+  });
+  return sockets;
+}
+
+function closeNode(server: net.Server, sockets: Iterable<{ destroy(): unknown }>): Promise<void> {
+  const closed = new Promise<void>((r) => server.close(() => r()));
+  for (const s of sockets) s.destroy();
+  return closed;
 }
 
 /** A connection a protocol plugin made for an accepted transport. */
@@ -125,13 +271,16 @@ export interface ServeProtocolOptions {
   wsPath: string;
   subprotocols: readonly string[];
   text?: boolean;
+  /** A TLS listener on `tls.port` and, when `tls.wsPort >= 0`, a wss endpoint beside the plain ones. */
+  tls?: { certificates: TlsCertificates; port: number; wsPort: number };
   connect(t: Transport, listener: string): ProtocolConnection;
 }
 
 /**
- * Opens a protocol's TCP listener and, when `wsPort >= 0`, its WebSocket endpoint; tracks the
- * connections so each listener reports its count and `close()` ends them all. Nothing half-starts:
- * if the second listener fails, the first is closed before the error is thrown.
+ * Opens a protocol's TCP listener and, when `wsPort >= 0`, its WebSocket endpoint, plus their TLS
+ * twins when `tls` is given; tracks the connections so each listener reports its count and `close()`
+ * ends them all. Nothing half-starts: if a listener fails, those already open are closed before the
+ * error is thrown.
  */
 export async function serveProtocol(
   broker: BrokerApi,
@@ -146,20 +295,38 @@ export async function serveProtocol(
     c.ended.then(() => live.delete(c));
   };
   const listening: Listening[] = [];
-  const tcpName = `${o.protocol}:tcp`, wsName = `${o.protocol}:ws`;
+  const name = (transport: string) => `${o.protocol}:${transport}`;
+  const ws = (transport: "ws" | "wss", port: number, tls?: TlsCertificates) =>
+    listenWebSocket(broker, {
+      ...o,
+      name: name(transport),
+      port,
+      path: o.wsPath,
+      tls,
+      connections: count(name(transport)),
+      onConnection: accept(name(transport)),
+    });
   try {
-    listening.push(
-      listenTcp(broker, { ...o, name: tcpName, connections: count(tcpName), onConnection: accept(tcpName) }),
-    );
-    if (o.wsPort >= 0) {
-      listening.push(listenWebSocket(broker, {
-        ...o,
-        name: wsName,
-        port: o.wsPort,
-        path: o.wsPath,
-        connections: count(wsName),
-        onConnection: accept(wsName),
-      }));
+    listening.push(listenTcp(broker, {
+      ...o,
+      name: name("tcp"),
+      connections: count(name("tcp")),
+      onConnection: accept(name("tcp")),
+    }));
+    if (o.wsPort >= 0) listening.push(await ws("ws", o.wsPort));
+    if (o.tls) {
+      const onTls = accept(name("tls"));
+      listening.push(
+        await listenTls(broker, {
+          ...o,
+          name: name("tls"),
+          port: o.tls.port,
+          tls: o.tls.certificates,
+          connections: count(name("tls")),
+          onSocket: (socket, peer) => onTls(new SocketTransport(socket, peer, LOW_WATER)),
+        }),
+      );
+      if (o.tls.wsPort >= 0) listening.push(await ws("wss", o.tls.wsPort, o.tls.certificates));
     }
   } catch (e) {
     for (const l of listening) await l.close();

@@ -1,5 +1,5 @@
 /**
- * Byte transports under a protocol connection: a TCP socket or a WebSocket. Both coalesce writes: every
+ * Byte transports under a protocol connection: a TCP socket, a TLS socket or a WebSocket. All coalesce writes: every
  * chunk queued during one turn of the event loop leaves in one socket write, and a write in progress
  * collects the next batch behind it. Reads are pulled; a TCP reader stops pulling while its own
  * output is congested, so a client that does not read cannot make the broker buffer without bound.
@@ -24,6 +24,8 @@ export interface Transport {
   /** Closes at once; queued output is dropped. */
   close(): void;
   readonly closed: boolean;
+  /** Subject of the verified TLS client certificate, on TLS listeners that ask for one. */
+  readonly certificateSubject?: string;
 }
 
 const READ_SIZE = 64 * 1024;
@@ -211,11 +213,19 @@ export class WsTransport extends Coalescer implements Transport {
   readonly #text: boolean;
   #poll: ReturnType<typeof setInterval> | undefined;
 
-  constructor(ws: WebSocket, remote: string, lowWater: number, opts: { text?: boolean } = {}) {
+  readonly certificateSubject?: string;
+
+  constructor(
+    ws: WebSocket,
+    remote: string,
+    lowWater: number,
+    opts: { text?: boolean; certificateSubject?: string } = {},
+  ) {
     super(lowWater);
     this.#ws = ws;
     this.remote = remote;
     this.#text = opts.text === true;
+    this.certificateSubject = opts.certificateSubject;
     ws.binaryType = "arraybuffer";
   }
 
@@ -266,5 +276,67 @@ export class WsTransport extends Coalescer implements Transport {
     this.#ws.onclose = finish;
     this.#ws.onerror = finish;
     if (this.#ws.readyState === WebSocket.CLOSED || this.#ws.readyState === WebSocket.CLOSING) finish();
+  }
+}
+
+/** The part of a `node:net` / `node:tls` socket a {@linkcode SocketTransport} uses. */
+export interface NodeSocket {
+  write(data: Uint8Array, cb: (err?: Error | null) => void): boolean;
+  readonly writableLength: number;
+  on(event: "data", fn: (chunk: Uint8Array) => void): unknown;
+  on(event: "close" | "error", fn: () => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  destroy(): unknown;
+  setNoDelay?(on: boolean): unknown;
+}
+
+/**
+ * A `node:tls` (or `node:net`) socket, for listeners that need what `Deno.listenTls` lacks: client
+ * certificates and certificate reload. Reading pauses while the socket's own output is congested.
+ */
+export class SocketTransport extends Coalescer implements Transport {
+  readonly remote: string;
+  readonly certificateSubject?: string;
+  readonly #socket: NodeSocket;
+
+  constructor(socket: NodeSocket, peer: { remote: string; certificateSubject?: string }, lowWater: number) {
+    super(lowWater);
+    this.#socket = socket;
+    this.remote = peer.remote;
+    this.certificateSubject = peer.certificateSubject;
+    socket.setNoDelay?.(true);
+  }
+
+  protected override osBuffered(): number {
+    return this.#socket.writableLength;
+  }
+
+  protected send(data: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => this.#socket.write(data, (e) => e ? reject(e) : resolve()));
+  }
+
+  protected shut(): void {
+    this.#socket.destroy();
+  }
+
+  start(onData: (bytes: Uint8Array) => void, onClose: () => void): void {
+    let ended = false;
+    const finish = () => {
+      if (ended) return;
+      ended = true;
+      this.close();
+      onClose();
+    };
+    this.#socket.on("data", (chunk) => {
+      if (this.closed) return;
+      onData(chunk);
+      if (this.buffered > this.lowWater * 4) {
+        this.#socket.pause();
+        void this.drained().then(() => this.#socket.resume());
+      }
+    });
+    this.#socket.on("close", finish);
+    this.#socket.on("error", finish);
   }
 }
