@@ -193,6 +193,7 @@ export class Connection implements DeliverySink {
       protocol: "mqtt",
       remote: this.transport.remote,
       listener: this.listener,
+      certificateSubject: this.transport.certificateSubject,
       username: p.username,
       password: p.password === undefined ? undefined : new Uint8Array(p.password),
     }, this);

@@ -1,10 +1,10 @@
 /**
- * The MQTT plugin: TCP and WebSocket listeners, one {@linkcode Connection} per client, retained
+ * The MQTT plugin: TCP and WebSocket listeners (and their TLS twins when `tls` is set), one {@linkcode Connection} per client, retained
  * messages and persistent sessions through the store, and `$SYS` statistics.
  *
  * @module
  */
-import { definePlugin, serveProtocol } from "../../mod.ts";
+import { definePlugin, loadTls, serveProtocol } from "../../mod.ts";
 import { addressToTopic, filterToPattern, topicToAddress } from "./address_map.ts";
 import { Connection } from "./connection.ts";
 import { RetainStore } from "./retain.ts";
@@ -31,6 +31,7 @@ export default definePlugin<MqttOptions>({
       wsPort: o.wsPort,
       wsPath: o.wsPath,
       subprotocols: ["mqtt", "mqttv3.1"],
+      tls: o.tls && { certificates: await loadTls(o.tls, ctx), port: o.tls.port, wsPort: o.tls.wsPort },
       connect: (t, listener) => new Connection(server, t, listener),
     });
     const sys = o.sysIntervalMs > 0

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { BrokerApi, KeyValue, Logger, MessageInit } from "../../mod.ts";
+import type { BrokerApi, KeyValue, Logger, MessageInit, TlsSettings } from "../../mod.ts";
 import type { RetainStore } from "./retain.ts";
 
 /** Plugin options (see plugin.json for defaults and meaning). */
@@ -13,6 +13,7 @@ export interface MqttOptions {
   hostname: string;
   wsPort: number;
   wsPath: string;
+  tls?: TlsSettings & { port: number; wsPort: number };
   maxPacketSize: number;
   receiveMaximum: number;
   maxInflight: number;
