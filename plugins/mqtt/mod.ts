@@ -1,6 +1,7 @@
 /**
- * The MQTT plugin: TCP and WebSocket listeners (and their TLS twins when `tls` is set), one {@linkcode Connection} per client, retained
- * messages and persistent sessions through the store, and `$SYS` statistics.
+ * The MQTT plugin: TCP and WebSocket listeners (and their TLS twins when `tls` is set), one
+ * {@linkcode Connection} per client, retained messages and persistent sessions through the store, and
+ * `$SYS` statistics.
  *
  * @module
  */

@@ -186,6 +186,7 @@ export class StompConnection implements DeliverySink {
       protocol: "stomp",
       remote: this.#t.remote,
       listener: this.#listener,
+      certificateSubject: this.#t.certificateSubject,
       username: h.login,
       password: h.passcode === undefined ? undefined : enc.encode(h.passcode),
     }, this);

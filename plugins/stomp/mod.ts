@@ -1,9 +1,9 @@
 /**
- * The STOMP plugin: STOMP 1.0, 1.1 and 1.2 over TCP and WebSocket.
+ * The STOMP plugin: STOMP 1.0, 1.1 and 1.2 over TCP and WebSocket, and over TLS when `tls` is set.
  *
  * @module
  */
-import { definePlugin, serveProtocol } from "../../mod.ts";
+import { definePlugin, loadTls, serveProtocol, type TlsSettings } from "../../mod.ts";
 import { StompConnection, type StompOptions } from "./connection.ts";
 
 interface Options extends StompOptions {
@@ -11,6 +11,7 @@ interface Options extends StompOptions {
   wsPort: number;
   wsPath: string;
   hostname: string;
+  tls?: TlsSettings & { port: number; wsPort: number };
 }
 
 export default definePlugin<Options>({
@@ -31,6 +32,7 @@ export default definePlugin<Options>({
       wsPath: o.wsPath,
       subprotocols: ["v12.stomp", "v11.stomp", "v10.stomp"],
       text: true,
+      tls: o.tls && { certificates: await loadTls(o.tls, ctx), port: o.tls.port, wsPort: o.tls.wsPort },
       connect: (transport, listener) =>
         new StompConnection({ broker: ctx.broker, transport, options: o, log: ctx.log, listener }),
     });
