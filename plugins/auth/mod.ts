@@ -1,18 +1,23 @@
 /**
- * The auth plugin: the `authenticate` gate (users with scrypt hashes from broker.json, a watched file
- * and the `auth` service; anonymous off, loopback-only or on; failed logins rate-limited per client
- * address) and the `authorize` gate (ACL rules, first match; reserved prefixes for admins only).
+ * The auth plugin: the `authenticate` gate (users from broker.json, a watched file and the `users`
+ * service, hashed with scrypt or PBKDF2-SM3; anonymous off, loopback-only or on; failed logins
+ * rate-limited per client address) and the `authorize` gate (ACL rules, first match; reserved prefixes
+ * for admins only; a user removed while connected is refused and disconnected at the next check).
  *
  * @module
  */
-import { isAbsolute, join } from "node:path";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import { type Action, definePlugin, type Principal, Priority, type Reject } from "../../mod.ts";
 import { type AclRule, evaluate } from "./acl.ts";
-import { toUsers, type User, type UserConfig, verifyPassword } from "./users.ts";
+import { UserDirectory, type UsersService } from "./directory.ts";
+import { type UserConfig, verifyPassword } from "./users.ts";
+
+export type { UserChange, UserInfo, UsersService } from "./directory.ts";
 
 interface Options {
   users: UserConfig[];
   usersFile?: string;
+  nationalCrypto: boolean;
   anonymous: "off" | "loopback" | "on";
   acl: { default: "allow" | "deny"; rules: AclRule[] };
   adminGroup: string;
@@ -21,70 +26,75 @@ interface Options {
   failureWindowMs: number;
 }
 
-/** Manages users at run time (the admin API uses it). */
-export interface AuthService {
-  addUser(u: UserConfig): Promise<void>;
-  removeUser(username: string): boolean;
-  list(): { username: string; groups: readonly string[] }[];
-}
-
 declare module "../../mod.ts" {
   interface Services {
-    auth: AuthService;
+    users: UsersService;
   }
 }
 
 const ANONYMOUS: Principal = Object.freeze({ id: "anonymous", groups: [] });
 const isLoopback = (remote: string) => /^(127\.|::1|\[::1\]|localhost)/.test(remote);
+// Addresses whose failures are tracked at most; beyond it the oldest entries go (a spray of addresses).
+const MAX_TRACKED = 10_000;
 
 export default definePlugin<Options>({
   name: "auth",
   async setup(ctx) {
     const o = ctx.options;
-    const fromOptions = await toUsers(o.users);
-    let fromFile = new Map<string, User>();
-    const added = new Map<string, User>();
-    const lookup = (name: string) => added.get(name) ?? fromFile.get(name) ?? fromOptions.get(name);
+    const scheme = o.nationalCrypto ? "pbkdf2-sm3" : "scrypt";
+    const users = await UserDirectory.open(o.users, ctx.broker.store.kv("auth.users"), scheme);
+    // Principals this plugin issued: only these are checked for revocation (others come from other gates).
+    const issued = new WeakSet<Principal>();
     const failures = new Map<string, number[]>();
+    let failedTotal = 0;
 
     const file = o.usersFile && (isAbsolute(o.usersFile) ? o.usersFile : join(ctx.dataDir, o.usersFile));
     const loadFile = async () => {
       if (!file) return;
       try {
-        fromFile = await toUsers(JSON.parse(await Deno.readTextFile(file)));
-        ctx.log.info(`loaded ${fromFile.size} users from ${file}`);
+        const n = await users.setFile(JSON.parse(await Deno.readTextFile(file)));
+        ctx.log.info(`loaded ${n} users from ${file}`);
       } catch (e) {
         ctx.log.error(`cannot load users from ${file}; keeping the previous list`, { error: e });
       }
     };
     await loadFile();
     if (file) {
-      const watcher = Deno.watchFs(file);
+      // The folder, not the file: editors replace files by renaming, which ends a watch on the file itself.
+      const watcher = Deno.watchFs(dirname(file), { recursive: false });
       ctx.signal.addEventListener("abort", () => watcher.close());
       (async () => {
-        for await (const _ of watcher) await loadFile();
+        for await (const e of watcher) {
+          if (e.paths.some((p) => basename(p) === basename(file))) await loadFile();
+        }
       })().catch(() => {/* watcher closed */});
     }
-    if (o.anonymous !== "off") {
-      ctx.log.warn(
-        `anonymous access is ${
+    ctx.log[o.anonymous === "off" ? "info" : "warn"](
+      o.anonymous === "off"
+        ? "anonymous access is off"
+        : `anonymous access is ${
           o.anonymous === "loopback" ? "allowed from loopback addresses only" : "allowed"
         }`,
-      );
-    }
+    );
+    if (o.nationalCrypto) ctx.log.info("national-crypto profile: new passwords are hashed with PBKDF2-SM3");
 
+    const recent = (remote: string, now: number) =>
+      (failures.get(remote) ?? []).filter((t) => now - t < o.failureWindowMs);
     const refuse = (remote: string, reason: string): Reject => {
       const now = Date.now();
-      const list = (failures.get(remote) ?? []).filter((t) => now - t < o.failureWindowMs);
+      const list = recent(remote, now);
       list.push(now);
+      failures.delete(remote); // re-insert: the map stays in least-recently-failed order
       failures.set(remote, list);
+      if (failures.size > MAX_TRACKED) failures.delete(failures.keys().next().value!);
+      failedTotal++;
       return { code: "bad_credentials", reason };
     };
 
     ctx.hooks.on("authenticate", async ({ client }) => {
       const remote = client.remote.replace(/:\d+$/, "");
-      const recent = (failures.get(remote) ?? []).filter((t) => Date.now() - t < o.failureWindowMs);
-      if (recent.length >= o.maxFailures) {
+      if (recent(remote, Date.now()).length >= o.maxFailures) {
+        failedTotal++;
         return { code: "bad_credentials", reason: "Too many failed logins from this address; try later" };
       }
       if (client.username === undefined || client.username === "") {
@@ -93,13 +103,15 @@ export default definePlugin<Options>({
         }
         if (client.username === undefined) return refuse(remote, "Anonymous access is off");
       }
-      const user = lookup(client.username ?? "");
+      const user = users.get(client.username ?? "");
       const password = new TextDecoder().decode(client.password ?? new Uint8Array());
       if (!user || !(await verifyPassword(password, user.passwordHash))) {
         return refuse(remote, "Unknown user or wrong password");
       }
       failures.delete(remote);
-      return { id: user.username, groups: user.groups };
+      const principal: Principal = { id: user.username, groups: user.groups };
+      issued.add(principal);
+      return principal;
     }, { priority: Priority.AUTH });
 
     const reserved = (d: string) => o.reservedPrefixes.some((p) => d === p || d.startsWith(p + "."));
@@ -108,28 +120,36 @@ export default definePlugin<Options>({
       reason: `Not allowed to ${action} "${d}"`,
     });
     ctx.hooks.on("authorize", ({ principal, action, destination }) => {
-      const admin = principal.groups?.includes(o.adminGroup) ?? false;
-      if (principal.id !== "anonymous" && principal.id !== "$broker" && !lookup(principal.id)) {
-        return { code: "not_authorized", reason: `User "${principal.id}" was removed` };
+      let p = principal;
+      if (issued.has(principal)) {
+        const user = users.get(principal.id);
+        if (!user) {
+          return { code: "not_authorized", reason: `User "${principal.id}" was removed`, closeSession: true };
+        }
+        // Group changes apply to open sessions at once.
+        if (user.groups !== principal.groups) p = { ...principal, groups: user.groups };
       }
+      const admin = p.groups?.includes(o.adminGroup) ?? false;
       if (reserved(destination) && !admin) return deny(action, destination);
-      const answer = evaluate(o.acl.rules, principal, action, destination);
+      const answer = evaluate(o.acl.rules, p, action, destination);
       if (answer === undefined) return admin || o.acl.default === "allow" ? true : deny(action, destination);
       return answer ? true : deny(action, destination);
     }, { priority: Priority.AUTH });
 
-    ctx.provide("auth", {
-      async addUser(u) {
-        const [user] = (await toUsers([u])).values();
-        added.set(user.username, user);
-      },
-      removeUser(name) {
-        const had = added.delete(name) || fromFile.delete(name) || fromOptions.delete(name);
-        return had;
-      },
-      list: () => {
-        const all = new Map([...fromOptions, ...fromFile, ...added]);
-        return [...all.values()].map((u) => ({ username: u.username, groups: u.groups }));
+    ctx.provide("users", {
+      add: (u) => users.add(u),
+      update: (name, change) => users.update(name, change),
+      remove: (name) => users.remove(name),
+      get: (name) => users.info(name),
+      list: () => users.list(),
+      failedLogins() {
+        const now = Date.now();
+        const byAddress: Record<string, number> = {};
+        for (const a of failures.keys()) {
+          const n = recent(a, now).length;
+          if (n > 0) byAddress[a] = n;
+        }
+        return { total: failedTotal, byAddress };
       },
     });
   },

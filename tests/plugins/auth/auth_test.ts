@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
-import mqtt from "mqtt";
+import { createHash, pbkdf2Sync } from "node:crypto";
+import smCrypto from "sm-crypto";
 import { covers } from "../../../plugins/auth/acl.ts";
-import type { AuthService } from "../../../plugins/auth/mod.ts";
+import type { Session } from "../../../mod.ts";
+import type { UsersService } from "../../../plugins/auth/mod.ts";
+import { fromHex, hmac, pbkdf2, sm3 } from "../../../plugins/auth/pbkdf2.ts";
 import { hashPassword, verifyPassword } from "../../../plugins/auth/users.ts";
-import { startBroker, type TestBroker } from "../../helpers/broker.ts";
-import { Collector, within } from "../../helpers/wait.ts";
+import { startBroker } from "../../helpers/broker.ts";
+import { Collector, waitFor } from "../../helpers/wait.ts";
+import { mqttAs, pubackOf, stompAs } from "../acl/clients.ts";
 
 const auth = {
   use: "auth",
@@ -40,6 +44,41 @@ Deno.test("scrypt hashes verify the right password only", async () => {
   assert.equal(await verifyPassword("S3cret", h), false);
 });
 
+const enc = new TextEncoder();
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const sha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest());
+
+Deno.test("PBKDF2: the construction matches node:crypto's PBKDF2-HMAC-SHA-256", async () => {
+  for (const [iterations, len] of [[1, 32], [2, 20], [1000, 64]]) {
+    const ours = await pbkdf2(sha256, enc.encode("pw"), enc.encode("NaCl"), iterations, len);
+    assert.equal(hex(ours), pbkdf2Sync("pw", "NaCl", iterations, len, "sha256").toString("hex"));
+  }
+});
+
+Deno.test("PBKDF2-HMAC-SM3: a fixed vector, checked against sm-crypto's own HMAC-SM3", async () => {
+  const pw = enc.encode("password"), salt = enc.encode("salt");
+  // Computed independently with OpenSSL 3.0: python3 -c "import hashlib;
+  // print(hashlib.pbkdf2_hmac('sm3', b'password', b'salt', 1000, 32).hex())"
+  assert.equal(
+    hex(await pbkdf2(sm3, pw, salt, 1000, 32)),
+    "e8b635a41dfe5aaab7cf828cff6f3608e22cac59ba16edd70e000b293d00bc91",
+  );
+  // Second way: two iterations by hand with sm-crypto's HMAC mode (U1 xor U2).
+  const sm3Hmac = (data: Uint8Array) => fromHex(smCrypto.sm3(Array.from(data), { key: hex(pw) }));
+  const u1 = sm3Hmac(new Uint8Array([...salt, 0, 0, 0, 1]));
+  const u2 = sm3Hmac(u1);
+  assert.deepEqual(hmac(sm3, pw, new Uint8Array([...salt, 0, 0, 0, 1])), u1);
+  assert.deepEqual(await pbkdf2(sm3, pw, salt, 2, 32), u1.map((b, i) => b ^ u2[i]));
+});
+
+Deno.test("PBKDF2-SM3 hashes verify the right password only; scrypt hashes still verify", async () => {
+  const h = await hashPassword("s3cret", "pbkdf2-sm3");
+  assert.match(h, /^pbkdf2-sm3:10000:/);
+  assert.equal(await verifyPassword("s3cret", h), true);
+  assert.equal(await verifyPassword("s3cres", h), false);
+  assert.equal(await verifyPassword("x", "md5:abc"), false);
+});
+
 Deno.test("ACL coverage: a rule pattern covers a subscription only when it covers all it can match", () => {
   assert.equal(covers("a.>", "a.*.b"), true);
   assert.equal(covers("a.*", "a.>"), false);
@@ -67,6 +106,9 @@ Deno.test("auth: good and bad passwords, unknown users, anonymous off, rate limi
     assert.match(limited.reason, /Too many failed logins/);
     const other = await tb.broker.openSession(client("alice", "alice-pw", "10.0.0.2:1"), sink);
     assert.ok("principal" in other);
+    const counted = tb.broker.host.service("users")!.failedLogins();
+    assert.equal(counted.total, 4);
+    assert.deepEqual(counted.byAddress, { "10.0.0.1": 3 });
   } finally {
     await tb.stop();
   }
@@ -88,18 +130,9 @@ Deno.test("auth: anonymous on loopback only when configured", async () => {
   }
 });
 
-async function mqttAs(tb: TestBroker, username: string, password: string) {
-  return await mqtt.connectAsync(`mqtt://127.0.0.1:${tb.ports["mqtt:tcp"]}`, {
-    username,
-    password,
-    protocolVersion: 5,
-    reconnectPeriod: 0,
-  });
-}
-
-Deno.test("auth ACL over MQTT: SUBACK 0x87 and PUBACK 0x87 for denied destinations; reserved $SYS; revoked user", async () => {
+Deno.test("auth ACL over MQTT: SUBACK 0x87 and PUBACK 0x87 for denied destinations; reserved $SYS", async () => {
   const tb = await startBroker({ plugins: [auth, mqttPlugin] });
-  const alice = await mqttAs(tb, "alice", "alice-pw");
+  const alice = await mqttAs(tb.ports["mqtt:tcp"], "alice", "alice-pw");
   try {
     // MQTT.js rejects a SUBACK with any failure code but keeps the packet on the error.
     const suback = await alice
@@ -115,20 +148,8 @@ Deno.test("auth ACL over MQTT: SUBACK 0x87 and PUBACK 0x87 for denied destinatio
     alice.on("message", (t) => got.push(t));
     await alice.publishAsync("sensors/t1", "1", { qos: 1 });
     await got.atLeast(1);
-    const denied = await new Promise<number>((resolve) =>
-      // deno-lint-ignore no-explicit-any
-      alice.publish("other/x", "1", { qos: 1 }, (_e, packet: any) => resolve(packet?.reasonCode ?? -1))
-    );
-    assert.equal(denied, 0x87);
-    await assert.rejects(mqttAs(tb, "alice", "wrong"));
-    // Revoked mid-session: the next authorize refuses.
-    const svc: AuthService = tb.broker.host.service("auth")!;
-    svc.removeUser("alice");
-    const after = await new Promise<number>((resolve) =>
-      // deno-lint-ignore no-explicit-any
-      alice.publish("sensors/t2", "1", { qos: 1 }, (_e, packet: any) => resolve(packet?.reasonCode ?? -1))
-    );
-    assert.equal(after, 0x87);
+    assert.equal(await pubackOf(alice, "other/x"), 0x87);
+    await assert.rejects(mqttAs(tb.ports["mqtt:tcp"], "alice", "wrong"));
   } finally {
     await alice.endAsync();
     await tb.stop();
@@ -171,15 +192,121 @@ Deno.test("auth: users come from a watched file too", async () => {
       `${dataDir}/users.json`,
       JSON.stringify([{ username: "dave", password: "d-pw" }]),
     );
-    await within(
-      (async () => {
-        while (!("principal" in await tb.broker.openSession(client("dave", "d-pw", "10.9.9.9:1"), sink))) {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      })(),
-      5000,
-      "the file change to apply",
+    const users = tb.broker.host.service("users")!;
+    await waitFor(() => users.get("dave"), "the file change to apply");
+    assert.equal(users.get("carol"), undefined);
+    assert.ok("principal" in await tb.broker.openSession(client("dave", "d-pw"), sink));
+    // Replaced by rename, as editors save: the folder watch still sees it.
+    await Deno.writeTextFile(`${dataDir}/users.tmp`, JSON.stringify([{ username: "erin", password: "e" }]));
+    await Deno.rename(`${dataDir}/users.tmp`, `${dataDir}/users.json`);
+    await waitFor(() => users.get("erin"), "the renamed file to apply");
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("auth: the users service adds, updates and removes users; changes survive a restart", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "ferrymq-auth-" });
+  const plugins = [{ use: "sqlite-store", options: { path: "broker.db" } }, auth];
+  let tb = await startBroker({ dataDir, plugins });
+  try {
+    const users: UsersService = tb.broker.host.service("users")!;
+    assert.deepEqual(await users.add({ username: "bob", password: "b1", groups: ["sensors"] }), {
+      username: "bob",
+      groups: ["sensors"],
+      source: "api",
+    });
+    await assert.rejects(users.add({ username: "alice", password: "x" }), /exists already/);
+    await assert.rejects(users.update("nobody", { groups: [] }), /No user "nobody"/);
+    await users.update("bob", { password: "b2" });
+    await users.update("alice", { groups: ["admin"] });
+    assert.equal(await users.remove("root"), true);
+    assert.equal(await users.remove("root"), false);
+    assert.deepEqual(users.list().map((u) => `${u.username}:${u.source}:${u.groups}`), [
+      "alice:api:admin",
+      "bob:api:sensors",
+    ]);
+    await tb.stop({ keepData: true });
+    tb = await startBroker({ dataDir, plugins });
+    const open = (u: string, pw: string) =>
+      tb.broker.openSession(client(u, pw, `10.0.0.${u.length}:1`), sink);
+    assert.ok("principal" in await open("bob", "b2"));
+    assert.equal((await open("bob", "b1") as { code: string }).code, "bad_credentials");
+    assert.deepEqual(
+      (await open("alice", "alice-pw") as Session).principal.groups,
+      [
+        "admin",
+      ],
     );
+    assert.equal((await open("root", "root-pw") as { code: string }).code, "bad_credentials");
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("auth: national-crypto profile hashes configured passwords with PBKDF2-SM3", async () => {
+  const tb = await startBroker({
+    plugins: [{ ...auth, options: { ...auth.options, nationalCrypto: true } }],
+  });
+  try {
+    assert.ok("principal" in await tb.broker.openSession(client("alice", "alice-pw"), sink));
+    const users = tb.broker.host.service("users")!;
+    await users.add({ username: "sm", password: "国密" });
+    assert.ok("principal" in await tb.broker.openSession(client("sm", "国密"), sink));
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("auth: a group change applies to an open session at its next authorize", async () => {
+  const tb = await startBroker({ plugins: [auth] });
+  try {
+    const s = await tb.broker.openSession(client("alice", "alice-pw"), sink);
+    assert.ok("principal" in s);
+    assert.equal(await s.authorize("publish", "sensors.t", "topic"), true);
+    await tb.broker.host.service("users")!.update("alice", { groups: [] });
+    assert.equal(
+      (await s.authorize("publish", "sensors.t", "topic") as { code: string }).code,
+      "not_authorized",
+    );
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("auth: a user removed mid-session is refused and disconnected at the next authorize (MQTT, STOMP)", async () => {
+  const tb = await startBroker({
+    plugins: [
+      auth,
+      mqttPlugin,
+      { use: "stomp", options: { port: 0, wsPort: -1, hostname: "127.0.0.1", heartBeatMs: 0 } },
+    ],
+  });
+  const denied = new Collector<string>();
+  const gone = new Collector<string>();
+  tb.broker.hooks.on("test", "accessDenied", (e) => denied.push(`${e.client?.protocol}:${e.reason}`));
+  tb.broker.hooks.on("test", "disconnected", (e) => gone.push(`${e.client.protocol}:${e.reason}`));
+  try {
+    const m = await mqttAs(tb.ports["mqtt:tcp"], "alice", "alice-pw");
+    const st = await stompAs(tb.ports["stomp:tcp"], "alice", "alice-pw");
+    const mClosed = new Promise<void>((r) => m.once("close", () => r()));
+    assert.equal(await pubackOf(m, "sensors/ok"), 0);
+    await tb.broker.host.service("users")!.remove("alice");
+    // MQTT: the PUBACK says 0x87, then the connection ends.
+    assert.equal(await pubackOf(m, "sensors/t2"), 0x87);
+    await mClosed;
+    // STOMP: the SEND gets an ERROR frame and the socket closes.
+    st.client.publish({ destination: "/topic/sensors.t3", body: "x" });
+    assert.match((await st.errors.atLeast(1))[0], /was removed/);
+    await st.closed;
+    await gone.atLeast(2);
+    assert.deepEqual(gone.items.sort(), ['mqtt:User "alice" was removed', 'stomp:User "alice" was removed']);
+    assert.deepEqual(denied.items.sort(), [
+      'mqtt:User "alice" was removed',
+      'stomp:User "alice" was removed',
+    ]);
+    await m.endAsync(true);
+    await st.client.deactivate();
   } finally {
     await tb.stop();
   }
