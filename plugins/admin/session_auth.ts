@@ -1,0 +1,136 @@
+/**
+ * Console login state: opaque session cookies with an idle timeout, a CSRF token per session (sent back
+ * in `X-CSRF-Token` on every change), and a per-address limit on failed logins.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import type { PublicUser } from "./users.ts";
+
+/** The session cookie's name. */
+export const COOKIE = "ferrymq_admin";
+/** The header a change must carry. */
+export const CSRF_HEADER = "x-csrf-token";
+
+/** One logged-in console session. */
+export interface ConsoleSession {
+  readonly user: PublicUser;
+  readonly csrfToken: string;
+  lastSeen: number;
+}
+
+const token = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+
+/** Sessions by cookie value. */
+export class ConsoleSessions {
+  readonly #byToken = new Map<string, ConsoleSession>();
+  readonly #idleMs: number;
+
+  constructor(idleMs: number) {
+    this.#idleMs = idleMs;
+  }
+
+  /** Starts a session; returns its cookie value. */
+  open(user: PublicUser): { cookie: string; session: ConsoleSession } {
+    this.sweep();
+    const cookie = token();
+    const session = { user, csrfToken: token(), lastSeen: Date.now() };
+    this.#byToken.set(cookie, session);
+    return { cookie, session };
+  }
+
+  /** The session of a cookie value and why there is none; a valid one is kept alive. */
+  use(cookie: string | undefined): ConsoleSession | "unauthenticated" | "session_expired" {
+    const s = cookie === undefined ? undefined : this.#byToken.get(cookie);
+    if (s === undefined) return "unauthenticated";
+    const now = Date.now();
+    if (now - s.lastSeen > this.#idleMs) {
+      this.#byToken.delete(cookie!);
+      return "session_expired";
+    }
+    s.lastSeen = now;
+    return s;
+  }
+
+  expiresAt(s: ConsoleSession): number {
+    return s.lastSeen + this.#idleMs;
+  }
+
+  close(cookie: string | undefined): void {
+    if (cookie !== undefined) this.#byToken.delete(cookie);
+  }
+
+  /** Ends every session of a user (deleted, or password changed elsewhere). */
+  closeUser(username: string, except?: ConsoleSession): void {
+    for (const [k, s] of this.#byToken) {
+      if (s.user.username === username && s !== except) this.#byToken.delete(k);
+    }
+  }
+
+  /** Forgets sessions idle for more than twice the timeout (kept a while to answer session_expired). */
+  sweep(): void {
+    const cutoff = Date.now() - 2 * this.#idleMs;
+    for (const [k, s] of this.#byToken) if (s.lastSeen < cutoff) this.#byToken.delete(k);
+  }
+}
+
+/** Failed logins per remote address; locks an address out for the window after too many. */
+export class LoginLimiter {
+  readonly #failures = new Map<string, { count: number; since: number }>();
+  readonly #max: number;
+  readonly #windowMs: number;
+
+  constructor(max: number, windowMs: number) {
+    this.#max = max;
+    this.#windowMs = windowMs;
+  }
+
+  /** Milliseconds until `address` may try again; 0 when it may now. */
+  retryAfter(address: string): number {
+    const f = this.#failures.get(address);
+    if (f === undefined) return 0;
+    const left = f.since + this.#windowMs - Date.now();
+    if (left <= 0) {
+      this.#failures.delete(address);
+      return 0;
+    }
+    return f.count >= this.#max ? left : 0;
+  }
+
+  fail(address: string): void {
+    const now = Date.now();
+    const f = this.#failures.get(address);
+    if (f === undefined || now - f.since > this.#windowMs) {
+      if (this.#failures.size >= 10_000) this.#failures.clear(); // bounded under a spray of addresses
+      this.#failures.set(address, { count: 1, since: now });
+    } else f.count++;
+  }
+
+  succeed(address: string): void {
+    this.#failures.delete(address);
+  }
+}
+
+/** The value of cookie `name` in a Cookie header. */
+export function readCookie(header: string | null, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** The Set-Cookie value of a session cookie (empty value and Max-Age=0 clears it). */
+export function sessionCookie(value: string, secure: boolean): string {
+  const clear = value === "" ? "; Max-Age=0" : "";
+  return `${COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${secure ? "; Secure" : ""}${clear}`;
+}
+
+/** Compares two strings in time independent of where they differ. */
+export function sameToken(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return d === 0;
+}
