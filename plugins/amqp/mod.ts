@@ -1,11 +1,21 @@
 /**
  * The AMQP 1.0 plugin on rhea in server mode. SASL PLAIN and ANONYMOUS open the core session (the
- * authenticate gate decides); each connection's links are handled by {@linkcode AmqpLinks}.
+ * authenticate gate decides); each connection's links are handled by {@linkcode AmqpLinks}. With `tls`,
+ * a second listener takes AMQPS connections (and SASL EXTERNAL from a verified client certificate).
  *
  * @module
  */
 import rhea from "rhea";
-import { definePlugin, type DestinationKind, isReject } from "../../mod.ts";
+import {
+  definePlugin,
+  type DestinationKind,
+  isReject,
+  type Listening,
+  listenTls,
+  loadTls,
+  type TlsPeer,
+  type TlsSettings,
+} from "../../mod.ts";
 import { formatAddress, parseAddress } from "./address_map.ts";
 import { AmqpLinks } from "./links.ts";
 import { coordinatorTarget, isCoordinator, PAYLOAD, type WithPayload } from "./rhea_ext.ts";
@@ -13,6 +23,7 @@ import { coordinatorTarget, isCoordinator, PAYLOAD, type WithPayload } from "./r
 interface Options {
   port: number;
   hostname: string;
+  tls?: TlsSettings & { port: number };
   defaultKind: DestinationKind;
   autoCreate: boolean;
   maxMessageSize: number;
@@ -47,7 +58,7 @@ function mechanism(plain: boolean) {
 
 export default definePlugin<Options>({
   name: "amqp",
-  setup(ctx) {
+  async setup(ctx) {
     const o = ctx.options;
     const broker = ctx.broker;
     ctx.provide("protocol:amqp", {
@@ -60,7 +71,9 @@ export default definePlugin<Options>({
     container.sasl_server_mechanisms.PLAIN = mechanism(true);
     container.sasl_server_mechanisms.ANONYMOUS = mechanism(false);
     // Per connection; a promise because a client without a SASL layer is authenticated on open.
-    const links = new Map<unknown, Promise<AmqpLinks | undefined>>();
+    const links = new Map<Ctx, Promise<AmqpLinks | undefined>>();
+    // Sockets from the TLS listener, with who is on the other end.
+    const tlsPeers = new WeakMap<object, TlsPeer>();
     const linkOptions = {
       defaultKind: o.defaultKind,
       autoCreate: o.autoCreate && broker.limits.autoCreate,
@@ -86,11 +99,13 @@ export default definePlugin<Options>({
       };
       let l: AmqpLinks | undefined;
       const socket = c.connection.socket;
+      const peer = tlsPeers.get(socket);
       const ready = broker.openSession({
         clientId: c.connection.remote?.open?.container_id ?? `amqp-${crypto.randomUUID()}`,
         protocol: "amqp",
-        remote: socket?.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : "",
-        listener: "amqp:tcp",
+        remote: peer?.remote ?? (socket?.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : ""),
+        listener: peer ? "amqp:tls" : "amqp:tcp",
+        certificateSubject: peer?.certificateSubject,
         username: mech?.username,
         password: mech?.password,
       }, sink)
@@ -162,31 +177,53 @@ export default definePlugin<Options>({
       }, 0);
     };
 
-    return new Promise((resolve, reject) => {
-      const server = container.listen({ port: o.port, host: o.hostname });
-      server.once("error", reject);
-      server.once("listening", () => {
-        const port = (server.address() as { port: number }).port;
-        const unregister = broker.registerListener({
-          name: "amqp:tcp",
-          protocol: "amqp",
-          transport: "tcp",
-          port,
-          hostname: o.hostname,
-          connections: () => links.size,
-        });
-        ctx.log.info(`listening on ${port}`);
-        resolve(async () => {
-          unregister();
-          for (const [conn, l] of links) {
-            // deno-lint-ignore no-explicit-any
-            (conn as any).close?.({ condition: "amqp:connection:forced", description: "broker stopping" });
-            await (await l)?.close("broker stopping");
-          }
-          links.clear();
-          await new Promise<void>((r) => server.close(() => r()));
-        });
-      });
+    const server = container.listen({ port: o.port, host: o.hostname });
+    await new Promise((resolve, reject) => server.once("listening", resolve).once("error", reject));
+    const closeServer = () => new Promise<void>((r) => server.close(() => r()));
+    const port = (server.address() as { port: number }).port;
+    const count = (tls: boolean) => () =>
+      [...links.keys()].filter((c) => tlsPeers.has(c.socket) === tls).length;
+    const unregister = broker.registerListener({
+      name: "amqp:tcp",
+      protocol: "amqp",
+      transport: "tcp",
+      port,
+      hostname: o.hostname,
+      connections: count(false),
     });
+    let secure: Listening | undefined;
+    if (o.tls) {
+      try {
+        secure = await listenTls(broker, {
+          name: "amqp:tls",
+          protocol: "amqp",
+          port: o.tls.port,
+          hostname: o.hostname,
+          tls: await loadTls(o.tls, ctx),
+          connections: count(true),
+          onSocket: (socket, peer) => {
+            tlsPeers.set(socket, peer);
+            // rhea reads this option (EXTERNAL on an authorized TLS socket) but does not declare it.
+            const options: Ctx = { enable_sasl_external: peer.certificateSubject !== undefined };
+            container.create_connection(options).accept(socket);
+          },
+        });
+      } catch (e) {
+        unregister();
+        await closeServer();
+        throw e;
+      }
+    }
+    ctx.log.info(`listening on ${secure ? `${port}, ${secure.port}` : port}`);
+    return async () => {
+      unregister();
+      for (const [conn, l] of links) {
+        conn.close?.({ condition: "amqp:connection:forced", description: "broker stopping" });
+        await (await l)?.close("broker stopping");
+      }
+      links.clear();
+      await secure?.close();
+      await closeServer();
+    };
   },
 });
