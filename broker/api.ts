@@ -576,7 +576,7 @@ export interface BrokerApi {
 export interface ListenerInfo {
   readonly name: string;
   readonly protocol: string;
-  readonly transport: "tcp" | "tls" | "ws" | "wss" | "udp" | "http";
+  readonly transport: "tcp" | "tls" | "ws" | "wss" | "udp" | "http" | "https";
   readonly port: number;
   readonly hostname: string;
   /** Current connections. */
