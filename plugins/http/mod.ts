@@ -1,12 +1,12 @@
 /**
  * The HTTP plugin: one Deno.serve listener. Other plugins mount handlers under a path prefix and
  * WebSocket paths through the `http` service; everything else goes to the messaging API (Hono with
- * OpenAPI routes, served at /api/v1/openapi.json).
+ * OpenAPI routes, served at /api/v1/openapi.json). With `tls`, an HTTPS listener serves the same.
  *
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { definePlugin, type HttpMount } from "../../mod.ts";
+import { definePlugin, type HttpConnInfo, type HttpMount, loadTls, serveHttp } from "../../mod.ts";
 import { consumeRoutes } from "./api/consume.ts";
 import type { HttpContext, HttpOptions, Routes, ServeEnv } from "./api/context.ts";
 import { publishRoutes } from "./api/publish.ts";
@@ -20,7 +20,7 @@ type SocketHandler = Parameters<HttpMount["websocket"]>[1];
 
 export default definePlugin<HttpOptions>({
   name: "http",
-  setup(ctx) {
+  async setup(ctx) {
     const o = ctx.options;
     const sessions = new SessionCache(ctx.broker, { ttlMs: o.sessionCacheTtlMs, max: 1000 });
     const receipts = new Receipts(o.receiptTtlMs, ctx.log);
@@ -32,7 +32,7 @@ export default definePlugin<HttpOptions>({
         req,
         env,
         sink,
-      ) => (sink ? sessions.open(req, env.remote, sink) : sessions.forRequest(req, env.remote)),
+      ) => (sink ? sessions.open(req, env, sink) : sessions.forRequest(req, env)),
       queueExists: (name) => ctx.broker.destinations().some((d) => d.kind === "queue" && d.name === name),
     };
     const app = new OpenAPIHono<{ Bindings: ServeEnv }>({
@@ -69,7 +69,8 @@ export default definePlugin<HttpOptions>({
     const sockets = new Map<string, SocketHandler>();
     sockets.set("/api/v1/ws", (socket, req, info) => {
       const a = info.remoteAddr as Deno.NetAddr;
-      void handleSocket(socket, req, `${a.hostname}:${a.port}`, hc);
+      const certificateSubject = (info as HttpConnInfo).certificateSubject;
+      void handleSocket(socket, req, { remote: `${a.hostname}:${a.port}`, certificateSubject }, hc);
     });
     ctx.provide("http", {
       mount(prefix, handler) {
@@ -81,12 +82,16 @@ export default definePlugin<HttpOptions>({
       },
     });
 
-    const server = Deno.serve({ port: o.port, hostname: o.hostname, onListen: () => {} }, (req, info) => {
+    const handler = (req: Request, info: HttpConnInfo) => {
       const url = new URL(req.url);
       const onSocket = sockets.get(url.pathname);
       if (onSocket && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
         // The request's headers and remote address are gone once it is upgraded: keep copies.
-        const snapshot = { remoteAddr: info.remoteAddr, completed: info.completed } as Deno.ServeHandlerInfo;
+        const snapshot: HttpConnInfo = {
+          remoteAddr: info.remoteAddr,
+          completed: info.completed,
+          certificateSubject: info.certificateSubject,
+        };
         const copy = new Request(req.url, { headers: new Headers(req.headers) });
         const { socket, response } = Deno.upgradeWebSocket(req);
         socket.addEventListener("open", () => onSocket(socket, copy, snapshot), { once: true });
@@ -105,25 +110,38 @@ export default definePlugin<HttpOptions>({
         url.pathname = url.pathname.slice(0, -":batch".length) + "/batch";
         req = new Request(url, req);
       }
-      const a = info.remoteAddr as Deno.NetAddr;
-      return app.fetch(req, { remote: `${a.hostname}:${a.port}` });
-    });
-    const port = (server.addr as Deno.NetAddr).port;
-    const unregister = ctx.broker.registerListener({
-      name: "http",
-      protocol: "http",
-      transport: "http",
-      port,
-      hostname: o.hostname,
-      connections: () => 0,
-    });
-    ctx.log.info(`listening on ${port}`);
+      const a = info.remoteAddr;
+      return app.fetch(req, {
+        remote: `${a.hostname}:${a.port}`,
+        certificateSubject: info.certificateSubject,
+      });
+    };
+    const servers = [await serveHttp({ port: o.port, hostname: o.hostname }, handler)];
+    try {
+      if (o.tls) {
+        servers.push(await serveHttp({ ...o, port: o.tls.port, tls: await loadTls(o.tls, ctx) }, handler));
+      }
+    } catch (e) {
+      await servers[0].close();
+      throw e;
+    }
+    const unregister = servers.map((s, i) =>
+      ctx.broker.registerListener({
+        name: i === 0 ? "http" : "http:tls",
+        protocol: "http",
+        transport: i === 0 ? "http" : "https",
+        port: s.port,
+        hostname: o.hostname,
+        connections: () => 0,
+      })
+    );
+    ctx.log.info(`listening on ${servers.map((s) => s.port).join(", ")}`);
     return async () => {
-      unregister();
+      for (const u of unregister) u();
       await closeConsumers();
       await sessions.closeAll();
       receipts.stop();
-      await server.shutdown();
+      for (const s of servers) await s.close();
     };
   },
 });

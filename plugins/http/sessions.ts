@@ -1,7 +1,8 @@
 /**
  * Request credentials -> a core session, cached per credential (bounded, with a time to live) so a
  * publish does not run the authenticate gate every time. HTTP Basic gives username and password;
- * a Bearer token is the password of the empty username.
+ * a Bearer token is the password of the empty username. A verified TLS client certificate goes along
+ * (its subject is part of the cache key).
  *
  * @module
  */
@@ -13,6 +14,12 @@ interface Cached {
 }
 
 const NO_SINK: DeliverySink = { deliver() {} };
+
+/** Where a request came from. */
+export interface Peer {
+  remote: string;
+  certificateSubject?: string;
+}
 const encoder = new TextEncoder();
 
 /** Sessions of request-scoped HTTP clients. */
@@ -29,11 +36,11 @@ export class SessionCache {
   }
 
   /** The session for a request's credentials; a Reject when authentication fails. */
-  async forRequest(req: Request, remote: string): Promise<Session | Reject> {
-    const auth = req.headers.get("authorization") ?? "";
+  async forRequest(req: Request, peer: Peer): Promise<Session | Reject> {
+    const auth = `${req.headers.get("authorization") ?? ""}\n${peer.certificateSubject ?? ""}`;
     const cached = this.#cache.get(auth);
     if (cached && Date.now() - cached.at < this.#ttlMs && !cached.session.closed) return cached.session;
-    const r = await this.open(req, remote, NO_SINK);
+    const r = await this.open(req, peer, NO_SINK);
     if (isReject(r)) return r;
     if (cached) void cached.session.close("credential cache refresh");
     if (this.#cache.size >= this.#max) {
@@ -46,7 +53,7 @@ export class SessionCache {
   }
 
   /** A new session of its own (consumers, streams) with the request's credentials. */
-  open(req: Request, remote: string, sink: DeliverySink): Promise<Session | Reject> {
+  open(req: Request, peer: Peer, sink: DeliverySink): Promise<Session | Reject> {
     const auth = req.headers.get("authorization") ?? "";
     let username: string | undefined, password: Uint8Array | undefined;
     if (/^basic /i.test(auth)) {
@@ -66,7 +73,8 @@ export class SessionCache {
     return this.#broker.openSession({
       clientId: `http-${crypto.randomUUID()}`,
       protocol: "http",
-      remote,
+      remote: peer.remote,
+      certificateSubject: peer.certificateSubject,
       username,
       password,
     }, sink);

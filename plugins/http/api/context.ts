@@ -3,13 +3,14 @@
  *
  * @module
  */
-import type { BrokerApi, DeliverySink, Reject, Session } from "../../../mod.ts";
+import type { BrokerApi, DeliverySink, Reject, Session, TlsSettings } from "../../../mod.ts";
 import type { Receipts } from "../receipts.ts";
 
 /** HTTP plugin options (see plugin.json). */
 export interface HttpOptions {
   port: number;
   hostname: string;
+  tls?: TlsSettings & { port: number };
   maxBodySize: number;
   maxBatch: number;
   receiptTtlMs: number;
@@ -22,6 +23,8 @@ export interface HttpOptions {
 /** Per-request connection info Deno.serve passes as Hono's env. */
 export interface ServeEnv {
   remote: string;
+  /** Subject of the verified client certificate, on the TLS listener when it asks for one. */
+  certificateSubject?: string;
 }
 
 /** Shared by every route module. */

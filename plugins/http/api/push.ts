@@ -161,13 +161,13 @@ interface WsFrame {
 export async function handleSocket(
   socket: WebSocket,
   req: Request,
-  remote: string,
+  env: ServeEnv,
   hc: HttpContext,
 ): Promise<void> {
   const subs = new Map<string, Subscription>();
   const handed = new Map<string, { sub: Subscription; tag: number }>();
   const out = (o: unknown) => socket.readyState === WebSocket.OPEN && socket.send(JSON.stringify(o));
-  const session = await hc.session(req, { remote }, {
+  const session = await hc.session(req, env, {
     deliver(sub: Subscription, d: Delivery) {
       if (d.tag !== 0) handed.set(d.message.id, { sub, tag: d.tag });
       const id = [...subs].find(([, s]) => s === sub)?.[0];
