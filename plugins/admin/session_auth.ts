@@ -25,16 +25,19 @@ const token = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toSt
 export class ConsoleSessions {
   readonly #byToken = new Map<string, ConsoleSession>();
   readonly #idleMs: number;
+  readonly #now: () => number;
 
-  constructor(idleMs: number) {
+  /** `now` is the clock (tests pass their own). */
+  constructor(idleMs: number, now: () => number = Date.now) {
     this.#idleMs = idleMs;
+    this.#now = now;
   }
 
   /** Starts a session; returns its cookie value. */
   open(user: PublicUser): { cookie: string; session: ConsoleSession } {
     this.sweep();
     const cookie = token();
-    const session = { user, csrfToken: token(), lastSeen: Date.now() };
+    const session = { user, csrfToken: token(), lastSeen: this.#now() };
     this.#byToken.set(cookie, session);
     return { cookie, session };
   }
@@ -43,7 +46,7 @@ export class ConsoleSessions {
   use(cookie: string | undefined): ConsoleSession | "unauthenticated" | "session_expired" {
     const s = cookie === undefined ? undefined : this.#byToken.get(cookie);
     if (s === undefined) return "unauthenticated";
-    const now = Date.now();
+    const now = this.#now();
     if (now - s.lastSeen > this.#idleMs) {
       this.#byToken.delete(cookie!);
       return "session_expired";
@@ -69,7 +72,7 @@ export class ConsoleSessions {
 
   /** Forgets sessions idle for more than twice the timeout (kept a while to answer session_expired). */
   sweep(): void {
-    const cutoff = Date.now() - 2 * this.#idleMs;
+    const cutoff = this.#now() - 2 * this.#idleMs;
     for (const [k, s] of this.#byToken) if (s.lastSeen < cutoff) this.#byToken.delete(k);
   }
 }
@@ -79,17 +82,19 @@ export class LoginLimiter {
   readonly #failures = new Map<string, { count: number; since: number }>();
   readonly #max: number;
   readonly #windowMs: number;
+  readonly #now: () => number;
 
-  constructor(max: number, windowMs: number) {
+  constructor(max: number, windowMs: number, now: () => number = Date.now) {
     this.#max = max;
     this.#windowMs = windowMs;
+    this.#now = now;
   }
 
   /** Milliseconds until `address` may try again; 0 when it may now. */
   retryAfter(address: string): number {
     const f = this.#failures.get(address);
     if (f === undefined) return 0;
-    const left = f.since + this.#windowMs - Date.now();
+    const left = f.since + this.#windowMs - this.#now();
     if (left <= 0) {
       this.#failures.delete(address);
       return 0;
@@ -98,7 +103,7 @@ export class LoginLimiter {
   }
 
   fail(address: string): void {
-    const now = Date.now();
+    const now = this.#now();
     const f = this.#failures.get(address);
     if (f === undefined || now - f.since > this.#windowMs) {
       if (this.#failures.size >= 10_000) this.#failures.clear(); // bounded under a spray of addresses
