@@ -3,12 +3,15 @@
  * service, hashed with scrypt or PBKDF2-SM3; anonymous off, loopback-only or on; failed logins
  * rate-limited per client address) and the `authorize` gate (ACL rules, first match; reserved prefixes
  * for admins only; a user removed while connected is refused and disconnected at the next check).
+ * With `certificateIdentity`, a client that gives no password is the user its verified TLS client
+ * certificate's CN names.
  *
  * @module
  */
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { type Action, definePlugin, type Principal, Priority, type Reject } from "../../mod.ts";
 import { type AclRule, evaluate } from "./acl.ts";
+import { commonName } from "./certificate.ts";
 import { UserDirectory, type UsersService } from "./directory.ts";
 import { type UserConfig, verifyPassword } from "./users.ts";
 
@@ -19,6 +22,7 @@ interface Options {
   usersFile?: string;
   nationalCrypto: boolean;
   anonymous: "off" | "loopback" | "on";
+  certificateIdentity: boolean;
   acl: { default: "allow" | "deny"; rules: AclRule[] };
   adminGroup: string;
   reservedPrefixes: string[];
@@ -96,6 +100,25 @@ export default definePlugin<Options>({
       if (recent(remote, Date.now()).length >= o.maxFailures) {
         failedTotal++;
         return { code: "bad_credentials", reason: "Too many failed logins from this address; try later" };
+      }
+      // The listener only passes the subject of a certificate that verified against its CA.
+      const cn = o.certificateIdentity && client.certificateSubject !== undefined && !client.password?.length
+        ? commonName(client.certificateSubject)
+        : undefined;
+      if (cn !== undefined) {
+        if (client.username && client.username !== cn) {
+          return refuse(remote, `User "${client.username}" is not the certificate's CN "${cn}"`);
+        }
+        const user = users.get(cn);
+        if (!user) return refuse(remote, `The client certificate's CN "${cn}" names no user`);
+        failures.delete(remote);
+        const principal: Principal = {
+          id: user.username,
+          groups: user.groups,
+          attributes: { certificateSubject: client.certificateSubject! },
+        };
+        issued.add(principal);
+        return principal;
       }
       if (client.username === undefined || client.username === "") {
         if (o.anonymous === "on" || (o.anonymous === "loopback" && isLoopback(client.remote))) {
