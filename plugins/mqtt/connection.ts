@@ -239,7 +239,6 @@ export class Connection implements DeliverySink {
     });
     if (present) await this.#handlers.restore(record!.subs);
     else if (this.persistent) await this.saveSession();
-    this.server.broker.emit("connected", { client: session.client, principal: session.principal });
   }
 
   /** Writes the persistent session's subscription list to the store. */
