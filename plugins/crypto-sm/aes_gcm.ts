@@ -30,10 +30,7 @@ export interface AesKey {
  * const same = aes256Gcm.unseal(key, sealed, aad);
  * ```
  */
-export const aes256Gcm: Cipher<AesKey> & {
-  importKey(raw: Uint8Array): Promise<AesKey>;
-  seal(key: AesKey, plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
-} = {
+export const aes256Gcm = {
   name: "aes-256-gcm",
   keyLength: 32,
   async importKey(raw) {
@@ -74,4 +71,4 @@ export const aes256Gcm: Cipher<AesKey> & {
     out.set(tail, head.byteLength);
     return out;
   },
-};
+} satisfies Cipher<AesKey>;

@@ -122,7 +122,9 @@ export default definePlugin<Options>({
           userId: k.userId,
         });
       } catch (e) {
-        throw e instanceof BrokerError ? e : bad(`Cannot add signing key "${k.id}": ${(e as Error).message}`, e);
+        throw e instanceof BrokerError
+          ? e
+          : bad(`Cannot add signing key "${k.id}": ${(e as Error).message}`, e);
       }
     }
     const keyIds = new Set(o.keys.map((k) => k.id)), signIds = new Set(o.signingKeys.map((k) => k.id));
@@ -169,7 +171,9 @@ export default definePlugin<Options>({
         const rule = rules.rules.find((r) => r.pattern === pattern);
         if (!rule) throw new BrokerError("not_found", `Cannot rotate "${pattern}": no rule has this pattern`);
         const why = ring.whyNot(keyId);
-        if (why) throw new BrokerError("invalid_argument", `Cannot rotate "${pattern}" to key "${keyId}": ${why}`);
+        if (why) {
+          throw new BrokerError("invalid_argument", `Cannot rotate "${pattern}" to key "${keyId}": ${why}`);
+        }
         const before = rule.seal;
         rule.seal = keyId;
         ctx.log.info(`"${pattern}" now seals with key "${keyId}" (was "${before}")`);

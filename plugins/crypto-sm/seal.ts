@@ -18,7 +18,7 @@ import {
 } from "../../mod.ts";
 import { type FailureCode, UnsealError } from "./cipher.ts";
 import type { KeyRing } from "./keyring.ts";
-import { isReader, type Rule, type RuleTable } from "./rules.ts";
+import { isReader, type RuleTable } from "./rules.ts";
 import { sm3Hex } from "./sm3.ts";
 
 /** The properties a sealed or signed message carries. */
@@ -92,7 +92,9 @@ export class Sealer {
     if (rule.sign !== undefined) {
       const k = this.#ring.signKey(rule.sign);
       if (!k || !k.signer.canSign(k.key)) {
-        return busy(`Cannot sign for "${m.destination}" with key "${rule.sign}": ${this.#why(rule.sign, true)}`);
+        return busy(
+          `Cannot sign for "${m.destination}" with key "${rule.sign}": ${this.#why(rule.sign, true)}`,
+        );
       }
       props[HEADERS.SIG_ALG] = k.signer.name;
       props[HEADERS.SIG_KEY] = k.id;
@@ -102,7 +104,9 @@ export class Sealer {
     if (rule.seal === undefined) return { ...m, properties: props };
     const k = this.#ring.key(rule.seal);
     if (!k) {
-      return busy(`Cannot seal for "${m.destination}" with key "${rule.seal}": ${this.#ring.whyNot(rule.seal)}`);
+      return busy(
+        `Cannot seal for "${m.destination}" with key "${rule.seal}": ${this.#ring.whyNot(rule.seal)}`,
+      );
     }
     props[HEADERS.SEAL_ALG] = k.cipher.name;
     props[HEADERS.SEAL_KEY] = k.id;

@@ -47,7 +47,11 @@ export const sm2Sm3: Signer<Sm2Key> = {
   canSign: (key) => key.privateKey !== undefined,
   sign(key, data) {
     if (key.privateKey === undefined) throw new TypeError("Cannot sign: the SM2 key has no private half");
-    return sm2.doSignature(data, key.privateKey, { hash: true, publicKey: key.publicKey, userId: key.userId });
+    return sm2.doSignature(data, key.privateKey, {
+      hash: true,
+      publicKey: key.publicKey,
+      userId: key.userId,
+    });
   },
   verify(key, data, signature) {
     return /^[0-9a-fA-F]{128}$/.test(signature) &&

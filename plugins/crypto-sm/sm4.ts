@@ -43,10 +43,7 @@ function macInput(aad: Uint8Array, ivAndCt: Uint8Array): Uint8Array {
  * const sealed = sm4CbcHmacSm3.seal(key, body, aad);
  * ```
  */
-export const sm4CbcHmacSm3: Cipher<Sm4Key> & {
-  importKey(raw: Uint8Array): Sm4Key;
-  seal(key: Sm4Key, plain: Uint8Array, aad: Uint8Array): Uint8Array;
-} = {
+export const sm4CbcHmacSm3 = {
   name: "sm4-cbc-hmac-sm3",
   keyLength: 16,
   importKey(raw) {
@@ -64,7 +61,10 @@ export const sm4CbcHmacSm3: Cipher<Sm4Key> & {
   unseal(key, sealed, aad) {
     const n = sealed.byteLength - BLOCK - MAC;
     if (n < BLOCK || n % BLOCK !== 0) {
-      throw new UnsealError("seal_malformed", `a sealed body of ${sealed.byteLength} bytes is not iv|blocks|mac`);
+      throw new UnsealError(
+        "seal_malformed",
+        `a sealed body of ${sealed.byteLength} bytes is not iv|blocks|mac`,
+      );
     }
     const body = sealed.subarray(0, BLOCK + n);
     if (!equalBytes(hmacSm3(key.mac, macInput(aad, body)), sealed.subarray(BLOCK + n))) {
@@ -82,4 +82,4 @@ export const sm4CbcHmacSm3: Cipher<Sm4Key> & {
       throw new UnsealError("seal_malformed", `SM4 padding: ${(e as Error).message}`);
     }
   },
-};
+} satisfies Cipher<Sm4Key>;

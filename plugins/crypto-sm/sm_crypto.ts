@@ -28,7 +28,12 @@ export interface Sm2 {
     privateKey: string,
     opts: { hash: true; publicKey?: string; userId?: string; pointPool?: unknown[] },
   ): string;
-  doVerifySignature(msg: Bytes, sig: string, publicKey: string, opts: { hash: true; userId?: string }): boolean;
+  doVerifySignature(
+    msg: Bytes,
+    sig: string,
+    publicKey: string,
+    opts: { hash: true; userId?: string },
+  ): boolean;
   doDecrypt(data: string, privateKey: string, cipherMode: 0 | 1, opts: { output: "array" }): number[];
   getPublicKeyFromPrivateKey(privateKey: string): string;
   verifyPublicKey(publicKey: string): boolean;
