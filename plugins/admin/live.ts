@@ -23,8 +23,7 @@ export function liveRoutes(app: Routes, ac: AdminContext): () => void {
       summary: "Live stats, destinations and log records (SSE)",
       ok: [200],
     }),
-    (c) => {
-      const signal: AbortSignal = c.req.raw.signal;
+    () => {
       let end = () => {};
       const body = new ReadableStream<Uint8Array>({
         start(ctl) {
@@ -50,7 +49,6 @@ export function liveRoutes(app: Routes, ac: AdminContext): () => void {
             } catch { /* closed by the client already */ }
           };
           open.add(end);
-          signal.addEventListener("abort", end, { once: true });
           // The first frames at once, so a fresh page does not wait a second for numbers.
           ctl.enqueue(encoder.encode(": connected\n\n"));
           send("stats", { ...ac.sampler.current(), t: Date.now() });
