@@ -1,7 +1,9 @@
 /**
- * ACL rules, first match wins, in the order given; no match falls to the default. A rule pattern
- * covers a subscription pattern only when every destination the subscription can match is matched
- * by the rule ("a.>" covers "a.*.b"; "a.*" does not cover "a.>").
+ * ACL rules, first match wins, in the order given; no match falls to the default. For a wildcard
+ * subscription an allow rule matches only when it covers every destination the subscription can
+ * match ("a.>" covers "a.*.b"; "a.*" does not cover "a.>"), and a deny rule matches as soon as it
+ * overlaps one ("a.secret.>" denies a subscription to "a.>"): a subscriber must never receive what an
+ * earlier rule denies it. For a plain destination both come to the same thing.
  *
  * @module
  */
@@ -32,6 +34,23 @@ export function covers(rule: string, target: string): boolean {
   return r.length === t.length;
 }
 
+/** Whether patterns `a` and `b` can match one same destination. */
+export function intersects(a: string, b: string): boolean {
+  const x = a.split("."), y = b.split(".");
+  for (let i = 0;; i++) {
+    if (i === x.length || i === y.length) return x.length === y.length;
+    const p = x[i], q = y[i];
+    // Wildcards in the first level never match "$" names ($SYS), as in covers().
+    const dollar = i === 0 && (p.startsWith("$") || q.startsWith("$"));
+    if (p === ">" || q === ">") return !dollar || p === q;
+    if (p === "*" || q === "*") {
+      if (dollar && p !== q) return false;
+      continue;
+    }
+    if (p !== q) return false;
+  }
+}
+
 /** The first matching rule's answer, or undefined when none matches. */
 export function evaluate(
   rules: readonly AclRule[],
@@ -43,7 +62,8 @@ export function evaluate(
     if (rule.actions && !rule.actions.includes(action)) continue;
     if (rule.users && !rule.users.includes(p.id)) continue;
     if (rule.groups && !rule.groups.some((g) => p.groups?.includes(g))) continue;
-    if (covers(rule.pattern.replaceAll("%u", p.id), destination)) return rule.allow;
+    const pattern = rule.pattern.replaceAll("%u", p.id);
+    if (rule.allow ? covers(pattern, destination) : intersects(pattern, destination)) return rule.allow;
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash, pbkdf2Sync } from "node:crypto";
 import smCrypto from "sm-crypto";
-import { covers } from "../../../plugins/auth/acl.ts";
+import { covers, evaluate, intersects } from "../../../plugins/auth/acl.ts";
 import type { Session } from "../../../mod.ts";
 import type { UsersService } from "../../../plugins/auth/mod.ts";
 import { fromHex, hmac, pbkdf2, sm3 } from "../../../plugins/auth/pbkdf2.ts";
@@ -87,6 +87,20 @@ Deno.test("ACL coverage: a rule pattern covers a subscription only when it cover
   assert.equal(covers(">", "$SYS.x"), false);
 });
 
+Deno.test("ACL overlap: a deny rule applies to any subscription that could receive what it denies", () => {
+  const yes: [string, string][] = [["a.secret.>", "a.>"], ["a.*.c", "a.b.*"], ["a.>", "a.b"], [">", "*"]];
+  const no: [string, string][] = [["a.secret.>", "a.*"], ["a.b", "a.c"], [">", "$SYS.x"], ["*", "$SYS"], [
+    "a.*",
+    "a.b.c",
+  ]];
+  for (const [a, b] of yes) assert.equal(intersects(a, b) && intersects(b, a), true, `${a} ~ ${b}`);
+  for (const [a, b] of no) assert.equal(intersects(a, b) || intersects(b, a), false, `${a} !~ ${b}`);
+  const rules = [{ allow: false, pattern: "a.secret.>" }, { allow: true, pattern: "a.>" }];
+  assert.equal(evaluate(rules, { id: "u" }, "subscribe", "a.>"), false);
+  assert.equal(evaluate(rules, { id: "u" }, "subscribe", "a.*"), true);
+  assert.equal(evaluate(rules, { id: "u" }, "publish", "a.secret.x"), false);
+});
+
 Deno.test("auth: good and bad passwords, unknown users, anonymous off, rate limiting per address", async () => {
   const tb = await startBroker({ plugins: [auth] });
   try {
@@ -137,13 +151,14 @@ Deno.test("auth ACL over MQTT: SUBACK 0x87 and PUBACK 0x87 for denied destinatio
     // MQTT.js rejects a SUBACK with any failure code but keeps the packet on the error.
     const suback = await alice
       .subscribeAsync({
-        "sensors/#": { qos: 1 },
+        "sensors/#": { qos: 1 }, // overlaps the earlier deny of sensors/secret
+        "sensors/t1": { qos: 1 },
         "sensors/secret": { qos: 1 },
         "$SYS/#": { qos: 0 },
         "other/x": { qos: 0 },
       })
       .then(() => undefined, (e: { packet?: { granted: number[] } }) => e.packet);
-    assert.deepEqual(suback?.granted, [1, 0x87, 0x87, 0x87]);
+    assert.deepEqual(suback?.granted, [0x87, 1, 0x87, 0x87, 0x87]);
     const got = new Collector<string>();
     alice.on("message", (t) => got.push(t));
     await alice.publishAsync("sensors/t1", "1", { qos: 1 });
