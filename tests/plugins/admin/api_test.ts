@@ -468,3 +468,23 @@ Deno.test("admin: /events streams stats every second, destinations and log recor
     await tb.stop();
   }
 });
+
+Deno.test("admin: the console at / leaves /api/v1 to the messaging API and /api/v1/admin to the admin API", async () => {
+  const { tb, base } = await startAdmin({ admin: { console: true } });
+  try {
+    const root = `http://127.0.0.1:${tb.ports.http}`;
+    const api = await fetch(`${root}/api/v1/openapi.json`);
+    assert.equal((await api.json()).info.title, "FerryMQ messaging API");
+    await expectProblem(fetch(`${base}/session`), 401, "unauthenticated");
+    const hasConsole = await Deno.stat(new URL("../../../console/server.ts", import.meta.url)).then(
+      () => true,
+      () => false,
+    );
+    const page = await fetch(`${root}/`, { redirect: "manual" });
+    await page.body?.cancel();
+    // With the console present "/" is its page (or its redirect to the login page); without it, nothing is mounted.
+    assert.ok(hasConsole ? page.status < 400 : page.status === 404, String(page.status));
+  } finally {
+    await tb.stop();
+  }
+});
