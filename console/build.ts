@@ -1,0 +1,150 @@
+/**
+ * Bundles the islands for the browser with `deno bundle`: `client.ts` (the boot script) and every
+ * `islands/*.tsx` as entry points, code-split so Preact and shared components load once.
+ *
+ * The output goes to `static/_islands/<id>/`, `<id>` being a hash of the sources the bundle depends on,
+ * so a build is reused while nothing changed, a stale one is never served, and two brokers starting at
+ * once cannot overwrite each other's files. `deno task build:console` runs it ahead of time.
+ *
+ * @module
+ */
+
+const consoleDir = new URL("./", import.meta.url);
+const rootDir = new URL("../", consoleDir);
+/** Folders and files whose content goes into the bundle (or decides how it is built). */
+const SOURCES = ["client.ts", "islands", "components", "lib", "locales", "../deno.json", "../deno.lock"];
+const OUT = new URL("static/_islands/", consoleDir);
+
+/** A finished build, served at `/_islands/<id>/`. */
+export interface IslandBuild {
+  id: string;
+  /** Directory holding client.js and islands/<Name>.js. */
+  dir: string;
+  /** Island names (file names without .tsx), as `data-island` uses them. */
+  islands: string[];
+}
+
+async function* files(url: URL): AsyncGenerator<URL> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(url);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  if (info.isFile) {
+    yield url;
+    return;
+  }
+  const entries = [];
+  for await (const e of Deno.readDir(url)) entries.push(e);
+  entries.sort((a, b) => a.name < b.name ? -1 : 1);
+  for (const e of entries) yield* files(new URL(e.name + (e.isDirectory ? "/" : ""), url));
+}
+
+async function sourceHash(): Promise<string> {
+  const parts: Uint8Array[] = [];
+  const enc = new TextEncoder();
+  for (const s of SOURCES) {
+    for await (const f of files(new URL(s, consoleDir))) {
+      parts.push(enc.encode(f.pathname), await Deno.readFile(f));
+    }
+  }
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    all.set(p, o);
+    o += p.length;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  return Array.from(digest.slice(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Island names, checked against the convention the boot script relies on. */
+async function islandNames(): Promise<string[]> {
+  const names: string[] = [];
+  for await (const f of files(new URL("islands/", consoleDir))) {
+    if (!f.pathname.endsWith(".tsx")) continue;
+    const name = f.pathname.split("/").pop()!.replace(/\.tsx$/, "");
+    const text = await Deno.readTextFile(f);
+    // The server names an island by its component's function name; the file must match it.
+    if (!new RegExp(`export default function ${name}\\b`).test(text)) {
+      throw new Error(`console/islands/${name}.tsx must "export default function ${name}"`);
+    }
+    names.push(name);
+  }
+  return names;
+}
+
+/** Builds the islands unless a build of the current sources exists; returns where it is. */
+export async function buildIslands(): Promise<IslandBuild> {
+  const [id, islands] = await Promise.all([sourceHash(), islandNames()]);
+  const dir = new URL(`${id}/`, OUT);
+  const build = { id, dir: dir.pathname, islands };
+  try {
+    await Deno.stat(new URL("client.js", dir));
+    return build;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  await Deno.mkdir(OUT, { recursive: true });
+  const tmp = await Deno.makeTempDir({ dir: OUT.pathname, prefix: ".build-" });
+  try {
+    const entries = ["client.ts", ...islands.map((n) => `islands/${n}.tsx`)];
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--config",
+        new URL("deno.json", rootDir).pathname,
+        "--platform=browser",
+        "--format=esm",
+        "--code-splitting",
+        "--minify",
+        "--outdir",
+        tmp,
+        ...entries,
+      ],
+      cwd: consoleDir.pathname,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(`deno bundle failed (exit ${out.code}):\n${new TextDecoder().decode(out.stderr)}`);
+    }
+    try {
+      await Deno.rename(tmp, dir.pathname);
+    } catch (e) {
+      // Another process finished the same build first; its files are identical.
+      if (!(e instanceof Deno.errors.AlreadyExists) && !(await exists(dir))) throw e;
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  await removeOtherBuilds(id);
+  return build;
+}
+
+async function exists(url: URL): Promise<boolean> {
+  try {
+    await Deno.stat(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Drops builds of older sources so the folder does not grow with every edit. */
+async function removeOtherBuilds(keep: string): Promise<void> {
+  for await (const e of Deno.readDir(OUT)) {
+    if (e.isDirectory && e.name !== keep && !e.name.startsWith(".")) {
+      await Deno.remove(new URL(e.name, OUT), { recursive: true }).catch(() => {});
+    }
+  }
+}
+
+if (import.meta.main) {
+  const b = await buildIslands();
+  // deno-lint-ignore no-console
+  console.log(`console islands ${b.id}: ${b.islands.join(", ")} -> ${b.dir}`);
+}

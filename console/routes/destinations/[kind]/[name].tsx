@@ -1,0 +1,75 @@
+/**
+ * One destination: its figures, the pending messages (browsed without consuming them), a form to send
+ * one, and purge / delete.
+ *
+ * @module
+ */
+import { Island } from "../../../components/Island.tsx";
+import { PageHeader } from "../../../components/PageHeader.tsx";
+import { StatCard } from "../../../components/StatCard.tsx";
+import DestinationActions from "../../../islands/DestinationActions.tsx";
+import MessageBrowser, { PAGE_SIZE } from "../../../islands/MessageBrowser.tsx";
+import SendMessageForm from "../../../islands/SendMessageForm.tsx";
+import { formatNumber } from "../../../lib/format.ts";
+import { definePage } from "../../../lib/page.ts";
+import { type Destination, destinationPath, type MessagePage } from "../../../lib/types.ts";
+
+export default definePage<{ dest: Destination; page: MessagePage }>({
+  nav: "destinations",
+  title: (_t, { dest }) => dest.name,
+  async load({ api, params }) {
+    const path = destinationPath(params.kind, params.name);
+    const [dest, page] = await Promise.all([
+      api.get<Destination>(path),
+      api.get<MessagePage>(`${path}/messages?offset=0&limit=${PAGE_SIZE}`),
+    ]);
+    return { dest, page };
+  },
+  render({ dest, page }, { t }) {
+    return (
+      <>
+        <nav aria-label={t("a11y.breadcrumb")} class="breadcrumb">
+          <a href="/destinations">{t("nav.destinations")}</a>
+        </nav>
+        <PageHeader
+          title={dest.name}
+          subtitle={<span class={`badge badge-${dest.kind}`}>{t(`kind.${dest.kind}`)}</span>}
+        >
+          <Island component={DestinationActions} props={{ kind: dest.kind, name: dest.name }} />
+        </PageHeader>
+        <dl class="cards">
+          <StatCard
+            label={t("destinations.pending")}
+            value={formatNumber(dest.pending)}
+            testId="dest-pending"
+          />
+          <StatCard label={t("destinations.inflight")} value={formatNumber(dest.inflight)} />
+          <StatCard label={t("destinations.consumers")} value={formatNumber(dest.consumers)} />
+          <StatCard label={t("destinations.producers")} value={formatNumber(dest.producers)} />
+          <StatCard label={t("destinations.enqueued")} value={formatNumber(dest.enqueued)} />
+          <StatCard label={t("destinations.dequeued")} value={formatNumber(dest.dequeued)} />
+          <StatCard
+            label={t("destinations.durable")}
+            value={dest.durable ? t("common.yes") : t("common.no")}
+            hint={dest.maxRedeliveries != null
+              ? t("destinations.maxRedeliveriesValue", { n: dest.maxRedeliveries })
+              : undefined}
+          />
+          {dest.boundTo.length > 0 && (
+            <StatCard label={t("destinations.boundTo")} value={dest.boundTo.join(", ")} />
+          )}
+        </dl>
+        <div class="grid-detail">
+          <section class="card" aria-labelledby="browse-title">
+            <h2 id="browse-title">{t("browse.title")}</h2>
+            <Island component={MessageBrowser} props={{ kind: dest.kind, name: dest.name, initial: page }} />
+          </section>
+          <section class="card" aria-labelledby="send-title">
+            <h2 id="send-title">{t("send.title")}</h2>
+            <Island component={SendMessageForm} props={{ kind: dest.kind, name: dest.name }} />
+          </section>
+        </div>
+      </>
+    );
+  },
+});
