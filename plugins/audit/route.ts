@@ -19,9 +19,11 @@ const NO_SINK = { deliver() {} };
 const encoder = new TextEncoder();
 
 function problem(status: number, reason: string, detail: string): Response {
+  const headers: Record<string, string> = { "content-type": "application/problem+json" };
+  if (status === 401) headers["www-authenticate"] = 'Basic realm="ferrymq", Bearer';
   return Response.json(
     { type: `https://ferrymq.dev/problems/${reason}`, title: reason, status, detail, reason },
-    { status, headers: { "content-type": "application/problem+json" } },
+    { status, headers },
   );
 }
 
