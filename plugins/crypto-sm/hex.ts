@@ -34,6 +34,6 @@ export function fromHex(s: string, what: string): Uint8Array {
     throw new TypeError(`Cannot read ${what}: not an even-length hex string`);
   }
   const out = new Uint8Array(t.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(t.substr(i * 2, 2), 16);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(t.slice(i * 2, i * 2 + 2), 16);
   return out;
 }

@@ -19,7 +19,14 @@
  * @module
  */
 import { isAbsolute, join } from "node:path";
-import { BrokerError, definePlugin, type Principal, Priority, validatePattern } from "../../mod.ts";
+import {
+  BrokerError,
+  definePlugin,
+  type ErrorCode,
+  type Principal,
+  Priority,
+  validatePattern,
+} from "../../mod.ts";
 import { aes256Gcm } from "./aes_gcm.ts";
 import type { Cipher, Signer } from "./cipher.ts";
 import { fromHex } from "./hex.ts";
@@ -97,20 +104,22 @@ export default definePlugin<Options>({
       inline ?? (file === undefined ? undefined : (await Deno.readTextFile(path(file)).catch((e) => {
         throw new BrokerError("plugin_options", `Cannot read ${what} from "${file}": ${e.message}`);
       })).trim());
-    const bad = (msg: string, cause?: unknown) => new BrokerError("plugin_options", msg, { cause });
+    const bad = (msg: string, cause?: unknown, code: ErrorCode = "plugin_options") =>
+      new BrokerError(code, msg, { cause });
 
     const ring = new KeyRing();
     await ring.registerCipher(sm4CbcHmacSm3);
     await ring.registerCipher(aes256Gcm);
     ring.registerSigner(sm2Sm3);
 
-    const addKey = async (k: KeyConfig) => {
+    // At start-up a bad key is a bad option; at run time (the service) a bad argument.
+    const addKey = async (k: KeyConfig, code: ErrorCode = "plugin_options") => {
       const hex = await material(k.hex, k.file, `key "${k.id}"`);
-      if (hex === undefined) throw bad(`Cannot add key "${k.id}": give "hex" or "file"`);
+      if (hex === undefined) throw bad(`Cannot add key "${k.id}": give "hex" or "file"`, undefined, code);
       try {
         await ring.addKey(k.id, k.cipher ?? sm4CbcHmacSm3.name, fromHex(hex, `key "${k.id}"`));
       } catch (e) {
-        throw bad(`Cannot add key "${k.id}": ${(e as Error).message}`, e);
+        throw bad(`Cannot add key "${k.id}": ${(e as Error).message}`, e, code);
       }
     };
     for (const k of o.keys) await addKey(k);
@@ -151,7 +160,7 @@ export default definePlugin<Options>({
         const rule = spec.kind === "queue" ? rules.for(spec.destination) : undefined;
         // A queue consumer who may not read would take messages from those who may: refuse it.
         if (rule && !isReader(rule, principal)) {
-          sealer.counters.failures.not_reader++;
+          sealer.counters.refused++;
           return { code: "not_authorized", reason: `Not allowed to read sealed queue "${spec.destination}"` };
         }
         sealer.readers.set(spec, principal);
@@ -166,7 +175,7 @@ export default definePlugin<Options>({
     ctx.provide("cipher", {
       registerCipher: (c) => ring.registerCipher(c),
       registerSigner: (s) => ring.registerSigner(s),
-      addKey,
+      addKey: (k) => addKey(k, "invalid_argument"),
       rotate(pattern, keyId, by = BROKER) {
         const rule = rules.rules.find((r) => r.pattern === pattern);
         if (!rule) throw new BrokerError("not_found", `Cannot rotate "${pattern}": no rule has this pattern`);

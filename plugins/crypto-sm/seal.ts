@@ -40,6 +40,8 @@ export interface CryptoCounters {
   verified: number;
   /** Sealed messages not delivered to a topic subscriber who is not a reader. */
   withheld: number;
+  /** Queue subscriptions refused because the subscriber is not a reader. */
+  refused: number;
   /** Messages dead-lettered on delivery, by reason. */
   failures: Record<FailureCode, number>;
 }
@@ -59,6 +61,7 @@ export class Sealer {
     signed: 0,
     verified: 0,
     withheld: 0,
+    refused: 0,
     failures: {
       seal_tampered: 0,
       seal_malformed: 0,

@@ -35,7 +35,10 @@ export const sm2Sm3: Signer<Sm2Key> = {
     if (priv !== undefined && !/^[0-9a-f]{64}$/.test(priv)) {
       throw new TypeError("Cannot import SM2 key: privateKey must be 64 hex digits");
     }
-    const pub = (publicKey?.trim().toLowerCase()) ?? (priv && sm2.getPublicKeyFromPrivateKey(priv));
+    const given = publicKey?.trim().toLowerCase();
+    // "04" marks an uncompressed point; files written by other tools often leave it out.
+    const pub = (given?.length === 128 ? "04" + given : given) ??
+      (priv && sm2.getPublicKeyFromPrivateKey(priv));
     if (!pub || !sm2.verifyPublicKey(pub)) {
       throw new TypeError("Cannot import SM2 key: publicKey is not a point on the SM2 curve");
     }

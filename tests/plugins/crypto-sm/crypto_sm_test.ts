@@ -199,6 +199,7 @@ Deno.test("crypto-sm: a consumer who is not a reader gets nothing: MQTT topic wi
     await within(s.closed, 5000, "STOMP close after ERROR");
     await s.client.deactivate();
     assert.equal(pending(tb, "pay.batch"), 1, "the message still waits for a reader");
+    assert.equal(service(tb).counters().refused, 1);
     const [m] = await stompReceive(tb, ["alice", "alice-pw"], "pay.batch", 1);
     assert.equal(m.body, "batch 1");
   } finally {
@@ -357,6 +358,11 @@ Deno.test("crypto-sm: another plugin's cipher: its keys wait for it, publishes a
     );
     await service(tb).registerCipher(toy);
     assert.deepEqual(service(tb).keys().find((k) => k.id === "t1"), { id: "t1", cipher: "toy", ready: true });
+    await assert.rejects(
+      service(tb).addKey({ id: "t2", cipher: "toy", hex: "0011" }),
+      (e: Error & { code?: string }) =>
+        e.code === "invalid_argument" && /toy needs 1 bytes, got 2/.test(e.message),
+    );
     await tb.broker.publish({ destination: "toy.a", body: "abc" });
     const [m] = tb.broker.browse("toys");
     assert.equal(m.properties["x-seal-alg"], "toy");
