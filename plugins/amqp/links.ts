@@ -27,8 +27,10 @@ import {
   declared,
   innerOutcome,
   isCoordinator,
+  PAYLOAD,
   type TransactionalState,
   transactionOf,
+  type WithPayload,
 } from "./rhea_ext.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -236,7 +238,7 @@ export class AmqpLinks implements DeliverySink {
   }
 
   /** A transfer inside a transaction: checked now, published when the transaction commits. */
-  async #sendInTransaction(delivery: RheaDelivery, txnId: Uint8Array, init: MessageInit): Promise<void> {
+  #sendInTransaction(delivery: RheaDelivery, txnId: Uint8Array, message: MessageInit): void {
     const txn = this.#transactions.get(txnId);
     if (!txn) {
       return delivery.reject({
@@ -244,11 +246,13 @@ export class AmqpLinks implements DeliverySink {
         description: "Unknown transaction",
       });
     }
-    // Access is checked at send time so that a commit does not fail half-way on a denied address.
-    const allowed = await this.session.authorize("publish", init.destination, init.kind ?? "queue");
-    if (isReject(allowed)) return delivery.reject(condition(allowed));
-    txn.sends.push(init);
-    delivery.update(undefined, acceptedIn(txnId));
+    // Access is checked at send time so that a commit does not fail half-way on a denied address; the
+    // send joins the transaction now, in order, and the commit waits for its check.
+    const allowed = this.session.authorize("publish", message.destination, message.kind ?? "queue");
+    txn.sends.push({ message, allowed });
+    void allowed.then((a) =>
+      isReject(a) ? delivery.reject(condition(a)) : delivery.update(undefined, acceptedIn(txnId))
+    );
   }
 
   /** A declare or discharge from the client's transaction controller. */
@@ -261,6 +265,9 @@ export class AmqpLinks implements DeliverySink {
       });
     }
     if (control.kind === "declare") return delivery.update(true, declared(this.#transactions.declare()));
+    // rhea dispatches a transfer as it reads it but the dispositions read with it only after the
+    // whole input: outcomes the client gave before this discharge are reported after it otherwise.
+    await new Promise((r) => setTimeout(r, 0));
     const txn = this.#transactions.take(control.txnId);
     if (!txn) {
       return delivery.reject({
@@ -272,8 +279,11 @@ export class AmqpLinks implements DeliverySink {
       for (const o of txn.outcomes) o.undo();
       return delivery.accept();
     }
-    // Every send is handed to the core in this turn, so durable ones share one store commit.
-    const results = await Promise.all(txn.sends.map((m) => this.session.publish(m)));
+    const checks = await Promise.all(txn.sends.map((s) => s.allowed));
+    // Every allowed send is handed to the core in one turn, so durable ones share one store commit.
+    const results = await Promise.all(
+      txn.sends.filter((_, i) => checks[i] === true).map((s) => this.session.publish(s.message)),
+    );
     for (const o of txn.outcomes) o.apply();
     const failed = results.find(isReject);
     if (failed) {

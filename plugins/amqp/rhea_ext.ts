@@ -77,9 +77,13 @@ message.unwrap_outcome = (o: Typed) => {
   return unwrapOutcome(o);
 };
 
-/** The transaction a transfer's state names, if any (rhea leaves a transfer's state undecoded). */
-export function transactionOf(state: Typed): Uint8Array | undefined {
-  return isDescribed(state, TRANSACTIONAL_STATE) ? field(state, 0) : undefined;
+/**
+ * The transaction a transfer's state names, if any. rhea decodes a transfer's state field without its
+ * descriptor, to the list of its fields; the transactional state is the one delivery state whose first
+ * field is binary (a transfer never carries `declared`, the other one).
+ */
+export function transactionOf(state: unknown): Uint8Array | undefined {
+  return Array.isArray(state) && state[0] instanceof Uint8Array ? state[0] : undefined;
 }
 
 /** The outcome name inside a transactional state ("accepted", "rejected", ...). */
@@ -95,15 +99,21 @@ export type Control =
 const AMQP_VALUE = 0x77;
 
 /**
- * Reads a declare or discharge from a transfer's payload; undefined for anything else. rhea's message
- * decoder drops the descriptor of an amqp-value body, so the sections are read here.
+ * Reads a declare or discharge from a transfer's payload; undefined for anything else. rhea's reader
+ * keeps only the outer of two descriptors, and the control list is a described value inside the
+ * described amqp-value section, so the body is read again past the section's descriptor.
  */
 export function controlOf(payload: Uint8Array): Control | undefined {
   const reader = new types.Reader(payload);
   let body: Typed;
   while (reader.remaining() && body === undefined) {
+    const start = reader.position;
     const section = reader.read();
-    if (Number(section?.descriptor?.value) === AMQP_VALUE) body = section.value;
+    if (Number(section?.descriptor?.value) !== AMQP_VALUE) continue;
+    const inner = new types.Reader(payload.subarray(start));
+    inner.read_typecode(); // 0x00: a descriptor follows
+    inner.read(); // the section's descriptor
+    body = inner.read();
   }
   if (isDescribed(body, DECLARE)) return { kind: "declare" };
   if (isDescribed(body, DISCHARGE)) {
@@ -122,8 +132,3 @@ export const declared = (txnId: Uint8Array): Typed => described(DECLARED, [types
 /** TransactionalState{txn-id, accepted}: a transactional transfer's provisional outcome. */
 export const acceptedIn = (txnId: Uint8Array): Typed =>
   described(TRANSACTIONAL_STATE, [types.wrap_binary(txnId), message.accepted().described()]);
-/** A declare body, for controllers (tests). */
-export const declareBody = (): Typed => described(DECLARE, []);
-/** A discharge body, for controllers (tests). */
-export const dischargeBody = (txnId: Uint8Array, fail: boolean): Typed =>
-  described(DISCHARGE, [types.wrap_binary(txnId), types.wrap_boolean(fail)]);

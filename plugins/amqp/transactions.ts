@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { MessageInit } from "../../mod.ts";
+import type { MessageInit, Reject } from "../../mod.ts";
 
 /** An outcome given in a transaction to one of our transfers, applied when it commits. */
 export interface PendingOutcome {
@@ -12,9 +12,15 @@ export interface PendingOutcome {
   readonly undo: () => void;
 }
 
+/** A message sent in a transaction, with its access check (done at send time, awaited at commit). */
+export interface PendingSend {
+  readonly message: MessageInit;
+  readonly allowed: Promise<true | Reject>;
+}
+
 /** What one transaction holds until it is discharged. */
 export interface Transaction {
-  readonly sends: MessageInit[];
+  readonly sends: PendingSend[];
   readonly outcomes: PendingOutcome[];
 }
 

@@ -5,19 +5,28 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
+import rhea from "rhea";
 import frames from "rhea/lib/frames.js";
-import {
-  acceptedIn,
-  coordinatorTarget,
-  declareBody,
-  type Declared,
-  dischargeBody,
-} from "../../plugins/amqp/rhea_ext.ts";
+import { acceptedIn, coordinatorTarget, type Declared } from "../../plugins/amqp/rhea_ext.ts";
 import type { AmqpConnection } from "./amqp.ts";
 import { within } from "./wait.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
+
+const types: Any = rhea.types;
+
+/**
+ * A message whose amqp-value body is the described control list `code` (0x31 declare, 0x32 discharge).
+ * rhea's encoder gives a described body the section's descriptor in place of its own, so the payload
+ * is written here.
+ */
+function controlPayload(code: number, fields: Any[]): Buffer {
+  const w = new types.Writer();
+  w.write(types.described(types.wrap_ulong(code), types.wrap_list(fields)));
+  return Buffer.concat([Buffer.from([0x00, 0x53, 0x77]), w.toBuffer()]);
+}
 
 const transferStates = new Map<string, Any>();
 const buildTransfer = frames.transfer;
@@ -26,14 +35,18 @@ frames.transfer = (f: Any) => {
   const state = transferStates.get(k);
   if (!state) return buildTransfer(f);
   transferStates.delete(k);
-  return buildTransfer({ ...f, state });
+  // rhea has no encoder for a transfer's state field (index 7): the described value goes in as is.
+  const frame = buildTransfer(f);
+  for (let i = 0; i < 7; i++) frame.value[i] ??= types.Null();
+  frame.value[7] = state;
+  return frame;
 };
 
 /** The outcome of a control message: "declared", "accepted" or "rejected <condition>". */
-function outcome(sender: Any, body: Any): Promise<{ outcome: string; txnId?: Uint8Array }> {
+function outcome(sender: Any, payload: Buffer): Promise<{ outcome: string; txnId?: Uint8Array }> {
   return within(
     new Promise((resolve) => {
-      const d = sender.send({ body });
+      const d = sender.send(payload, undefined, 0);
       const settle = (o: string, txnId?: Uint8Array) => (c: Any) => {
         if (c.delivery !== d) return;
         resolve({
@@ -68,14 +81,15 @@ export class TxnController {
   }
 
   async declare(): Promise<Uint8Array> {
-    const r = await outcome(this.sender, declareBody());
+    const r = await outcome(this.sender, controlPayload(0x31, []));
     if (!r.txnId) throw new Error(`declare answered ${r.outcome}`);
     return r.txnId;
   }
 
   /** "accepted" or "rejected <condition>". */
   async discharge(txnId: Uint8Array, fail: boolean): Promise<string> {
-    return (await outcome(this.sender, dischargeBody(txnId, fail))).outcome;
+    const fields = [types.wrap_binary(Buffer.from(txnId)), types.wrap_boolean(fail)];
+    return (await outcome(this.sender, controlPayload(0x32, fields))).outcome;
   }
 }
 

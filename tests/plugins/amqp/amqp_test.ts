@@ -276,3 +276,21 @@ Deno.test("amqp: cross-protocol with MQTT: publish MQTT, consume AMQP, and back"
     await tb.stop();
   }
 });
+
+Deno.test("amqp: an oversize message is rejected with amqp:resource-limit-exceeded; the link goes on", async () => {
+  const tb = await startBroker({
+    plugins: [{ use: "amqp", options: { port: 0, hostname: "127.0.0.1", maxMessageSize: 1024 } }],
+  });
+  const conn = await connect(tb);
+  try {
+    assert.equal(
+      await send(conn, "queue://big", { body: "x".repeat(2000) }),
+      "rejected amqp:resource-limit-exceeded",
+    );
+    assert.equal(await send(conn, "queue://big", { body: "small" }), "accepted");
+    assert.equal(tb.broker.browse("big").length, 1);
+  } finally {
+    await closeConn(conn);
+    await tb.stop();
+  }
+});
