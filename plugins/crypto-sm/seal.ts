@@ -31,6 +31,7 @@ export const HEADERS = {
   SM3: "x-sm3",
 } as const;
 const OURS: readonly string[] = Object.values(HEADERS);
+const MQTT_RETAIN = "mqtt.retain";
 
 /** What the plugin has done since start; exposed by the `cipher` service. */
 export interface CryptoCounters {
@@ -88,6 +89,14 @@ export class Sealer {
   seal(m: Message): Message | Reject | Promise<Message | Reject> {
     const rule = this.#rules.for(m.destination);
     if (!rule) return m;
+    // The MQTT plugin keeps retained messages apart, as published and sent without the deliver fold:
+    // they would sit in the store in plain text and reach non-readers. Refused until that path is sealed.
+    if ((rule.seal !== undefined || rule.readers) && m.annotations?.[MQTT_RETAIN] === true) {
+      return {
+        code: "not_authorized",
+        reason: `Cannot retain a message on "${m.destination}": retained messages bypass sealing`,
+      };
+    }
     // Producers cannot choose these headers: whatever they sent is replaced.
     const props: Record<string, PropertyValue> = {};
     for (const k in m.properties) if (!OURS.includes(k)) props[k] = m.properties[k];

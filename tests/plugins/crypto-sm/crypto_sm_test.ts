@@ -207,6 +207,26 @@ Deno.test("crypto-sm: a consumer who is not a reader gets nothing: MQTT topic wi
   }
 });
 
+Deno.test("crypto-sm: an MQTT retained publish on a sealed pattern is refused (0x87) and nothing is retained", async () => {
+  const tb = await start();
+  try {
+    const c = await mqttAs(tb.ports["mqtt:tcp"], "alice", "alice-pw");
+    const code = await new Promise((resolve) =>
+      // deno-lint-ignore no-explicit-any
+      c.publish("pay/eu", "retained secret", { qos: 1, retain: true }, (_e, p: any) => resolve(p?.reasonCode))
+    );
+    assert.equal(code, 0x87);
+    await c.publishAsync("news/eu", "retained news", { qos: 1, retain: true });
+    await c.endAsync();
+    const db = new DatabaseSync(`${tb.dataDir}/broker.db`, { readOnly: true });
+    const keys = db.prepare("SELECT key FROM kv WHERE ns = 'mqtt.retained'").all().map((r) => r.key);
+    db.close();
+    assert.deepEqual(keys, ["news.eu"]);
+  } finally {
+    await tb.stop();
+  }
+});
+
 Deno.test("crypto-sm: tampered bodies, forged signatures, unknown and missing key ids are dead-lettered with the reason", async () => {
   let tb = await start();
   const dataDir = tb.dataDir;
