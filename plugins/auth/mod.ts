@@ -10,7 +10,7 @@
  */
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { type Action, definePlugin, type Principal, Priority, type Reject } from "../../mod.ts";
-import { type AclRule, evaluate } from "./acl.ts";
+import { type AclRule, compileRules, evaluate } from "./acl.ts";
 import { commonName } from "./certificate.ts";
 import { UserDirectory, type UsersService } from "./directory.ts";
 import { type UserConfig, verifyPassword } from "./users.ts";
@@ -40,6 +40,8 @@ const ANONYMOUS: Principal = Object.freeze({ id: "anonymous", groups: [] });
 const isLoopback = (remote: string) => /^(127\.|::1|\[::1\]|localhost)/.test(remote);
 // Addresses whose failures are tracked at most; beyond it the oldest entries go (a spray of addresses).
 const MAX_TRACKED = 10_000;
+// Cached ACL answers per identity; an MQTT client publishing to ever new topics starts over past this.
+const MAX_DECISIONS = 1000;
 
 export default definePlugin<Options>({
   name: "auth",
@@ -142,8 +144,19 @@ export default definePlugin<Options>({
       code: "not_authorized",
       reason: `Not allowed to ${action} "${d}"`,
     });
+    const rules = compileRules(o.acl.rules);
+    const decide = (p: Principal, action: Action, destination: string): true | Reject => {
+      const admin = p.groups?.includes(o.adminGroup) ?? false;
+      if (reserved(destination) && !admin) return deny(action, destination);
+      const answer = evaluate(rules, p, action, destination);
+      if (answer === undefined) return admin || o.acl.default === "allow" ? true : deny(action, destination);
+      return answer ? true : deny(action, destination);
+    };
+    // Answers per identity and (action, destination): a producer repeats its destinations, so the rules
+    // run once per pair. Keyed by the current User object, which a change replaces, so changes apply.
+    const decisions = new WeakMap<object, Map<string, true | Reject>>();
     ctx.hooks.on("authorize", ({ principal, action, destination }) => {
-      let p = principal;
+      let p = principal, key: object = principal;
       if (issued.has(principal)) {
         const user = users.get(principal.id);
         if (!user) {
@@ -151,12 +164,18 @@ export default definePlugin<Options>({
         }
         // Group changes apply to open sessions at once.
         if (user.groups !== principal.groups) p = { ...principal, groups: user.groups };
+        key = user;
       }
-      const admin = p.groups?.includes(o.adminGroup) ?? false;
-      if (reserved(destination) && !admin) return deny(action, destination);
-      const answer = evaluate(o.acl.rules, p, action, destination);
-      if (answer === undefined) return admin || o.acl.default === "allow" ? true : deny(action, destination);
-      return answer ? true : deny(action, destination);
+      let known = decisions.get(key);
+      if (!known) decisions.set(key, known = new Map());
+      const k = `${action} ${destination}`;
+      let answer = known.get(k);
+      if (answer === undefined) {
+        answer = decide(p, action, destination);
+        if (known.size >= MAX_DECISIONS) known.clear();
+        known.set(k, answer);
+      }
+      return answer;
     }, { priority: Priority.AUTH });
 
     ctx.provide("users", {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash, pbkdf2Sync } from "node:crypto";
 import smCrypto from "sm-crypto";
-import { covers, evaluate, intersects } from "../../../plugins/auth/acl.ts";
+import { compileRules, covers, evaluate, intersects } from "../../../plugins/auth/acl.ts";
 import type { Session } from "../../../mod.ts";
 import type { UsersService } from "../../../plugins/auth/mod.ts";
 import { fromHex, hmac, pbkdf2, sm3 } from "../../../plugins/auth/pbkdf2.ts";
@@ -95,7 +95,7 @@ Deno.test("ACL overlap: a deny rule applies to any subscription that could recei
   ]];
   for (const [a, b] of yes) assert.equal(intersects(a, b) && intersects(b, a), true, `${a} ~ ${b}`);
   for (const [a, b] of no) assert.equal(intersects(a, b) || intersects(b, a), false, `${a} !~ ${b}`);
-  const rules = [{ allow: false, pattern: "a.secret.>" }, { allow: true, pattern: "a.>" }];
+  const rules = compileRules([{ allow: false, pattern: "a.secret.>" }, { allow: true, pattern: "a.>" }]);
   assert.equal(evaluate(rules, { id: "u" }, "subscribe", "a.>"), false);
   assert.equal(evaluate(rules, { id: "u" }, "subscribe", "a.*"), true);
   assert.equal(evaluate(rules, { id: "u" }, "publish", "a.secret.x"), false);
