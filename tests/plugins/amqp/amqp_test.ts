@@ -294,3 +294,47 @@ Deno.test("amqp: an oversize message is rejected with amqp:resource-limit-exceed
     await tb.stop();
   }
 });
+
+Deno.test("amqp: receivers asking for the shared capability split a topic subscription's messages", async () => {
+  const tb = await startBroker({ plugins: [amqp] });
+  const conns = [await connect(tb), await connect(tb)];
+  const plain = await connect(tb);
+  try {
+    const shared = conns.map((conn) => {
+      const got = new Collector<string>();
+      const r = conn.open_receiver({
+        name: "news-workers",
+        source: { address: "topic://news", capabilities: ["shared"] },
+        credit_window: 100,
+      });
+      r.on("message", (c: Any) => got.push(text(c.message.body)));
+      return { r, got };
+    });
+    const all = new Collector<string>();
+    plain.open_receiver({ source: { address: "topic://news" } }).on(
+      "message",
+      (c: Any) => all.push(text(c.message.body)),
+    );
+    // Publish once every member's link credit has reached the core.
+    await waitFor(() => {
+      const members = tb.broker.consumers().filter((c) => c.queue === "$amqp.shared.news-workers");
+      const plainSub = tb.broker.consumers().find((c) => c.queue.startsWith("$tmp."));
+      return members.length === 2 && members.every((c) => c.prefetch > 0) && plainSub?.prefetch;
+    }, "two shared members and a plain subscriber with credit");
+    for (let i = 0; i < 20; i++) {
+      await tb.broker.publish({ destination: "news", kind: "topic", body: `n${i}` });
+    }
+    await all.atLeast(20);
+    await waitFor(
+      () => shared[0].got.items.length + shared[1].got.items.length === 20,
+      "20 shared deliveries",
+    );
+    // Each message went to one member of the group; both members got some.
+    const union = [...shared[0].got.items, ...shared[1].got.items].sort();
+    assert.deepEqual(union, Array.from({ length: 20 }, (_, i) => `n${i}`).sort());
+    assert.ok(shared[0].got.items.length > 0 && shared[1].got.items.length > 0);
+  } finally {
+    for (const c of [...conns, plain]) await closeConn(c);
+    await tb.stop();
+  }
+});
