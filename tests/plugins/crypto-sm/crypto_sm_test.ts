@@ -227,6 +227,39 @@ Deno.test("crypto-sm: an MQTT retained publish on a sealed pattern is refused (0
   }
 });
 
+Deno.test("crypto-sm: a delayed message is sealed before the delay plugin stores it", async () => {
+  const tb = await startBroker({
+    plugins: [
+      { use: "sqlite-store" },
+      { use: "delay" },
+      cryptoSm({
+        keys: [{ id: "k1", hex: K1 }],
+        rules: [{ pattern: "pay.>", seal: "k1" }],
+      }),
+    ],
+  });
+  try {
+    await tb.broker.publish({
+      destination: "pay.eu",
+      body: "delayed secret",
+      persistent: true,
+      delay: 60_000,
+    });
+    const db = new DatabaseSync(`${tb.dataDir}/broker.db`, { readOnly: true });
+    const rows = db.prepare("SELECT value FROM kv WHERE ns = 'delay'").all().map((r) => String(r.value));
+    db.close();
+    assert.equal(rows.length, 1);
+    // The record keeps the message as JSON with the body in base64.
+    const { message } = JSON.parse(rows[0]) as {
+      message: { body: string; properties: Record<string, string> };
+    };
+    assert.equal(message.properties["x-seal-key"], "k1");
+    assert.ok(!text(Uint8Array.fromBase64(message.body)).includes("secret"));
+  } finally {
+    await tb.stop();
+  }
+});
+
 Deno.test("crypto-sm: tampered bodies, forged signatures, unknown and missing key ids are dead-lettered with the reason", async () => {
   let tb = await start();
   const dataDir = tb.dataDir;
