@@ -1,6 +1,6 @@
 /**
- * Creates a destination. Values are checked as you submit (required name, a whole number of
- * redeliveries); what the API refuses (a bad name, one that exists) is shown at the field it concerns.
+ * Creates a destination. Values are checked as you submit (a name, a whole number of redeliveries);
+ * what the API refuses (a bad name, one that exists) is shown at the field it concerns.
  *
  * @module
  */
@@ -24,8 +24,8 @@ export default function CreateDestinationForm({ kind: initialKind }: { kind: Des
   function validate(form: FormData): Errors {
     const e: Errors = {};
     const name = String(form.get("name") ?? "").trim();
+    // What makes a name valid is the broker's to say; the API's answer is shown at this field.
     if (!name) e.name = t("create.nameRequired");
-    else if (/\s/.test(name)) e.name = t("create.nameSpaces");
     const max = String(form.get("maxRedeliveries") ?? "").trim();
     if (max && !/^\d+$/.test(max)) e.maxRedeliveries = t("create.maxRedeliveriesInvalid");
     return e;

@@ -1,0 +1,110 @@
+/**
+ * What the browser tests share: a broker with the http and admin plugins (the console at `/`), Debian's
+ * Chromium driven by playwright-core with a fresh profile, screenshots, and WCAG contrast arithmetic.
+ *
+ * @module
+ */
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { PluginEntry } from "../../mod.ts";
+import { startBroker, type TestBroker } from "../helpers/broker.ts";
+
+export const USER = "operator";
+export const PASSWORD = "e2e-password-1";
+const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+const SCREENSHOTS = new URL("./screenshots/", import.meta.url);
+
+/** A broker serving the console, and its origin. */
+export interface ConsoleBroker {
+  tb: TestBroker;
+  origin: string;
+}
+
+/** Starts http + admin with `USER`/`PASSWORD` as the first admin; `admin` adds admin plugin options. */
+export async function startConsole(
+  opts: { admin?: Record<string, unknown>; extra?: PluginEntry[] } = {},
+): Promise<ConsoleBroker> {
+  const tb = await startBroker({
+    plugins: [
+      { use: "http", options: { port: 0, hostname: "127.0.0.1" } },
+      ...(opts.extra ?? []),
+      { use: "admin", options: { admin: { username: USER, password: PASSWORD }, ...opts.admin } },
+    ],
+  });
+  return { tb, origin: `http://127.0.0.1:${tb.ports.http}` };
+}
+
+/** A headless Chromium with its own throw-away profile. */
+export interface Browser {
+  context: BrowserContext;
+  page: Page;
+  close(): Promise<void>;
+}
+
+export async function launchBrowser(
+  opts: { colorScheme?: "light" | "dark"; locale?: string } = {},
+): Promise<Browser> {
+  const profile = await Deno.makeTempDir({ prefix: "ferrymq-e2e-profile-" });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+    viewport: { width: 1280, height: 860 },
+    colorScheme: opts.colorScheme ?? "light",
+    locale: opts.locale ?? "en-US",
+  });
+  const page = context.pages()[0] ?? await context.newPage();
+  // Script errors in the page fail the test that caused them, not a later one.
+  const errors: Error[] = [];
+  page.on("pageerror", (e) => errors.push(e));
+  return {
+    context,
+    page,
+    async close() {
+      await context.close();
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+      if (errors.length) throw new Error(`errors in the page: ${errors.map((e) => e.message).join("; ")}`);
+    },
+  };
+}
+
+/** Opens `path` and waits until every island on it is hydrated (interactive). */
+export async function open(page: Page, origin: string, path: string): Promise<void> {
+  await page.goto(origin + path);
+  await page.waitForSelector("html[data-hydrated]");
+}
+
+/** Logs in through the form and lands on the dashboard. */
+export async function logIn(page: Page, origin: string): Promise<void> {
+  await open(page, origin, "/login");
+  await page.getByLabel("Username").fill(USER);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL(`${origin}/`);
+  await page.waitForSelector("html[data-hydrated]");
+}
+
+/** Saves a full-page screenshot as tests/e2e/screenshots/<name>.png (git-ignored). */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await Deno.mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: new URL(`${name}.png`, SCREENSHOTS).pathname, fullPage: true });
+}
+
+/** WCAG 2 contrast ratio of two sRGB colours given as [r, g, b] 0-255. */
+export function contrastRatio(a: number[], b: number[]): number {
+  const lum = (c: number[]) => {
+    const [r, g, bl] = c.map((v) => {
+      const s = v / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
