@@ -63,6 +63,11 @@ Deno.test("PBKDF2-HMAC-SM3: a fixed vector, checked against sm-crypto's own HMAC
     hex(await pbkdf2(sm3, pw, salt, 1000, 32)),
     "e8b635a41dfe5aaab7cf828cff6f3608e22cac59ba16edd70e000b293d00bc91",
   );
+  // Deno's node:crypto (OpenSSL-backed) knows SM3 too.
+  assert.equal(
+    pbkdf2Sync("password", "salt", 1000, 32, "sm3").toString("hex"),
+    hex(await pbkdf2(sm3, pw, salt, 1000, 32)),
+  );
   // Second way: two iterations by hand with sm-crypto's HMAC mode (U1 xor U2).
   const sm3Hmac = (data: Uint8Array) => fromHex(smCrypto.sm3(Array.from(data), { key: hex(pw) }));
   const u1 = sm3Hmac(new Uint8Array([...salt, 0, 0, 0, 1]));
