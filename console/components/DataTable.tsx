@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ComponentChildren } from "preact";
+import { type ComponentChildren, Fragment } from "preact";
 import { EmptyState } from "./EmptyState.tsx";
 
 /** One column: its header and how a row shows in it (the row's `key` field by default). */
@@ -16,11 +16,13 @@ export interface Column<R> {
 }
 
 export function DataTable<R>(
-  { caption, columns, rows, rowKey, empty, emptyHint }: {
+  { caption, columns, rows, rowKey, empty, emptyHint, details }: {
     caption: string;
     columns: Column<R>[];
     rows: R[];
     rowKey: (row: R) => string;
+    /** A row's expanded part, shown across the whole table under it; null when collapsed. */
+    details?: (row: R) => ComponentChildren | null;
     /** Shown instead of the table when there are no rows. */
     empty: string;
     emptyHint?: ComponentChildren;
@@ -39,15 +41,25 @@ export function DataTable<R>(
           </tr>
         </thead>
         <tbody>
-          {rows.map((r) => (
-            <tr key={rowKey(r)}>
-              {columns.map((c) => (
-                <td key={c.key} class={c.numeric ? "num" : undefined}>
-                  {c.render ? c.render(r) : String((r as Record<string, unknown>)[c.key] ?? "–")}
-                </td>
-              ))}
-            </tr>
-          ))}
+          {rows.map((r) => {
+            const extra = details?.(r);
+            return (
+              <Fragment key={rowKey(r)}>
+                <tr>
+                  {columns.map((c) => (
+                    <td key={c.key} class={c.numeric ? "num" : undefined}>
+                      {c.render ? c.render(r) : String((r as Record<string, unknown>)[c.key] ?? "–")}
+                    </td>
+                  ))}
+                </tr>
+                {extra && (
+                  <tr class="details-row" id={`${rowKey(r)}-details`}>
+                    <td colSpan={columns.length}>{extra}</td>
+                  </tr>
+                )}
+              </Fragment>
+            );
+          })}
         </tbody>
       </table>
     </div>

@@ -24,6 +24,35 @@ function preview(m: BrowsedMessage): string {
   return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text;
 }
 
+/** Everything about one browsed message, under its row. */
+function MessageDetails({ message: m }: { message: BrowsedMessage }) {
+  const t = useT();
+  return (
+    <dl class="kv">
+      <dt>{t("browse.id")}</dt>
+      <dd>
+        <code>{m.id}</code>
+      </dd>
+      <dt>{t("browse.persistent")}</dt>
+      <dd>{m.persistent ? t("common.yes") : t("common.no")}</dd>
+      <dt>{t("browse.expires")}</dt>
+      <dd>{m.expiresAt ? formatTime(m.expiresAt) : t("browse.never")}</dd>
+      <dt>{t("browse.headers")}</dt>
+      <dd>
+        <pre>{JSON.stringify(m.headers, null, 2)}</pre>
+      </dd>
+      <dt>{t("browse.properties")}</dt>
+      <dd>
+        <pre>{JSON.stringify(m.properties, null, 2)}</pre>
+      </dd>
+      <dt>{m.encoding === "base64" ? `${t("browse.body")} (base64)` : t("browse.body")}</dt>
+      <dd>
+        <pre>{m.body}</pre>
+      </dd>
+    </dl>
+  );
+}
+
 export default function MessageBrowser(
   { kind, name, initial }: { kind: string; name: string; initial: MessagePage },
 ) {
@@ -33,6 +62,13 @@ export default function MessageBrowser(
   const [selector, setSelector] = useState("");
   const [error, setError] = useState<{ field: string | null; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
+  const [expanded, setExpanded] = useState<ReadonlySet<string>>(new Set());
+
+  function toggle(id: string) {
+    const next = new Set(expanded);
+    if (!next.delete(id)) next.add(id);
+    setExpanded(next);
+  }
 
   async function load(nextOffset: number, nextSelector: string) {
     setBusy(true);
@@ -93,6 +129,7 @@ export default function MessageBrowser(
         caption={t("browse.title")}
         rows={page.messages}
         rowKey={(m) => m.id}
+        details={(m) => expanded.has(m.id) ? <MessageDetails message={m} /> : null}
         empty={kind === "topic" ? t("browse.topicEmpty") : selector ? t("browse.noMatch") : t("browse.empty")}
         columns={[
           {
@@ -108,29 +145,15 @@ export default function MessageBrowser(
             key: "body",
             label: t("browse.body"),
             render: (m) => (
-              <details class="message">
-                <summary>
-                  <span class="body-preview">{preview(m)}</span>
-                </summary>
-                <dl class="kv">
-                  <dt>{t("browse.persistent")}</dt>
-                  <dd>{m.persistent ? t("common.yes") : t("common.no")}</dd>
-                  <dt>{t("browse.expires")}</dt>
-                  <dd>{m.expiresAt ? formatTime(m.expiresAt) : t("browse.never")}</dd>
-                  <dt>{t("browse.headers")}</dt>
-                  <dd>
-                    <pre>{JSON.stringify(m.headers, null, 2)}</pre>
-                  </dd>
-                  <dt>{t("browse.properties")}</dt>
-                  <dd>
-                    <pre>{JSON.stringify(m.properties, null, 2)}</pre>
-                  </dd>
-                  <dt>{t("browse.body")}</dt>
-                  <dd>
-                    <pre>{m.body}</pre>
-                  </dd>
-                </dl>
-              </details>
+              <button
+                type="button"
+                class="link-button body-preview"
+                aria-expanded={expanded.has(m.id)}
+                aria-controls={expanded.has(m.id) ? `${m.id}-details` : undefined}
+                onClick={() => toggle(m.id)}
+              >
+                {preview(m)}
+              </button>
             ),
           },
         ]}

@@ -60,26 +60,28 @@ export function App(
         <a class="skip-link" href="#main">{t("a11y.skip")}</a>
         {session && (
           <header class="sidebar">
-            <a class="brand" href="/" aria-label={t("brand.home")}>
-              <img src="/static/favicon.svg" alt="" width="28" height="28" />
-              <span>FerryMQ</span>
-            </a>
-            <nav aria-label={t("nav.label")}>
-              <ul>
-                {NAV.map((n) => (
-                  <li key={n.id}>
-                    <a href={n.href} aria-current={n.id === nav ? "page" : undefined}>{t(`nav.${n.id}`)}</a>
-                  </li>
-                ))}
-              </ul>
-            </nav>
-            <div class="sidebar-foot">
-              <Island component={LanguageSwitch} props={{ lang: ctx.lang }} />
-              <p class="user" title={t("user.signedInAs")}>
-                <span class="sr-only">{t("user.signedInAs")}</span>
-                {session.user.username}
-              </p>
-              <Island component={LogoutButton} props={{}} />
+            <div class="sidebar-inner">
+              <a class="brand" href="/" aria-label={t("brand.home")}>
+                <img src="/static/favicon.svg" alt="" width="28" height="28" />
+                <span>FerryMQ</span>
+              </a>
+              <nav aria-label={t("nav.label")}>
+                <ul>
+                  {NAV.map((n) => (
+                    <li key={n.id}>
+                      <a href={n.href} aria-current={n.id === nav ? "page" : undefined}>{t(`nav.${n.id}`)}</a>
+                    </li>
+                  ))}
+                </ul>
+              </nav>
+              <div class="sidebar-foot">
+                <Island component={LanguageSwitch} props={{ lang: ctx.lang }} />
+                <p class="user" title={t("user.signedInAs")}>
+                  <span class="sr-only">{t("user.signedInAs")}</span>
+                  {session.user.username}
+                </p>
+                <Island component={LogoutButton} props={{}} />
+              </div>
             </div>
           </header>
         )}
