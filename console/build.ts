@@ -11,8 +11,17 @@
 
 const consoleDir = new URL("./", import.meta.url);
 const rootDir = new URL("../", consoleDir);
-/** Folders and files whose content goes into the bundle (or decides how it is built). */
-const SOURCES = ["client.ts", "islands", "components", "lib", "locales", "../deno.json", "../deno.lock"];
+/** What the bundle is built from (and the stylesheet, whose URL carries the same id). */
+const SOURCES = [
+  "client.ts",
+  "islands",
+  "components",
+  "lib",
+  "locales",
+  "static/styles.css",
+  "../deno.json",
+  "../deno.lock",
+];
 const OUT = new URL("static/_islands/", consoleDir);
 
 /** A finished build, served at `/_islands/<id>/`. */

@@ -4,6 +4,7 @@
  * @module
  */
 import { DataTable } from "../components/DataTable.tsx";
+import { Ellipsis } from "../components/Ellipsis.tsx";
 import { Island } from "../components/Island.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
 import CloseConnectionButton from "../islands/CloseConnectionButton.tsx";
@@ -42,7 +43,11 @@ export default definePage<Data>({
             rowKey={(c) => c.id}
             empty={t("connections.none")}
             columns={[
-              { key: "clientId", label: t("connections.client") },
+              {
+                key: "clientId",
+                label: t("connections.client"),
+                render: (c) => <Ellipsis text={c.clientId} />,
+              },
               { key: "protocol", label: t("connections.protocol") },
               { key: "remote", label: t("connections.remote") },
               {
@@ -83,7 +88,11 @@ export default definePage<Data>({
               rowKey={(p) => `${p.connectionId}:${p.destination}`}
               empty={t("connections.noProducers")}
               columns={[
-                { key: "clientId", label: t("connections.client") },
+                {
+                  key: "clientId",
+                  label: t("connections.client"),
+                  render: (c) => <Ellipsis text={c.clientId} />,
+                },
                 { key: "destination", label: t("connections.destination") },
                 { key: "messages", label: t("connections.messages"), numeric: true },
                 { key: "lastAt", label: t("connections.lastAt"), render: (p) => formatTime(p.lastAt) },
@@ -98,7 +107,11 @@ export default definePage<Data>({
               rowKey={(c) => c.id}
               empty={t("connections.noConsumers")}
               columns={[
-                { key: "clientId", label: t("connections.client") },
+                {
+                  key: "clientId",
+                  label: t("connections.client"),
+                  render: (c) => <Ellipsis text={c.clientId} />,
+                },
                 { key: "destination", label: t("connections.destination") },
                 { key: "selector", label: t("connections.selector"), render: (c) => c.selector ?? "–" },
                 { key: "prefetch", label: t("connections.prefetch"), numeric: true },
