@@ -511,7 +511,7 @@ export interface DestinationDef {
 export interface BrokerApi {
   readonly nodeId: string;
   /** Authenticates (gate), then fires `connected`. */
-  openSession(client: ClientInfo, sink: DeliverySink): Promise<Session | Reject>;
+  openSession(client: ClientInfo, sink: DeliverySink, opts?: OpenSessionOptions): Promise<Session | Reject>;
   /** An in-process session with a trusted principal (no authenticate gate). */
   internalSession(name: string, sink?: DeliverySink): Session;
   /** In-process publish as the broker itself; throws BrokerError on reject. */
@@ -553,6 +553,10 @@ export interface BrokerApi {
   /** Registers a listener so the console can list it. */
   registerListener(l: ListenerInfo): () => void;
   listeners(): ListenerInfo[];
+  /** Offers a challenge-response authentication method to every protocol; returns its removal. */
+  registerAuthMethod(m: AuthMethod): () => void;
+  /** The registered method of that name (MQTT 5 Authentication Method, SASL mechanism). */
+  authMethod(name: string): AuthMethod | undefined;
   /** Client sessions with their counters (internal sessions excluded). */
   connections(): ConnectionInfo[];
   /** Closes a client session and, through its sink, its connection; false when there is none. */
@@ -571,6 +575,35 @@ export interface BrokerApi {
   /** Log levels per plugin, recent records and the live feed. */
   readonly logs: LogControl;
 }
+
+/** Options of {@linkcode BrokerApi.openSession}. */
+export interface OpenSessionOptions {
+  /**
+   * Who the client proved to be through an {@linkcode AuthMethod} exchange: the authenticate gate is not
+   * asked again; the `authenticated` and `connected` hooks fire as usual.
+   */
+  readonly principal?: Principal;
+}
+
+/**
+ * A challenge-response authentication method (MQTT 5 enhanced authentication, SASL-style mechanisms),
+ * registered with {@linkcode BrokerApi.registerAuthMethod}. A protocol runs one conversation per
+ * attempt and relays each challenge to the client until the method answers with a principal or a Reject.
+ */
+export interface AuthMethod {
+  readonly name: string;
+  start(client: ClientInfo): AuthConversation;
+}
+/** One authentication attempt. */
+export interface AuthConversation {
+  /** Takes the client's data (initial response first) and answers the next step. */
+  step(data: Uint8Array | undefined): Awaitable<AuthStep>;
+}
+/** A challenge for the client, success with the principal (and optional final data), or a refusal. */
+export type AuthStep =
+  | { readonly challenge: Uint8Array }
+  | { readonly principal: Principal; readonly data?: Uint8Array }
+  | Reject;
 
 /** A listening socket a protocol plugin opened. */
 export interface ListenerInfo {

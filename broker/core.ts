@@ -6,6 +6,7 @@
  */
 import {
   type AccessEvent,
+  type AuthMethod,
   type BrokerApi,
   type BrokerLimits,
   type BrokerStats,
@@ -25,6 +26,7 @@ import {
   type Message,
   type MessageInit,
   type MessageRef,
+  type OpenSessionOptions,
   type PluginInfo,
   type Principal,
   type ProducerInfo,
@@ -96,6 +98,7 @@ export class Core implements BrokerApi, QueueOwner {
   readonly #topics = new Map<string, TopicStat>();
   readonly #sessions = new Map<string, CoreSession>();
   readonly #listeners = new Set<ListenerInfo>();
+  readonly #authMethods = new Map<string, AuthMethod>();
   readonly #addressLimits: { maxLength: number; maxLevels: number };
   #store: Store | undefined;
   #scheduler: Scheduler | undefined;
@@ -196,10 +199,15 @@ export class Core implements BrokerApi, QueueOwner {
 
   // ---- BrokerApi ----
 
-  async openSession(client: ClientInfo, sink: DeliverySink): Promise<Session | Reject> {
+  async openSession(
+    client: ClientInfo,
+    sink: DeliverySink,
+    opts?: OpenSessionOptions,
+  ): Promise<Session | Reject> {
     const authn = this.#hooks.compiled.authenticate;
-    let principal: Principal = client.username ? { id: client.username } : ANONYMOUS;
-    if (authn) {
+    let principal: Principal = opts?.principal ?? (client.username ? { id: client.username } : ANONYMOUS);
+    if (opts?.principal) this.#hooks.compiled.authenticated?.({ client, principal });
+    else if (authn) {
       const r = await authn({ client });
       if (isReject(r)) {
         this.#hooks.compiled.authFailed?.({ client, code: r.code, reason: r.reason });
@@ -496,6 +504,20 @@ export class Core implements BrokerApi, QueueOwner {
 
   listeners(): ListenerInfo[] {
     return [...this.#listeners];
+  }
+
+  registerAuthMethod(m: AuthMethod): () => void {
+    if (this.#authMethods.has(m.name)) {
+      throw new BrokerError("invalid_argument", `Authentication method "${m.name}" is registered already`);
+    }
+    this.#authMethods.set(m.name, m);
+    return () => {
+      if (this.#authMethods.get(m.name) === m) this.#authMethods.delete(m.name);
+    };
+  }
+
+  authMethod(name: string): AuthMethod | undefined {
+    return this.#authMethods.get(name);
   }
 
   connections(): ConnectionInfo[] {

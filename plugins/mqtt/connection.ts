@@ -8,10 +8,12 @@
 import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
 import {
+  type ClientInfo,
   type Delivery,
   type DeliverySink,
   isReject,
   type MessageInit,
+  type Principal,
   type Session,
   type Subscription,
 } from "../../mod.ts";
@@ -21,6 +23,7 @@ import type { MqttServer } from "./server.ts";
 import type { Transport } from "../../mod.ts";
 import { Handlers, type SubInfo } from "./handlers.ts";
 import { willInit } from "./message_map.ts";
+import { EnhancedAuth } from "./enhanced_auth.ts";
 
 // deno-lint-ignore no-explicit-any
 export type Packet = any;
@@ -53,6 +56,7 @@ export class Connection implements DeliverySink {
   #timer: ReturnType<typeof setInterval> | undefined;
   #will: MessageInit | undefined;
   #willDelay = 0;
+  #auth: EnhancedAuth | undefined;
   #normalDisconnect = false;
   #endedResolve!: () => void;
   /** Resolves once the connection has ended and its session is closed. */
@@ -91,6 +95,8 @@ export class Connection implements DeliverySink {
 
   #onPacket(p: Packet): void {
     if (this.#state === "closed") return;
+    // An exchange in progress (CONNECT or re-authentication) waits for this AUTH; it cannot queue.
+    if (p.cmd === "auth" && this.#auth?.offer(p)) return;
     if (this.#busy) {
       this.#backlog.push(p);
       return;
@@ -135,6 +141,8 @@ export class Connection implements DeliverySink {
         return this.#handlers.unsubscribe(p);
       case "pingreq":
         return this.send({ cmd: "pingresp" });
+      case "auth":
+        return this.#reauthenticate(p);
       case "disconnect":
         if (this.version === 5 && p.properties?.sessionExpiryInterval !== undefined) {
           // [MQTT-3.14.2-2]: a session that started with expiry 0 cannot be made persistent here.
@@ -166,12 +174,6 @@ export class Connection implements DeliverySink {
       }
       clientId = assigned = `auto-${crypto.randomUUID()}`;
     }
-    if (props.authenticationMethod) {
-      return this.#refuse(
-        RC.BAD_AUTHENTICATION_METHOD,
-        `authentication method "${props.authenticationMethod}" is not supported`,
-      );
-    }
     this.clientId = clientId;
     const expiry = v5 ? (props.sessionExpiryInterval ?? 0) : clean ? 0 : -1;
     this.sessionExpiry = expiry === 0xffffffff ? -1 : expiry;
@@ -186,9 +188,7 @@ export class Connection implements DeliverySink {
     if (o.maxKeepAlive > 0 && (this.#keepAlive === 0 || this.#keepAlive > o.maxKeepAlive)) {
       if (v5) serverKeepAlive = this.#keepAlive = o.maxKeepAlive;
     }
-    const old = this.server.connections.get(clientId);
-    if (old) await old.takeover(); // [MQTT-3.1.4-3]
-    const session = await this.server.broker.openSession({
+    const client: ClientInfo = {
       clientId,
       protocol: "mqtt",
       remote: this.transport.remote,
@@ -196,8 +196,35 @@ export class Connection implements DeliverySink {
       certificateSubject: this.transport.certificateSubject,
       username: p.username,
       password: p.password === undefined ? undefined : new Uint8Array(p.password),
-    }, this);
+    };
+    let verified: { principal: Principal; data?: Uint8Array } | undefined;
+    if (props.authenticationMethod !== undefined) {
+      const method = v5 ? this.server.broker.authMethod(props.authenticationMethod) : undefined;
+      if (!method) {
+        return this.#refuse(
+          RC.BAD_AUTHENTICATION_METHOD,
+          `authentication method "${props.authenticationMethod}" is not supported`,
+        );
+      }
+      this.#auth = new EnhancedAuth(method, this, o.connectTimeoutMs);
+      const outcome = await this.#auth.run(client, props.authenticationData);
+      if (outcome === undefined) return;
+      if (isReject(outcome)) return this.#refuse(connackCode(outcome, this.version), outcome.reason);
+      verified = outcome;
+    }
+    const old = this.server.connections.get(clientId);
+    if (old) await old.takeover(); // [MQTT-3.1.4-3]
+    const session = await this.server.broker.openSession(client, this, { principal: verified?.principal });
     if (isReject(session)) return this.#refuse(connackCode(session, this.version), session.reason);
+    // The will is published as the broker later: the client must be allowed to publish it now.
+    const will = p.will ? willInit(p.will, this.version) : undefined;
+    const willDenied = p.will && !will
+      ? { code: "invalid_destination" as const, reason: "invalid will topic" }
+      : will && await session.authorize("publish", will.destination, "topic");
+    if (isReject(willDenied)) {
+      await session.close("will refused");
+      return this.#refuse(connackCode(willDenied, this.version), `will: ${willDenied.reason}`);
+    }
     if (this.transport.closed) {
       await session.close("connection lost during CONNECT");
       return;
@@ -211,7 +238,7 @@ export class Connection implements DeliverySink {
     if (record && (clean || !this.persistent)) await this.server.dropSession(clientId);
     else if (record) present = true;
     if (p.will) {
-      this.#will = willInit(p.will, this.version);
+      this.#will = will;
       this.#willDelay = (p.will.properties?.willDelayInterval ?? 0) * 1000;
     }
     this.server.connections.set(clientId, this);
@@ -228,6 +255,8 @@ export class Connection implements DeliverySink {
         subscriptionIdentifiersAvailable: true,
         sharedSubscriptionAvailable: true,
         responseInformation: props.requestResponseInformation ? `reply/${clientId}` : undefined,
+        authenticationMethod: this.#auth?.method.name,
+        authenticationData: verified?.data && Buffer.from(verified.data),
       }
       : undefined;
     this.send({
@@ -239,6 +268,31 @@ export class Connection implements DeliverySink {
     });
     if (present) await this.#handlers.restore(record!.subs);
     else if (this.persistent) await this.saveSession();
+  }
+
+  /** AUTH after CONNACK: re-authentication with the CONNECT's method [MQTT-4.12.1-1]. */
+  async #reauthenticate(p: Packet): Promise<void> {
+    const data = p.properties?.authenticationData;
+    if (!this.#auth || p.reasonCode !== RC.REAUTHENTICATE) {
+      return this.protocolError(RC.PROTOCOL_ERROR, "AUTH without an authentication exchange");
+    }
+    if (p.properties?.authenticationMethod !== this.#auth.method.name) {
+      return this.protocolError(RC.PROTOCOL_ERROR, "re-authentication with another method");
+    }
+    const outcome = await this.#auth.run(this.session!.client, data);
+    if (outcome === undefined) return;
+    if (isReject(outcome) || outcome.principal.id !== this.session!.principal.id) {
+      const reason = isReject(outcome) ? outcome.reason : "re-authenticated as another user";
+      return this.protocolError(RC.NOT_AUTHORIZED, reason);
+    }
+    this.send({
+      cmd: "auth",
+      reasonCode: RC.SUCCESS,
+      properties: {
+        authenticationMethod: this.#auth.method.name,
+        authenticationData: outcome.data && Buffer.from(outcome.data),
+      },
+    });
   }
 
   /** Writes the persistent session's subscription list to the store. */
@@ -288,6 +342,9 @@ export class Connection implements DeliverySink {
       this.transport.write(mqttPacket.generate({ cmd: "connack", returnCode: 1, sessionPresent: false }));
     } else if (this.version === 5 && this.#state === "connected") {
       this.send({ cmd: "disconnect", reasonCode: code, properties: { reasonString: reason.slice(0, 200) } });
+    } else if (this.version === 5 && this.#state === "connecting") {
+      // During an authentication exchange the answer to the CONNECT is still owed [MQTT-4.12.0-4].
+      this.send({ cmd: "connack", reasonCode: code, sessionPresent: false });
     }
     this.transport.end();
     void this.#closed(reason);
@@ -329,6 +386,7 @@ export class Connection implements DeliverySink {
   async #finish(reason: string): Promise<void> {
     const wasConnected = this.#state === "connected";
     this.#state = "closed";
+    this.#auth?.cancel();
     clearInterval(this.#timer);
     this.transport.end();
     this.server.connectionCount--;
@@ -341,7 +399,7 @@ export class Connection implements DeliverySink {
       const delay = this.persistent
         ? Math.min(this.#willDelay, this.sessionExpiry < 0 ? Infinity : this.sessionExpiry * 1000)
         : 0;
-      this.server.scheduleWill(this.clientId, this.#will, delay, (m) => this.server.broker.publish(m));
+      this.server.scheduleWill(this.clientId, this.#will, delay);
     }
     if (this.persistent && this.sessionExpiry > 0) {
       const ms = this.sessionExpiry * 1000;

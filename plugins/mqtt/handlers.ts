@@ -6,7 +6,6 @@
  */
 import { Buffer } from "node:buffer";
 import {
-  createMessage,
   type Delivery,
   isReject,
   type Message,
@@ -86,7 +85,7 @@ export class Handlers {
     }
     done.then((r) => {
       if (retain && r === undefined) {
-        return c.server.retained.set(createMessage({ ...init, persistent: true }, Date.now())).then(() => r);
+        return c.server.keepRetained(init).then(() => r);
       }
       return r;
     }).then((r) => {

@@ -4,7 +4,15 @@
  *
  * @module
  */
-import type { BrokerApi, KeyValue, Logger, MessageInit, TlsSettings } from "../../mod.ts";
+import {
+  type BrokerApi,
+  createMessage,
+  type KeyValue,
+  type Logger,
+  type MessageInit,
+  type TlsSettings,
+} from "../../mod.ts";
+import { ANN } from "./message_map.ts";
 import type { RetainStore } from "./retain.ts";
 
 /** Plugin options (see plugin.json for defaults and meaning). */
@@ -76,21 +84,23 @@ export class MqttServer {
     return `$mqtt.session.${encodeURIComponent(clientId)}.${encodeURIComponent(filter)}`;
   }
 
-  /** Publishes a will now or after `delayMs`; a reconnect of the same client cancels it. */
-  scheduleWill(
-    clientId: string,
-    will: MessageInit,
-    delayMs: number,
-    publish: (m: MessageInit) => Promise<unknown>,
-  ): void {
+  /** Publishes a will now or after `delayMs`, as the broker; a reconnect of the same client cancels it. */
+  scheduleWill(clientId: string, will: MessageInit, delayMs: number): void {
     this.cancelWill(clientId);
     const fire = () => {
       this.#wills.delete(clientId);
-      publish(will).catch((e) => this.log.warn(`will of ${clientId} not published`, { error: e }));
+      this.broker.publish(will)
+        .then(() => will.annotations?.[ANN.RETAIN] === true ? this.keepRetained(will) : undefined)
+        .catch((e) => this.log.warn(`will of ${clientId} not published`, { error: e }));
     };
     if (delayMs <= 0) return fire();
     const t = setTimeout(fire, delayMs);
     this.#wills.set(clientId, t);
+  }
+
+  /** Keeps a published message as its topic's retained message (an empty body clears it). */
+  keepRetained(init: MessageInit): Promise<void> {
+    return this.retained.set(createMessage({ ...init, persistent: true }, Date.now()));
   }
 
   cancelWill(clientId: string): void {

@@ -121,6 +121,60 @@ Deno.test("mqtt: the will is published when a client vanishes, not after a clean
   }
 });
 
+Deno.test("mqtt: a will with the retain flag becomes the topic's retained message", async () => {
+  const tb = await startBroker(opts);
+  try {
+    const rude = await connect(tb, {
+      will: { topic: "status/dev1", payload: "offline", qos: 1, retain: true },
+    });
+    const fired = deferred();
+    const watcher = await connect(tb);
+    watcher.on("message", () => fired.resolve());
+    await watcher.subscribeAsync("status/dev1", { qos: 1 });
+    // deno-lint-ignore no-explicit-any
+    (rude as any).stream.destroy();
+    await within(fired.promise, 5000, "the will");
+    // A subscriber arriving later gets it as a retained message.
+    const late = await connect(tb);
+    const got = new Collector<string>();
+    late.on("message", (t, p, packet) => got.push(`${t}:${text(p)}:${packet.retain}`));
+    await late.subscribeAsync("status/+", { qos: 1 });
+    assert.deepEqual(await got.atLeast(1), ["status/dev1:offline:true"]);
+    await end(rude, true);
+    await end(watcher);
+    await end(late);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("mqtt: a will on a topic the client may not publish to is refused at CONNECT", async () => {
+  const tb = await startBroker({
+    plugins: [
+      {
+        use: "auth",
+        options: {
+          anonymous: "on",
+          acl: { default: "allow", rules: [{ pattern: "locked.>", actions: ["publish"], allow: false }] },
+        },
+      },
+      ...opts.plugins,
+    ],
+  });
+  try {
+    for (const protocolVersion of [4, 5]) {
+      await assert.rejects(
+        connect(tb, { protocolVersion, will: { topic: "locked/x", payload: "no", qos: 0 } }),
+        (e: { code?: number }) => e.code === (protocolVersion === 5 ? 0x87 : 5),
+      );
+    }
+    const ok = await connect(tb, { will: { topic: "open/x", payload: "yes", qos: 0 } });
+    await end(ok);
+  } finally {
+    await tb.stop();
+  }
+});
+
 Deno.test("mqtt 5: user properties, content type, correlation data, response topic and expiry cross to the core", async () => {
   const tb = await startBroker(opts);
   try {
