@@ -85,53 +85,63 @@ async function islandNames(): Promise<string[]> {
   return names;
 }
 
+/** Attempts at a build whose sources did not change while it ran (an editor saving mid-build). */
+const MAX_ATTEMPTS = 3;
+
 /** Builds the islands unless a build of the current sources exists; returns where it is. */
 export async function buildIslands(): Promise<IslandBuild> {
-  const [id, islands] = await Promise.all([sourceHash(), islandNames()]);
-  const dir = new URL(`${id}/`, OUT);
-  const build = { id, dir: dir.pathname, islands };
-  try {
-    await Deno.stat(new URL("client.js", dir));
-    return build;
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  await Deno.mkdir(OUT, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: OUT.pathname, prefix: ".build-" });
-  try {
-    const entries = ["client.ts", ...islands.map((n) => `islands/${n}.tsx`)];
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "bundle",
-        "--quiet",
-        "--config",
-        new URL("deno.json", rootDir).pathname,
-        "--platform=browser",
-        "--format=esm",
-        "--code-splitting",
-        "--minify",
-        "--outdir",
-        tmp,
-        ...entries,
-      ],
-      cwd: consoleDir.pathname,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      throw new Error(`deno bundle failed (exit ${out.code}):\n${new TextDecoder().decode(out.stderr)}`);
-    }
+  for (let attempt = 1;; attempt++) {
+    const islands = await islandNames();
+    const id = await sourceHash();
+    const dir = new URL(`${id}/`, OUT);
+    if (await exists(new URL("client.js", dir))) return { id, dir: dir.pathname, islands };
+    await Deno.mkdir(OUT, { recursive: true });
+    const tmp = await Deno.makeTempDir({ dir: OUT.pathname, prefix: ".build-" });
     try {
-      await Deno.rename(tmp, dir.pathname);
-    } catch (e) {
-      // Another process finished the same build first; its files are identical.
-      if (!(e instanceof Deno.errors.AlreadyExists) && !(await exists(dir))) throw e;
+      await bundle(islands, tmp);
+      // A build is filed under the hash of what it was built from; if a source changed while bundling,
+      // neither the old nor the new hash names this output, so it is built again.
+      if (await sourceHash() !== id || String(await islandNames()) !== String(islands)) {
+        if (attempt < MAX_ATTEMPTS) continue;
+        throw new Error("console sources kept changing while the islands were being built");
+      }
+      try {
+        await Deno.rename(tmp, dir.pathname);
+      } catch (e) {
+        // Another process finished the same build first; its files are identical.
+        if (!(await exists(dir))) throw e;
+      }
+    } finally {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
     }
-  } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await removeOldBuilds(id);
+    return { id, dir: dir.pathname, islands };
   }
-  await removeOtherBuilds(id);
-  return build;
+}
+
+async function bundle(islands: string[], outdir: string): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--quiet",
+      "--config",
+      new URL("deno.json", rootDir).pathname,
+      "--platform=browser",
+      "--format=esm",
+      "--code-splitting",
+      "--minify",
+      "--outdir",
+      outdir,
+      "client.ts",
+      ...islands.map((n) => `islands/${n}.tsx`),
+    ],
+    cwd: consoleDir.pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`deno bundle failed (exit ${out.code}):\n${new TextDecoder().decode(out.stderr)}`);
+  }
 }
 
 async function exists(url: URL): Promise<boolean> {
@@ -143,10 +153,19 @@ async function exists(url: URL): Promise<boolean> {
   }
 }
 
+/**
+ * Builds older than this are removed. Not sooner: another broker started from the same folder may still be
+ * serving a build of the sources as they were when it started.
+ */
+const KEEP_OLD_BUILDS_MS = 24 * 60 * 60 * 1000;
+
 /** Drops builds of older sources so the folder does not grow with every edit. */
-async function removeOtherBuilds(keep: string): Promise<void> {
+async function removeOldBuilds(keep: string): Promise<void> {
+  const cutoff = Date.now() - KEEP_OLD_BUILDS_MS;
   for await (const e of Deno.readDir(OUT)) {
-    if (e.isDirectory && e.name !== keep && !e.name.startsWith(".")) {
+    if (!e.isDirectory || e.name === keep || e.name.startsWith(".")) continue;
+    const info = await Deno.stat(new URL(e.name, OUT)).catch(() => null);
+    if (info?.mtime && info.mtime.getTime() < cutoff) {
       await Deno.remove(new URL(e.name, OUT), { recursive: true }).catch(() => {});
     }
   }

@@ -163,6 +163,8 @@ Deno.test(
       await page.getByLabel("Priority").fill("7");
       await page.getByRole("button", { name: "Send" }).click();
       await page.getByText(/^Sent message /).waitFor();
+      const pending = page.getByTestId("dest-pending").locator(".stat-value");
+      await pending.filter({ hasText: /^1$/ }).waitFor();
 
       // Browse: the message is listed (and still pending: browsing does not consume).
       const table = page.getByRole("region", { name: "Pending messages" });
@@ -190,6 +192,7 @@ Deno.test(
       await dialog.waitFor();
       await dialog.getByRole("button", { name: "Purge" }).click();
       await page.getByText("Purged 1 messages.").waitFor();
+      await pending.filter({ hasText: /^0$/ }).waitFor();
       await page.getByText("No pending message matches the selector.").waitFor();
       assert.equal(cb.tb.broker.destinations().find((d) => d.name === "e2e.orders")?.pending, 0);
 

@@ -1,16 +1,15 @@
 /**
- * One destination: its figures, the pending messages (browsed without consuming them), a form to send
+ * One destination: its live figures, the pending messages (browsed without consuming them), a form to send
  * one, and purge / delete.
  *
  * @module
  */
 import { Island } from "../../../components/Island.tsx";
 import { PageHeader } from "../../../components/PageHeader.tsx";
-import { StatCard } from "../../../components/StatCard.tsx";
 import DestinationActions from "../../../islands/DestinationActions.tsx";
+import DestinationStats from "../../../islands/DestinationStats.tsx";
 import MessageBrowser, { PAGE_SIZE } from "../../../islands/MessageBrowser.tsx";
 import SendMessageForm from "../../../islands/SendMessageForm.tsx";
-import { formatNumber } from "../../../lib/format.ts";
 import { definePage } from "../../../lib/page.ts";
 import { type Destination, destinationPath, type MessagePage } from "../../../lib/types.ts";
 
@@ -37,28 +36,7 @@ export default definePage<{ dest: Destination; page: MessagePage }>({
         >
           <Island component={DestinationActions} props={{ kind: dest.kind, name: dest.name }} />
         </PageHeader>
-        <dl class="cards">
-          <StatCard
-            label={t("destinations.pending")}
-            value={formatNumber(dest.pending)}
-            testId="dest-pending"
-          />
-          <StatCard label={t("destinations.inflight")} value={formatNumber(dest.inflight)} />
-          <StatCard label={t("destinations.consumers")} value={formatNumber(dest.consumers)} />
-          <StatCard label={t("destinations.producers")} value={formatNumber(dest.producers)} />
-          <StatCard label={t("destinations.enqueued")} value={formatNumber(dest.enqueued)} />
-          <StatCard label={t("destinations.dequeued")} value={formatNumber(dest.dequeued)} />
-          <StatCard
-            label={t("destinations.durable")}
-            value={dest.durable ? t("common.yes") : t("common.no")}
-            hint={dest.maxRedeliveries != null
-              ? t("destinations.maxRedeliveriesValue", { n: dest.maxRedeliveries })
-              : undefined}
-          />
-          {dest.boundTo.length > 0 && (
-            <StatCard label={t("destinations.boundTo")} value={dest.boundTo.join(", ")} />
-          )}
-        </dl>
+        <Island component={DestinationStats} props={{ initial: dest }} />
         <div class="grid-detail">
           <section class="card" aria-labelledby="browse-title">
             <h2 id="browse-title">{t("browse.title")}</h2>
