@@ -87,7 +87,12 @@ export class SeqDeque<T extends Sequenced> {
         if (it !== undefined) yield [i, it];
       }
     } finally {
-      this.#iterating--;
+      // Entries removed during the walk left holes at the front: step over them now, or every later
+      // walk would start by scanning them again.
+      if (--this.#iterating === 0) {
+        this.#skipHoles();
+        this.#maybeCompact();
+      }
     }
   }
 

@@ -29,6 +29,8 @@ export interface Transport {
 }
 
 const READ_SIZE = 64 * 1024;
+// Most connections at scale are idle: they read into a small buffer until a read fills it.
+const FIRST_READ_SIZE = 2048;
 const textEncoder = new TextEncoder();
 const END_TIMEOUT_MS = 2000;
 
@@ -185,13 +187,14 @@ export class TcpTransport extends Coalescer implements Transport {
   }
 
   async #readLoop(onData: (bytes: Uint8Array) => void): Promise<void> {
-    const buf = new Uint8Array(READ_SIZE);
+    let buf = new Uint8Array(FIRST_READ_SIZE);
     try {
       while (!this.closed) {
         if (this.buffered > this.lowWater * 4) await this.drained();
         const n = await this.#conn.read(buf);
         if (n === null) break;
         onData(buf.subarray(0, n));
+        if (n === buf.length && n < READ_SIZE) buf = new Uint8Array(READ_SIZE);
       }
     } catch {
       // reset by peer or closed locally: both end the connection

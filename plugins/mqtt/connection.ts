@@ -18,8 +18,9 @@ import {
   type Subscription,
 } from "../../mod.ts";
 import { Framer } from "./framing.ts";
+import { parsePacket } from "./packet_parser.ts";
 import { CONNACK_V4, connackCode, RC } from "./reason_codes.ts";
-import type { MqttServer } from "./server.ts";
+import type { MqttServer, Ticking } from "./server.ts";
 import type { Transport } from "../../mod.ts";
 import { Handlers, type SubInfo } from "./handlers.ts";
 import { willInit } from "./message_map.ts";
@@ -29,7 +30,7 @@ import { EnhancedAuth } from "./enhanced_auth.ts";
 export type Packet = any;
 
 /** One client connection. */
-export class Connection implements DeliverySink {
+export class Connection implements DeliverySink, Ticking {
   readonly server: MqttServer;
   readonly transport: Transport;
   readonly listener: string;
@@ -47,13 +48,11 @@ export class Connection implements DeliverySink {
   readonly bySub = new Map<Subscription, SubInfo>();
   #handlers: Handlers;
   #framer: Framer;
-  #parser = mqttPacket.parser({ protocolVersion: 4 });
   #state: "new" | "connecting" | "connected" | "closed" = "new";
   #busy: Promise<void> | undefined;
   #backlog: Packet[] = [];
   #lastSeen = Date.now();
   #keepAlive = 0;
-  #timer: ReturnType<typeof setInterval> | undefined;
   #will: MessageInit | undefined;
   #willDelay = 0;
   #auth: EnhancedAuth | undefined;
@@ -68,8 +67,6 @@ export class Connection implements DeliverySink {
     this.listener = listener;
     this.#framer = new Framer(server.options.maxPacketSize);
     this.#handlers = new Handlers(this);
-    this.#parser.on("packet", (p: Packet) => this.#onPacket(p));
-    this.#parser.on("error", (e: Error) => this.protocolError(RC.MALFORMED_PACKET, e.message));
   }
 
   get connected(): boolean {
@@ -78,15 +75,16 @@ export class Connection implements DeliverySink {
 
   /** Starts reading; closes the connection if no CONNECT arrives in time. */
   start(): void {
-    this.server.connectionCount++;
+    this.server.live.add(this);
     this.transport.start((bytes) => this.#onBytes(bytes), () => void this.#closed("connection lost"));
-    this.#timer = setInterval(() => this.#tick(), 1000);
   }
 
   #onBytes(bytes: Uint8Array): void {
     this.#lastSeen = Date.now();
     const err = this.#framer.push(bytes, (pkt) => {
-      this.#parser.parse(Buffer.from(pkt.buffer, pkt.byteOffset, pkt.byteLength));
+      const p = parsePacket(pkt, this.version);
+      if (p instanceof Error) this.protocolError(RC.MALFORMED_PACKET, p.message);
+      else this.#onPacket(p);
       return this.#state !== "closed";
     });
     if (err === "too_large") this.protocolError(RC.PACKET_TOO_LARGE, "packet larger than the maximum");
@@ -350,11 +348,12 @@ export class Connection implements DeliverySink {
     void this.#closed(reason);
   }
 
-  #tick(): void {
-    if (this.#state === "new" && Date.now() - this.#lastSeen > this.server.options.connectTimeoutMs) {
+  /** Called once a second by the server: CONNECT timeout and keep-alive. */
+  tick(now: number): void {
+    if (this.#state === "new" && now - this.#lastSeen > this.server.options.connectTimeoutMs) {
       this.transport.close();
       void this.#closed("no CONNECT in time");
-    } else if (this.#keepAlive > 0 && Date.now() - this.#lastSeen > this.#keepAlive * 1500) {
+    } else if (this.#keepAlive > 0 && now - this.#lastSeen > this.#keepAlive * 1500) {
       this.protocolError(RC.KEEP_ALIVE_TIMEOUT, "keep-alive timeout"); // [MQTT-3.1.2-24]
     }
   }
@@ -387,9 +386,8 @@ export class Connection implements DeliverySink {
     const wasConnected = this.#state === "connected";
     this.#state = "closed";
     this.#auth?.cancel();
-    clearInterval(this.#timer);
     this.transport.end();
-    this.server.connectionCount--;
+    this.server.live.delete(this);
     if (this.server.connections.get(this.clientId) === this) this.server.connections.delete(this.clientId);
     const session = this.session;
     if (!session) return this.#endedResolve();

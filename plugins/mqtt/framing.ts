@@ -19,14 +19,26 @@ export class Framer {
     this.maxPacketSize = maxPacketSize;
   }
 
-  /** Appends `bytes` (copied) and calls `onPacket` for each complete packet; returns an error if any. */
+  /** Calls `onPacket` with a copy of each complete packet in `bytes` and keeps the rest; an error if any. */
   push(bytes: Uint8Array, onPacket: (packet: Uint8Array) => boolean): FrameError | undefined {
+    // Whole packets are cut straight from the read buffer: an idle or well-behaved connection never
+    // needs a buffer of its own.
+    if (this.#len === 0) return this.#frame(bytes, bytes.byteLength, onPacket, false);
     this.#append(bytes);
+    return this.#frame(this.#buf, this.#len, onPacket, true);
+  }
+
+  #frame(
+    src: Uint8Array,
+    len: number,
+    onPacket: (packet: Uint8Array) => boolean,
+    owned: boolean,
+  ): FrameError | undefined {
     let off = 0;
-    while (this.#len - off >= 2) {
+    while (len - off >= 2) {
       let mult = 1, remaining = 0, i = off + 1, done = false;
-      for (; i < this.#len && i < off + 5; i++) {
-        const b = this.#buf[i];
+      for (; i < len && i < off + 5; i++) {
+        const b = src[i];
         remaining += (b & 0x7f) * mult;
         mult *= 128;
         if ((b & 0x80) === 0) {
@@ -41,21 +53,23 @@ export class Framer {
       }
       const total = i - off + remaining;
       if (total > this.maxPacketSize) return "too_large";
-      if (this.#len - off < total) break;
-      const packet = this.#buf.slice(off, off + total);
+      if (len - off < total) break;
+      const packet = src.slice(off, off + total);
       off += total;
       if (!onPacket(packet)) return undefined;
     }
-    if (off > 0) {
-      this.#buf.copyWithin(0, off, this.#len);
-      this.#len -= off;
+    if (owned) {
+      if (off > 0) src.copyWithin(0, off, len);
+      this.#len = len - off;
+    } else if (off < len) {
+      this.#append(src.subarray(off, len));
     }
     return undefined;
   }
 
   #append(bytes: Uint8Array) {
     if (this.#len + bytes.byteLength > this.#buf.byteLength) {
-      const next = new Uint8Array(Math.max(this.#buf.byteLength * 2, this.#len + bytes.byteLength, 4096));
+      const next = new Uint8Array(Math.max(this.#buf.byteLength * 2, this.#len + bytes.byteLength, 256));
       next.set(this.#buf.subarray(0, this.#len));
       this.#buf = next;
     }

@@ -59,6 +59,11 @@ export interface ConnectionHost {
   takeover(): Promise<void>;
 }
 
+/** A live connection, checked once a second for its CONNECT and keep-alive deadlines. */
+export interface Ticking {
+  tick(now: number): void;
+}
+
 /** Shared MQTT state. */
 export class MqttServer {
   readonly broker: BrokerApi;
@@ -69,7 +74,17 @@ export class MqttServer {
   readonly connections = new Map<string, ConnectionHost>();
   readonly #wills = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #expiries = new Map<string, ReturnType<typeof setTimeout>>();
-  connectionCount = 0;
+  /** Every open connection, CONNECTed or not. */
+  readonly live = new Set<Ticking>();
+  // One timer for all connections: a timer each costs memory and wake-ups with 10,000s of idle clients.
+  readonly #sweep = setInterval(() => {
+    const now = Date.now();
+    for (const c of this.live) c.tick(now);
+  }, 1000);
+
+  get connectionCount(): number {
+    return this.live.size;
+  }
 
   constructor(init: { broker: BrokerApi; log: Logger; options: MqttOptions; retained: RetainStore }) {
     this.broker = init.broker;
@@ -151,6 +166,7 @@ export class MqttServer {
 
   /** Clears every timer (plugin teardown). */
   stop(): void {
+    clearInterval(this.#sweep);
     for (const t of this.#wills.values()) clearTimeout(t);
     for (const t of this.#expiries.values()) clearTimeout(t);
     this.#wills.clear();

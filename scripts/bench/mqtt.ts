@@ -1,63 +1,48 @@
 /**
- * `deno task bench mqtt`: a pipelined raw-socket load generator (mqtt-packet) against this broker and
- * aedes, each in its own process, in the same run; prints each figure and the ratio.
+ * `deno task bench mqtt`: a pipelined raw-socket load generator (mqtt-packet) against this broker, aedes
+ * and, when installed, mosquitto, each in its own process, in the same run; prints each figure and the
+ * ratios. `deno task bench mqtt --quick` runs smaller counts.
  *
  * @module
  */
 import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
+import { freePort, type Peer, startAedes, startFerry, startMosquitto } from "./mqtt_peers.ts";
 
 // deno-lint-ignore no-console
 const print = (s: string) => console.log(s);
 const PAYLOAD = Buffer.alloc(64, 1);
+// deno-lint-ignore no-explicit-any
+type Packet = any;
 
-async function startPeer(kind: string, extra: string[] = []) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./mqtt_peer.ts", import.meta.url).pathname, kind, ...extra],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/port \d+/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${kind} did not start`);
-    text += value;
-  }
-  reader.releaseLock();
-  const port = Number(/port (\d+)/.exec(text)![1]);
-  return {
-    port,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
-    },
-  };
+interface RawClient {
+  conn: Deno.Conn;
+  subscribe(topic: string, qos: 0 | 1): Promise<void>;
+  close(): void;
 }
 
-/** A raw MQTT client: CONNECT, optional SUBSCRIBE, counts PUBLISH packets received. */
+/** A raw MQTT 3.1.1 client: CONNECT, optional SUBSCRIBE; hands PUBLISH and PUBACK packets to callbacks. */
 async function client(
   port: number,
   id: string,
-  onPublish?: (p: { payload: Uint8Array }) => void,
-  qos: 0 | 1 = 0,
-) {
+  on: { publish?: (p: Packet) => void; puback?: (p: Packet) => void; clean?: boolean } = {},
+): Promise<RawClient> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   conn.setNoDelay(true);
   const parser = mqttPacket.parser({ protocolVersion: 4 });
   let acked!: () => void;
   const connack = new Promise<void>((r) => acked = r);
   let subacked!: () => void;
-  const suback = new Promise<void>((r) => subacked = r);
-  // deno-lint-ignore no-explicit-any
-  parser.on("packet", (p: any) => {
-    if (p.cmd === "connack") acked();
+  let suback = new Promise<void>((r) => subacked = r);
+  parser.on("packet", (p: Packet) => {
+    if (p.cmd === "publish") {
+      on.publish?.(p);
+      if (p.qos === 1) {
+        writeAll(conn, mqttPacket.generate({ cmd: "puback", messageId: p.messageId })).catch(() => {});
+      }
+    } else if (p.cmd === "puback") on.puback?.(p);
+    else if (p.cmd === "connack") acked();
     else if (p.cmd === "suback") subacked();
-    else if (p.cmd === "publish") {
-      onPublish?.(p);
-      if (p.qos === 1) void writeAll(conn, mqttPacket.generate({ cmd: "puback", messageId: p.messageId }));
-    }
   });
   (async () => {
     const buf = new Uint8Array(256 * 1024);
@@ -76,21 +61,26 @@ async function client(
       protocolId: "MQTT",
       protocolVersion: 4,
       clientId: id,
-      clean: true,
+      clean: on.clean ?? true,
       keepalive: 0,
     }),
   );
   await connack;
   return {
     conn,
-    async subscribe(topic: string) {
+    async subscribe(topic, qos) {
       await writeAll(
         conn,
         mqttPacket.generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic, qos }] }),
       );
       await suback;
+      suback = new Promise<void>((r) => subacked = r);
     },
-    close: () => conn.close(),
+    close: () => {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    },
   };
 }
 
@@ -98,69 +88,111 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   for (let off = 0; off < data.length;) off += await conn.write(data.subarray(off));
 }
 
-async function publishMany(port: number, id: string, topic: string, n: number) {
+const publishPacket = (topic: string, qos: 0 | 1, messageId?: number) =>
+  mqttPacket.generate({ cmd: "publish", topic, payload: PAYLOAD, qos, messageId, retain: false, dup: false });
+
+/** QoS 0: writes n publishes in batches of 100. */
+async function publishQos0(port: number, id: string, topic: string, n: number): Promise<RawClient> {
   const c = await client(port, id);
-  const one = mqttPacket.generate({
-    cmd: "publish",
-    topic,
-    payload: PAYLOAD,
-    qos: 0,
-    retain: false,
-    dup: false,
-  });
-  const batch = Buffer.concat(Array.from({ length: 100 }, () => one));
+  const batch = Buffer.concat(Array.from({ length: 100 }, () => publishPacket(topic, 0)));
   for (let i = 0; i < n; i += 100) await writeAll(c.conn, batch);
   return c;
 }
 
-async function fanIn(port: number, n: number): Promise<number> {
+/** QoS 1: keeps `window` publishes unacknowledged; resolves when all n are acknowledged. */
+async function publishQos1(port: number, id: string, topic: string, n: number, window: number) {
+  let sent = 0, acked = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => done = r);
+  let wake: (() => void) | undefined;
+  const c = await client(port, id, {
+    puback: () => {
+      if (++acked === n) done();
+      wake?.();
+    },
+  });
+  while (sent < n) {
+    if (sent - acked >= window) {
+      await new Promise<void>((r) => wake = r);
+      wake = undefined;
+      continue;
+    }
+    const k = Math.min(100, n - sent, window - (sent - acked));
+    const packets = [];
+    for (let i = 0; i < k; i++) packets.push(publishPacket(topic, 1, (sent++ % 65535) + 1));
+    await writeAll(c.conn, Buffer.concat(packets));
+  }
+  await finished;
+  return c;
+}
+
+async function timed(total: number, run: (count: () => void) => Promise<() => void>): Promise<number> {
   let got = 0;
   let done!: () => void;
   const finished = new Promise<void>((r) => done = r);
-  const total = n * 4;
-  const sub = await client(port, "sub", () => {
+  const t0 = performance.now();
+  const cleanup = await run(() => {
     if (++got === total) done();
   });
-  await sub.subscribe("bench/in");
-  const t0 = performance.now();
-  const pubs = await Promise.all([0, 1, 2, 3].map((i) => publishMany(port, `p${i}`, "bench/in", n)));
-  await Promise.race([finished, new Promise((r) => setTimeout(r, 30_000))]);
+  let timer;
+  await Promise.race([finished, new Promise((r) => timer = setTimeout(r, 60_000))]);
+  clearTimeout(timer);
   const ms = performance.now() - t0;
-  for (const p of pubs) p.close();
-  sub.close();
+  cleanup();
   return got / ms * 1000;
 }
 
+async function fanIn(port: number, n: number, qos: 0 | 1): Promise<number> {
+  const total = n * 4;
+  let count!: () => void;
+  const tag = crypto.randomUUID().slice(0, 8);
+  // QoS 1: a persistent session (clean=false) whose messages the broker must keep until acknowledged.
+  const sub = await client(port, `sub-${tag}`, { publish: () => count(), clean: qos === 0 });
+  await sub.subscribe(`bench/in/${tag}`, qos);
+  return timed(total, async (c) => {
+    count = c;
+    const pubs = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        qos === 0
+          ? publishQos0(port, `p${i}-${tag}`, `bench/in/${tag}`, n)
+          : publishQos1(port, `p${i}-${tag}`, `bench/in/${tag}`, n, 1000)
+      ),
+    );
+    return () => {
+      for (const p of pubs) p.close();
+      sub.close();
+    };
+  });
+}
+
 async function fanOut(port: number, n: number, subs: number): Promise<number> {
-  let got = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((r) => done = r);
-  const total = n * subs;
-  const clients = [];
+  let count!: () => void;
+  const clients: RawClient[] = [];
   for (let i = 0; i < subs; i++) {
-    const c = await client(port, `s${i}`, () => {
-      if (++got === total) done();
-    });
-    await c.subscribe("bench/out");
+    const c = await client(port, `s${i}`, { publish: () => count() });
+    await c.subscribe("bench/out", 0);
     clients.push(c);
   }
-  const t0 = performance.now();
-  const pub = await publishMany(port, "pub", "bench/out", n);
-  await Promise.race([finished, new Promise((r) => setTimeout(r, 30_000))]);
-  const ms = performance.now() - t0;
-  pub.close();
-  for (const c of clients) c.close();
-  return got / ms * 1000;
+  return timed(n * subs, async (c) => {
+    count = c;
+    const pub = await publishQos0(port, "pub", "bench/out", n);
+    return () => {
+      pub.close();
+      for (const x of clients) x.close();
+    };
+  });
 }
 
 async function latency(port: number, rate: number, count: number): Promise<[number, number]> {
   const lat: number[] = [];
-  const sub = await client(port, "lat-sub", (p) => {
-    lat.push(performance.now() - new DataView(p.payload.buffer, p.payload.byteOffset).getFloat64(0));
+  const sub = await client(port, "lat-sub", {
+    publish: (p) =>
+      lat.push(performance.now() - new DataView(p.payload.buffer, p.payload.byteOffset).getFloat64(0)),
   });
-  await sub.subscribe("bench/lat");
+  await sub.subscribe("bench/lat", 0);
   const pub = await client(port, "lat-pub");
   const interval = 1000 / rate;
+  const t0 = performance.now();
   for (let i = 0; i < count; i++) {
     const payload = Buffer.alloc(64);
     payload.writeDoubleBE(performance.now(), 0);
@@ -168,7 +200,9 @@ async function latency(port: number, rate: number, count: number): Promise<[numb
       pub.conn,
       mqttPacket.generate({ cmd: "publish", topic: "bench/lat", payload, qos: 0, retain: false, dup: false }),
     );
-    await new Promise((r) => setTimeout(r, interval));
+    // Paced against the start, so timer drift does not lower the rate.
+    const next = t0 + (i + 1) * interval - performance.now();
+    if (next > 0) await new Promise((r) => setTimeout(r, next));
   }
   await new Promise((r) => setTimeout(r, 100));
   pub.close();
@@ -177,35 +211,99 @@ async function latency(port: number, rate: number, count: number): Promise<[numb
   return [lat[Math.floor(lat.length * 0.5)], lat[Math.floor(lat.length * 0.99)]];
 }
 
+/** Opens n idle connections (CONNECT, CONNACK, nothing else): connect rate and broker RSS growth. */
+async function idle(peer: Peer, n: number): Promise<[number, number]> {
+  const before = await peer.rss();
+  const conns: Deno.Conn[] = [];
+  const connack = new Uint8Array(4);
+  const open = async (i: number) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: peer.port });
+    await writeAll(
+      conn,
+      mqttPacket.generate({
+        cmd: "connect",
+        protocolId: "MQTT",
+        protocolVersion: 4,
+        clientId: `idle-${i}`,
+        clean: true,
+        keepalive: 0,
+      }),
+    );
+    let got = 0;
+    while (got < 4) {
+      const r = await conn.read(connack);
+      if (r === null) throw new Error("closed before CONNACK");
+      got += r;
+    }
+    conns.push(conn);
+  };
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 100 }, async () => {
+    while (next < n) await open(next++);
+  }));
+  const rate = n / (performance.now() - t0) * 1000;
+  const after = await peer.rss();
+  for (const c of conns) c.close();
+  return [rate, (after - before) / n / 1024];
+}
+
 /** Runs every case against each peer and prints the table. */
-export async function main(_args: string[]): Promise<void> {
+export async function main(args: string[]): Promise<void> {
+  const quick = args.includes("--quick");
+  const scale = quick ? 0.1 : 1;
   const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
+  const peers: [string, () => Promise<Peer | undefined>][] = [
+    ["FerryMQ", () => startFerry(["--persistent"])],
+    ["aedes", () => startAedes()],
+    ["mosquitto", async () => startMosquitto(await freePort())],
+  ];
+  const cases = [
+    "QoS 0 fan-in 4->1 (msgs/s)",
+    "QoS 1 fan-in 4->1, persistent session (msgs/s)",
+    "QoS 0 fan-out 1->50 (deliveries/s)",
+    "latency p50 at 1k msgs/s (ms)",
+    "latency p99 at 1k msgs/s (ms)",
+    "10k idle: connects/s",
+    "10k idle: RSS per connection (KB)",
+  ];
+  const lowerIsBetter = (k: string) => k.startsWith("latency") || k.includes("RSS");
   const results: Record<string, Record<string, number>> = {};
-  for (const kind of ["ferrymq", "aedes"]) {
-    const peer = await startPeer(kind);
+  const versions: string[] = [];
+  for (const [name, start] of peers) {
+    const peer = await start();
+    if (!peer) {
+      print(`notice: ${name} is not installed (apt mosquitto); its column is skipped`);
+      continue;
+    }
+    versions.push(`${name} ${peer.version}`);
     try {
-      await fanIn(peer.port, 10_000); // warm-up
-      results[kind] = {
-        "QoS 0 fan-in 4->1 (msgs/s)": await fanIn(peer.port, 100_000),
-        "QoS 0 fan-out 1->50 (deliveries/s)": await fanOut(peer.port, 4_000, 50),
-      };
-      const [p50, p99] = await latency(peer.port, 1000, 2000);
-      results[kind]["latency p50 at 1k msgs/s (ms)"] = p50;
-      results[kind]["latency p99 at 1k msgs/s (ms)"] = p99;
+      await fanIn(peer.port, 10_000 * scale, 0); // warm-up
+      const r: Record<string, number> = {};
+      r[cases[0]] = await fanIn(peer.port, 100_000 * scale, 0);
+      r[cases[1]] = await fanIn(peer.port, 25_000 * scale, 1);
+      r[cases[2]] = await fanOut(peer.port, 4_000 * scale, 50);
+      [r[cases[3]], r[cases[4]]] = await latency(peer.port, 1000, 3000 * scale);
+      [r[cases[5]], r[cases[6]]] = await idle(peer, 10_000 * scale);
+      results[name] = r;
     } finally {
       await peer.stop();
     }
   }
-  print(`mqtt benchmark, ${new Date().toISOString()}, Deno ${Deno.version.deno}, aedes 1.2.0`);
-  print("| case | ferrymq | aedes | ratio |\n| --- | --- | --- | --- |");
-  for (const k of Object.keys(results.ferrymq)) {
-    const a = results.ferrymq[k], b = results.aedes[k];
-    const latencyCase = k.startsWith("latency");
-    const show = (x: number) => latencyCase ? x.toFixed(2) : fmt(x);
+  const names = Object.keys(results);
+  const others = names.slice(1);
+  print(`mqtt benchmark, ${new Date().toISOString()}, ${versions.join(", ")}`);
+  print(`| case | ${names.join(" | ")} | ${others.map((o) => `vs ${o}`).join(" | ")} |`);
+  print(`| --- | ${names.map(() => "---").join(" | ")} | ${others.map(() => "---").join(" | ")} |`);
+  for (const k of cases) {
+    const show = (x: number) => lowerIsBetter(k) ? x.toFixed(2) : fmt(x);
+    // Ratios read "better than the peer" above 1 for every row.
+    const ratio = (o: string) => {
+      const ours = results[names[0]][k], theirs = results[o][k];
+      return `${(lowerIsBetter(k) ? theirs / ours : ours / theirs).toFixed(2)}x`;
+    };
     print(
-      `| ${k} | ${show(a)} | ${show(b)} | ${(latencyCase ? b / a : a / b).toFixed(2)}x${
-        latencyCase ? " (aedes/ours)" : ""
-      } |`,
+      `| ${k} | ${names.map((n) => show(results[n][k])).join(" | ")} | ${others.map(ratio).join(" | ")} |`,
     );
   }
 }
