@@ -97,7 +97,9 @@ export class AmqpLinks implements DeliverySink {
 
   /** A message arrived on a receiving link. */
   onMessage(link: Link, delivery: RheaDelivery, message: Record<string, unknown>): void {
-    if (this.#coordinators.has(link)) return void this.#control(delivery, (message as WithPayload)[PAYLOAD]);
+    if (this.#coordinators.has(link)) {
+      return void this.#control(delivery, (message as unknown as WithPayload)[PAYLOAD]);
+    }
     const target =
       parseAddress(link.target?.address ?? link.remote?.attach?.target?.address, this.#o.defaultKind) ??
         parseAddress(message.to as string | undefined, this.#o.defaultKind);

@@ -81,10 +81,12 @@ Deno.test("stomp tls: alice's certificate is the user alice over TCP and wss; ba
       key: pki.keyPem("alice"),
     });
     const wss = await stompConnect(() =>
-      new WebSocket(`wss://localhost:${tb.ports["stomp:wss"]}/stomp`, {
-        protocols: ["v12.stomp"],
-        client: http,
-      })
+      new WebSocket(
+        `wss://localhost:${tb.ports["stomp:wss"]}/stomp`,
+        // Deno takes an options object with an HTTP client (for the client certificate); the typings
+        // only know the protocols array.
+        { protocols: ["v12.stomp"], client: http } as unknown as string[],
+      )
     );
     opened.push(wss.client);
     assert.equal(wss.result, "connected");
