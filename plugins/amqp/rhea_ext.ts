@@ -10,6 +10,8 @@
  */
 import rhea from "rhea";
 import terminus from "rhea/lib/terminus.js";
+import transport from "rhea/lib/transport.js";
+import process from "node:process";
 
 // deno-lint-ignore no-explicit-any
 type Typed = any;
@@ -132,3 +134,14 @@ export const declared = (txnId: Uint8Array): Typed => described(DECLARED, [types
 /** TransactionalState{txn-id, accepted}: a transactional transfer's provisional outcome. */
 export const acceptedIn = (txnId: Uint8Array): Typed =>
   described(TRANSACTIONAL_STATE, [types.wrap_binary(txnId), message.accepted().described()]);
+
+// rhea writes every frame to the socket as it makes it: one write (and system call) per transfer,
+// disposition and flow. Corking the socket for the rest of the tick sends them in one write.
+const writeFrames = transport.prototype.write;
+transport.prototype.write = function (this: unknown, socket: Typed) {
+  if (!socket.writableCorked && typeof socket.cork === "function") {
+    socket.cork();
+    process.nextTick(() => socket.uncork());
+  }
+  return writeFrames.call(this, socket);
+};

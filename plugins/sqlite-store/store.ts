@@ -22,13 +22,22 @@ export interface SqliteStoreOptions {
 }
 
 type Op = () => void;
+/** A stored message: its row, the queues holding it, and whether its one queue is named in its row. */
+interface Live {
+  seq: number;
+  queues: Set<string>;
+  inline: boolean;
+}
 interface Waiter {
   resolve: () => void;
   reject: (e: unknown) => void;
 }
 
+// A message held by one queue (the usual case) names it in its own row (`queue`): storing and acking it
+// touch one B-tree instead of three. A message held by several queues has `queue` NULL and one
+// `entries` row per queue.
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, data BLOB NOT NULL, redeliveries INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, data BLOB NOT NULL, redeliveries INTEGER NOT NULL DEFAULT 0, queue TEXT);
 CREATE TABLE IF NOT EXISTS entries (queue TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (queue, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_seq ON entries (seq);
 CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key)) WITHOUT ROWID;
@@ -38,11 +47,11 @@ CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT N
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #st: Record<
-    "insMsg" | "insEntry" | "delEntry" | "delMsg" | "redeliver" | "kvSet" | "kvDel" | "kvGet",
+    "insMsg" | "insEntry" | "delEntry" | "delMsg" | "unInline" | "redeliver" | "kvSet" | "kvDel" | "kvGet",
     StatementSync
   >;
   // Live messages: id -> seq and the queues still holding it, so acks need no lookups.
-  readonly #live = new Map<string, { seq: number; queues: Set<string> }>();
+  readonly #live = new Map<string, Live>();
   #seq = 0;
   #ops: Op[] = [];
   #waiters: Waiter[] = [];
@@ -55,9 +64,12 @@ export class SqliteStore implements Store {
     this.#db = new DatabaseSync(path);
     this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${opts.synchronous ?? "FULL"};`);
     this.#db.exec(SCHEMA);
+    const columns = this.#db.prepare("PRAGMA table_info(messages)").all() as { name: string }[];
+    if (!columns.some((c) => c.name === "queue")) this.#db.exec("ALTER TABLE messages ADD COLUMN queue TEXT");
     const p = (sql: string) => this.#db.prepare(sql);
     this.#st = {
-      insMsg: p("INSERT INTO messages (seq, id, data) VALUES (?, ?, ?)"),
+      insMsg: p("INSERT INTO messages (seq, id, data, queue) VALUES (?, ?, ?, ?)"),
+      unInline: p("UPDATE messages SET queue = NULL WHERE seq = ?"),
       insEntry: p("INSERT OR IGNORE INTO entries (queue, seq) VALUES (?, ?)"),
       delEntry: p("DELETE FROM entries WHERE queue = ? AND seq = ?"),
       delMsg: p("DELETE FROM messages WHERE seq = ?"),
@@ -76,15 +88,28 @@ export class SqliteStore implements Store {
     const st = this.#st;
     for (const { message, queues } of batch) {
       const known = this.#live.get(message.id);
-      const seq = known?.seq ?? this.#seq++;
-      if (known) { for (const q of queues) known.queues.add(q); }
-      else {
-        this.#live.set(message.id, { seq, queues: new Set(queues) });
+      if (!known) {
+        const seq = this.#seq++;
+        const inline = queues.length === 1;
+        this.#live.set(message.id, { seq, queues: new Set(queues), inline });
         const data = encodeMessage(message);
         const id = message.id;
-        this.#ops.push(() => st.insMsg.run(seq, id, data));
+        this.#ops.push(() => st.insMsg.run(seq, id, data, inline ? queues[0] : null));
+        if (!inline) { for (const q of queues) this.#ops.push(() => st.insEntry.run(q, seq)); }
+        continue;
       }
-      for (const q of queues) this.#ops.push(() => st.insEntry.run(q, seq));
+      const seq = known.seq;
+      if (known.inline) {
+        // A second queue: the row's queue moves to the entries table.
+        known.inline = false;
+        const first = [...known.queues][0];
+        this.#ops.push(() => st.unInline.run(seq));
+        if (first !== undefined) this.#ops.push(() => st.insEntry.run(first, seq));
+      }
+      for (const q of queues) {
+        known.queues.add(q);
+        this.#ops.push(() => st.insEntry.run(q, seq));
+      }
     }
     return this.#commitSoon();
   }
@@ -95,7 +120,7 @@ export class SqliteStore implements Store {
       const live = this.#live.get(id);
       if (!live || !live.queues.delete(queue)) continue;
       const seq = live.seq;
-      this.#ops.push(() => st.delEntry.run(queue, seq));
+      if (!live.inline) this.#ops.push(() => st.delEntry.run(queue, seq));
       if (live.queues.size === 0) {
         this.#live.delete(id);
         this.#ops.push(() => st.delMsg.run(seq));
@@ -114,8 +139,13 @@ export class SqliteStore implements Store {
 
   async *recover(): AsyncIterable<StoredMessage> {
     const rows = this.#db.prepare(
-      "SELECT m.seq AS seq, m.data AS data, m.redeliveries AS r, e.queue AS queue FROM messages m JOIN entries e ON e.seq = m.seq ORDER BY m.seq",
-    ).all() as { seq: number; data: Uint8Array; r: number; queue: string }[];
+      `SELECT m.seq AS seq, m.data AS data, m.redeliveries AS r, m.queue AS queue, 1 AS inline
+         FROM messages m WHERE m.queue IS NOT NULL
+       UNION ALL
+       SELECT m.seq, m.data, m.redeliveries, e.queue, 0 FROM messages m JOIN entries e ON e.seq = m.seq
+         WHERE m.queue IS NULL
+       ORDER BY seq`,
+    ).all() as { seq: number; data: Uint8Array; r: number; queue: string; inline: number }[];
     let i = 0;
     while (i < rows.length) {
       const seq = rows[i].seq;
@@ -124,11 +154,11 @@ export class SqliteStore implements Store {
       while (i < rows.length && rows[i].seq === seq) queues.push(rows[i++].queue);
       const decoded = decodeMessage(new Uint8Array(first.data));
       const message = first.r > decoded.redeliveryCount ? { ...decoded, redeliveryCount: first.r } : decoded;
-      this.#live.set(message.id, { seq, queues: new Set(queues) });
+      this.#live.set(message.id, { seq, queues: new Set(queues), inline: first.inline === 1 });
       yield { message, queues };
     }
     // Messages whose every entry is gone (a crash between the two deletes) are garbage.
-    this.#db.exec("DELETE FROM messages WHERE seq NOT IN (SELECT seq FROM entries)");
+    this.#db.exec("DELETE FROM messages WHERE queue IS NULL AND seq NOT IN (SELECT seq FROM entries)");
   }
 
   kv<V>(ns: string): KeyValue<V> {

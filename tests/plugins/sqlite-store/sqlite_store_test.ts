@@ -113,3 +113,30 @@ Deno.test("after SIGKILL mid-stream every confirmed message comes back in order 
     await again.stop();
   }
 });
+
+Deno.test("SqliteStore: a one-queue message that gains a second queue keeps both across a restart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ferrymq-sqlite-" });
+  const path = join(dir, "t.db");
+  try {
+    let store = openSqliteStore(path);
+    const one = createMessage({ destination: "t", kind: "topic", body: "one", persistent: true }, 1);
+    const two = createMessage({ destination: "t", kind: "topic", body: "two", persistent: true }, 2);
+    await store.append([{ message: one, queues: ["a"] }, { message: two, queues: ["a"] }]);
+    await store.append([{ message: one, queues: ["b"] }]);
+    await store.ack([{ queue: "a", id: one.id }]);
+    await store.close();
+    store = openSqliteStore(path);
+    const got = [];
+    for await (const s of store.recover()) got.push([s.message.id, [...s.queues]]);
+    assert.deepEqual(got, [[one.id, ["b"]], [two.id, ["a"]]]);
+    await store.ack([{ queue: "b", id: one.id }, { queue: "a", id: two.id }]);
+    await store.close();
+    store = openSqliteStore(path);
+    const left = [];
+    for await (const s of store.recover()) left.push(s.message.id);
+    assert.deepEqual(left, []);
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
