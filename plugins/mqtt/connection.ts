@@ -315,6 +315,11 @@ export class Connection implements DeliverySink, Ticking {
     this.transport.write(mqttPacket.generate(packet, { protocolVersion: this.version }));
   }
 
+  /** Queues an encoded packet. */
+  sendBytes(bytes: Uint8Array): void {
+    if (!this.transport.closed) this.transport.write(bytes);
+  }
+
   // ---- ending ----
 
   #refuse(code: number, reason: string): void {

@@ -15,6 +15,7 @@ import {
 import { addressToTopic, filterToPattern, topicToAddress } from "./address_map.ts";
 import type { Connection, Packet } from "./connection.ts";
 import { ANN, messageQos, publishInit, publishProperties } from "./message_map.ts";
+import { encodePublish } from "./publish_codec.ts";
 import { pubackCode, RC, subackCode } from "./reason_codes.ts";
 import { MqttServer, type SubRecord } from "./server.ts";
 
@@ -167,20 +168,25 @@ export class Handlers {
     tooBig: () => void,
   ) {
     const c = this.#c;
+    const topic = addressToTopic(m.destination);
+    const properties = c.version === 5 ? publishProperties(m, subId) : undefined;
+    if (c.clientMaxPacket !== Infinity && m.body.byteLength + topic.length + 64 > c.clientMaxPacket) {
+      tooBig();
+      return;
+    }
+    if (properties === undefined && c.clientTopicAliasMax === 0) {
+      return c.sendBytes(encodePublish(c.version, topic, m.body, qos, retain, dup && qos > 0, messageId));
+    }
     const packet = {
       cmd: "publish",
-      topic: addressToTopic(m.destination),
+      topic,
       payload: Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength),
       qos,
       retain,
       dup: dup && qos > 0,
       messageId,
-      properties: c.version === 5 ? publishProperties(m, subId) : undefined,
+      properties,
     };
-    if (c.clientMaxPacket !== Infinity && m.body.byteLength + packet.topic.length + 64 > c.clientMaxPacket) {
-      tooBig();
-      return;
-    }
     if (c.clientTopicAliasMax > 0) this.#alias(packet);
     c.send(packet);
   }

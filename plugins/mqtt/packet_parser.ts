@@ -7,6 +7,7 @@
  */
 import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
+import { decodePublish } from "./publish_codec.ts";
 
 // deno-lint-ignore no-explicit-any
 type Packet = any;
@@ -29,6 +30,8 @@ function parserFor(version: number): Parser {
 
 /** Decodes one whole packet of `version`; an Error when it is malformed. */
 export function parsePacket(bytes: Uint8Array, version: number): Packet | Error {
+  const fast = decodePublish(bytes, version);
+  if (fast !== undefined) return fast;
   const p = parserFor(version);
   // A CONNECT becomes the parser's settings: put the version back for the next caller.
   p.settings = { protocolVersion: version };

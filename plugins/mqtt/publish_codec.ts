@@ -1,0 +1,114 @@
+/**
+ * Hand-written PUBLISH decoding and encoding for the common case (no MQTT 5 properties), the packet
+ * that dominates traffic: no stream buffers, no intermediate Buffers, topic bytes cached. Anything
+ * else (properties, a malformed header) is left to mqtt-packet, so both paths answer the same.
+ *
+ * @module
+ */
+
+// deno-lint-ignore no-explicit-any
+type Packet = any;
+
+const utf8 = new TextDecoder();
+const encoder = new TextEncoder();
+
+function topicAt(b: Uint8Array, start: number, n: number): string {
+  let s = "";
+  for (let k = start; k < start + n; k++) {
+    const c = b[k];
+    if (c >= 0x80) return utf8.decode(b.subarray(start, start + n));
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/**
+ * A whole PUBLISH packet of protocol `version` (the framer checked its length) as mqtt-packet would
+ * give it, or undefined to let mqtt-packet decode it.
+ */
+export function decodePublish(b: Uint8Array, version: number): Packet | undefined {
+  const h = b[0];
+  const qos = (h >> 1) & 3;
+  if (h >> 4 !== 3 || qos === 3) return undefined;
+  let i = 1, length = 0, mult = 1, byte;
+  do {
+    byte = b[i++];
+    length += (byte & 0x7f) * mult;
+    mult *= 128;
+  } while (byte & 0x80);
+  if (i + 2 > b.length) return undefined;
+  const topicLength = (b[i] << 8) | b[i + 1];
+  i += 2;
+  if (i + topicLength > b.length) return undefined;
+  const topic = topicAt(b, i, topicLength);
+  i += topicLength;
+  let messageId: number | undefined;
+  if (qos > 0) {
+    if (i + 2 > b.length) return undefined;
+    messageId = (b[i] << 8) | b[i + 1];
+    i += 2;
+  }
+  if (version === 5) {
+    if (i >= b.length || b[i] !== 0) return undefined; // properties: mqtt-packet reads them
+    i++;
+  }
+  return {
+    cmd: "publish",
+    retain: (h & 1) === 1,
+    qos,
+    dup: (h & 8) !== 0,
+    length,
+    topic,
+    payload: b.subarray(i),
+    messageId,
+  };
+}
+
+// Topics repeat: their UTF-8 bytes are kept (bounded; cleared when full).
+const topicBytes = new Map<string, Uint8Array>();
+const TOPIC_CACHE_MAX = 10_000;
+
+function bytesOf(topic: string): Uint8Array {
+  let t = topicBytes.get(topic);
+  if (t === undefined) {
+    if (topicBytes.size >= TOPIC_CACHE_MAX) topicBytes.clear();
+    t = encoder.encode(topic);
+    topicBytes.set(topic, t);
+  }
+  return t;
+}
+
+/** A PUBLISH without properties (an empty property list on MQTT 5). */
+export function encodePublish(
+  version: number,
+  topic: string,
+  payload: Uint8Array,
+  qos: number,
+  retain: boolean,
+  dup: boolean,
+  messageId: number | undefined,
+): Uint8Array {
+  const t = bytesOf(topic);
+  const remaining = 2 + t.length + (qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0) + payload.length;
+  const lengthBytes = remaining < 0x80 ? 1 : remaining < 0x4000 ? 2 : remaining < 0x200000 ? 3 : 4;
+  const out = new Uint8Array(1 + lengthBytes + remaining);
+  out[0] = 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
+  let i = 1, r = remaining;
+  do {
+    let byte = r % 128;
+    r = Math.floor(r / 128);
+    if (r > 0) byte |= 0x80;
+    out[i++] = byte;
+  } while (r > 0);
+  out[i++] = t.length >> 8;
+  out[i++] = t.length & 0xff;
+  out.set(t, i);
+  i += t.length;
+  if (qos > 0) {
+    out[i++] = messageId! >> 8;
+    out[i++] = messageId! & 0xff;
+  }
+  if (version === 5) out[i++] = 0;
+  out.set(payload, i);
+  return out;
+}
