@@ -379,8 +379,11 @@ export interface DeliverySink {
    * Ends the client's connection when the broker closes the session ({@linkcode BrokerApi.closeConnection}):
    * the protocol tells the client in its own terms and closes the socket.
    */
-  close?(reason: string): Awaitable<void>;
+  close?(reason: string, cause?: CloseCause): Awaitable<void>;
 }
+
+/** Why the broker ends a client's connection: an operator closed it, or its principal lost access. */
+export type CloseCause = "admin" | "revoked";
 
 /** A connected client's handle into the broker. */
 export interface Session {

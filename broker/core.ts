@@ -544,7 +544,7 @@ export class Core implements BrokerApi, QueueOwner {
     const s = this.#sessions.get(id);
     if (s === undefined || s.trusted) return false;
     try {
-      await s.sink.close?.(reason);
+      await s.sink.close?.(reason, "admin");
     } catch (e) {
       this.#log.warn(`cannot close the connection of session "${id}"`, { error: e });
     }

@@ -150,7 +150,7 @@ export class CoreSession implements Session {
     if (r.closeSession && !this.#closed) {
       // On the next turn, so the protocol answers the refused request before the connection ends.
       setTimeout(() => {
-        const closing = this.sink.close ? this.sink.close(r.reason) : this.close(r.reason);
+        const closing = this.sink.close ? this.sink.close(r.reason, "revoked") : this.close(r.reason);
         Promise.resolve(closing).catch(() => {/* the connection is gone already */});
       }, 0);
     }

@@ -32,6 +32,12 @@ import type {} from "../dlq/mod.ts";
 export const API_BASE = "/api/v1/admin";
 
 type ConsoleHandler = (req: Request) => Response | Promise<Response>;
+/** The options console/server.ts's `consoleHandler` takes (loaded dynamically: the console is optional). */
+interface ConsoleOptions {
+  apiBase: string;
+  fetchApi?: ConsoleHandler;
+  onError?: (message: string, error: unknown) => void;
+}
 
 export default definePlugin<AdminOptions>({
   name: "admin",
@@ -83,14 +89,22 @@ export default definePlugin<AdminOptions>({
     });
 
     const http = ctx.use("http");
+    const api = (req: Request, remote: string) =>
+      app.fetch(req, {
+        remote,
+        secure: new URL(req.url).protocol === "https:" || req.headers.get("x-forwarded-proto") === "https",
+      });
     http.mount(API_BASE, (req, info) => {
       const a = info.remoteAddr as Deno.NetAddr;
-      const secure = new URL(req.url).protocol === "https:" ||
-        req.headers.get("x-forwarded-proto") === "https";
-      return app.fetch(req, { remote: `${a.hostname}:${a.port}`, secure });
+      return api(req, `${a.hostname}:${a.port}`);
     });
     if (o.console) {
-      const handler = await loadConsole(ctx.log);
+      const handler = await loadConsole(ctx.log, {
+        apiBase: API_BASE,
+        // Server-rendered pages read the API in-process, not through a loopback request to our own port.
+        fetchApi: (req) => api(req, "in-process"),
+        onError: (message, error) => ctx.log.error(message, { error }),
+      });
       if (handler) http.mount("/", (req) => handler(req));
     }
 
@@ -125,7 +139,7 @@ function firstAdmin(configured: FirstAdmin | undefined, log: Logger): FirstAdmin
 }
 
 /** The console's handler when console/server.ts exists (it lands separately from this plugin). */
-async function loadConsole(log: Logger): Promise<ConsoleHandler | undefined> {
+async function loadConsole(log: Logger, opts: ConsoleOptions): Promise<ConsoleHandler | undefined> {
   const url = new URL("../../console/server.ts", import.meta.url);
   try {
     await Deno.stat(url);
@@ -133,12 +147,10 @@ async function loadConsole(log: Logger): Promise<ConsoleHandler | undefined> {
     log.info("console/server.ts not found: serving the API only");
     return undefined;
   }
-  const mod = await import(url.href) as {
-    consoleHandler?: (opts: { apiBase: string }) => ConsoleHandler;
-  };
+  const mod = await import(url.href) as { consoleHandler?: (opts: ConsoleOptions) => ConsoleHandler };
   if (typeof mod.consoleHandler !== "function") {
     log.warn("console/server.ts exports no consoleHandler: serving the API only");
     return undefined;
   }
-  return mod.consoleHandler({ apiBase: API_BASE });
+  return mod.consoleHandler(opts);
 }

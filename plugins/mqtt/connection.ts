@@ -9,6 +9,7 @@ import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
 import {
   type ClientInfo,
+  type CloseCause,
   type Delivery,
   type DeliverySink,
   isReject,
@@ -372,10 +373,15 @@ export class Connection implements DeliverySink, Ticking {
     await this.#closed("session taken over");
   }
 
-  /** Closes from the broker side (plugin stopping). */
-  async close(reason: string): Promise<void> {
+  /** Closes from the broker side: the plugin stopping, an operator, a principal that lost access. */
+  async close(reason: string, cause?: CloseCause): Promise<void> {
     if (this.version === 5 && this.#state === "connected") {
-      this.send({ cmd: "disconnect", reasonCode: RC.SERVER_SHUTTING_DOWN });
+      const reasonCode = cause === "revoked"
+        ? RC.NOT_AUTHORIZED
+        : cause === "admin"
+        ? RC.ADMINISTRATIVE_ACTION
+        : RC.SERVER_SHUTTING_DOWN;
+      this.send({ cmd: "disconnect", reasonCode, properties: { reasonString: reason.slice(0, 200) } });
     }
     this.transport.end();
     await this.#closed(reason);

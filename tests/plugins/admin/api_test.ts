@@ -292,6 +292,7 @@ Deno.test("admin: connections, consumers, producers, topology, and closing a con
   const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${tb.ports["mqtt:tcp"]}`, {
     clientId: "sensor-1",
     reconnectPeriod: 0,
+    protocolVersion: 5,
   });
   try {
     const c = await login(base);
@@ -335,9 +336,12 @@ Deno.test("admin: connections, consumers, producers, topology, and closing a con
     assert.equal(listed[0].boundTo.length, 1);
 
     const closed = deferred<void>();
+    const disconnect = deferred<number | undefined>();
     client.on("close", () => closed.resolve());
+    client.on("disconnect", (p) => disconnect.resolve(p.reasonCode));
     assert.equal((await c.call("DELETE", `/connections/${conn.id}`)).status, 204);
     await within(closed.promise, 5000, "the MQTT client to be disconnected");
+    assert.equal(await disconnect.promise, 0x98, "DISCONNECT: administrative action");
     await waitFor(
       async () => (await c.json<unknown[]>("GET", "/connections")).length === 0,
       "no connections",

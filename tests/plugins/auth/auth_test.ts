@@ -310,10 +310,12 @@ Deno.test("auth: a user removed mid-session is refused and disconnected at the n
     const m = await mqttAs(tb.ports["mqtt:tcp"], "alice", "alice-pw");
     const st = await stompAs(tb.ports["stomp:tcp"], "alice", "alice-pw");
     const mClosed = new Promise<void>((r) => m.once("close", () => r()));
+    const mDisconnect = new Promise<number | undefined>((r) => m.once("disconnect", (p) => r(p.reasonCode)));
     assert.equal(await pubackOf(m, "sensors/ok"), 0);
     await tb.broker.host.service("users")!.remove("alice");
     // MQTT: the PUBACK says 0x87, then the connection ends.
     assert.equal(await pubackOf(m, "sensors/t2"), 0x87);
+    assert.equal(await mDisconnect, 0x87, "DISCONNECT: not authorized");
     await mClosed;
     // STOMP: the SEND gets an ERROR frame and the socket closes.
     st.client.publish({ destination: "/topic/sensors.t3", body: "x" });
