@@ -138,6 +138,11 @@ Deno.test("amqp: a durable topic subscription keeps messages across disconnect a
   });
   r.once("receiver_open", () => opened.resolve());
   await within(opened.promise, 5000, "attach");
+  // rhea answers the attach before the core subscription exists (see the plugin README).
+  await waitFor(
+    () => tb.broker.destinations().some((d) => d.boundTo === "news.>" && d.durable),
+    "durable queue",
+  );
   r.detach();
   await closeConn(conn);
   await tb.broker.publish({ destination: "news.eu", body: "n1", persistent: true });
