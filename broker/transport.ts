@@ -159,6 +159,8 @@ export class TcpTransport extends Coalescer implements Transport {
   readonly remote: string;
   readonly #conn: Deno.TcpConn;
   #onClose: (() => void) | undefined;
+  #reading = false;
+  #linger: ReturnType<typeof setTimeout> | undefined;
 
   constructor(conn: Deno.TcpConn, lowWater: number) {
     super(lowWater);
@@ -178,28 +180,49 @@ export class TcpTransport extends Coalescer implements Transport {
   }
 
   protected shut(): void {
-    this.#conn.close();
+    if (!this.#reading) return this.#release();
+    // Half-close: the peer reads everything we wrote, and what it still sends is read and dropped until it
+    // closes too, instead of being answered with a reset that can destroy our last bytes on its side.
+    try {
+      this.#conn.closeWrite();
+    } catch {
+      return this.#release();
+    }
+    this.#linger = setTimeout(() => this.#release(), END_TIMEOUT_MS);
+    Deno.unrefTimer(this.#linger);
+  }
+
+  #release(): void {
+    clearTimeout(this.#linger);
+    try {
+      this.#conn.close();
+    } catch {
+      // closed already
+    }
   }
 
   start(onData: (bytes: Uint8Array) => void, onClose: () => void): void {
     this.#onClose = onClose;
+    this.#reading = true;
     void this.#readLoop(onData);
   }
 
   async #readLoop(onData: (bytes: Uint8Array) => void): Promise<void> {
     let buf = new Uint8Array(FIRST_READ_SIZE);
     try {
-      while (!this.closed) {
-        if (this.buffered > this.lowWater * 4) await this.drained();
+      while (true) {
+        if (!this.closed && this.buffered > this.lowWater * 4) await this.drained();
         const n = await this.#conn.read(buf);
         if (n === null) break;
+        if (this.closed) continue; // closing: discard until the peer closes its side
         onData(buf.subarray(0, n));
         if (n === buf.length && n < READ_SIZE) buf = new Uint8Array(READ_SIZE);
       }
     } catch {
-      // reset by peer or closed locally: both end the connection
+      // reset by peer or released by us: both end the connection
     }
     this.close();
+    this.#release();
     const cb = this.#onClose;
     this.#onClose = undefined;
     cb?.();

@@ -11,6 +11,7 @@ import {
   type DestinationKind,
   isReject,
   type Listening,
+  listenTcp,
   listenTls,
   loadTls,
   type TlsPeer,
@@ -18,6 +19,7 @@ import {
 } from "../../mod.ts";
 import { formatAddress, parseAddress } from "./address_map.ts";
 import { AmqpLinks } from "./links.ts";
+import { rheaSocket } from "./socket.ts";
 import { coordinatorTarget, isCoordinator, PAYLOAD, type WithPayload } from "./rhea_ext.ts";
 
 interface Options {
@@ -177,20 +179,21 @@ export default definePlugin<Options>({
       }, 0);
     };
 
-    const server = container.listen({ port: o.port, host: o.hostname });
-    await new Promise((resolve, reject) => server.once("listening", resolve).once("error", reject));
-    const closeServer = () => new Promise<void>((r) => server.close(() => r()));
-    const port = (server.address() as { port: number }).port;
     const count = (tls: boolean) => () =>
       [...links.keys()].filter((c) => tlsPeers.has(c.socket) === tls).length;
-    const unregister = broker.registerListener({
+    const plain = listenTcp(broker, {
       name: "amqp:tcp",
       protocol: "amqp",
-      transport: "tcp",
-      port,
+      port: o.port,
       hostname: o.hostname,
       connections: count(false),
+      onConnection: (t) => {
+        const socket = rheaSocket(t);
+        container.create_connection({} as Ctx).accept(socket as Ctx);
+        socket.start();
+      },
     });
+    const port = plain.port;
     let secure: Listening | undefined;
     if (o.tls) {
       try {
@@ -209,21 +212,19 @@ export default definePlugin<Options>({
           },
         });
       } catch (e) {
-        unregister();
-        await closeServer();
+        await plain.close();
         throw e;
       }
     }
     ctx.log.info(`listening on ${secure ? `${port}, ${secure.port}` : port}`);
     return async () => {
-      unregister();
+      await plain.close();
       for (const [conn, l] of links) {
         conn.close?.({ condition: "amqp:connection:forced", description: "broker stopping" });
         await (await l)?.close("broker stopping");
       }
       links.clear();
       await secure?.close();
-      await closeServer();
     };
   },
 });

@@ -1,0 +1,46 @@
+/**
+ * A node-socket face on a broker transport, for rhea: plain AMQP connections use the broker's own TCP
+ * listener and transport (write coalescing, back-pressure) instead of node:net streams, which cost about a
+ * fifth of the broker's time per message.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import type { Transport } from "../../mod.ts";
+
+type Handler = (arg?: unknown) => void;
+
+/** What rhea's Connection uses of a socket. */
+export interface RheaSocket {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  get_id_string(): string;
+  on(event: string, fn: Handler): void;
+  write(data: Uint8Array): boolean;
+  end(): void;
+  destroy(): void;
+  /** Starts reading; call once rhea has attached its handlers. */
+  start(): void;
+}
+
+/** Wraps `t` for `container.create_connection(...).accept(socket)`. */
+export function rheaSocket(t: Transport): RheaSocket {
+  const handlers: Record<string, Handler> = {};
+  const colon = t.remote.lastIndexOf(":");
+  return {
+    remoteAddress: t.remote.slice(0, colon),
+    remotePort: Number(t.remote.slice(colon + 1)),
+    get_id_string: () => t.remote,
+    on(event, fn) {
+      handlers[event] = fn;
+    },
+    write(data) {
+      t.write(data);
+      return true;
+    },
+    end: () => t.end(),
+    destroy: () => t.close(),
+    // rhea keeps unread bytes across reads: the transport's buffer is reused, so each chunk is copied.
+    start: () => t.start((bytes) => handlers.data?.(Buffer.from(bytes)), () => handlers.end?.()),
+  };
+}
