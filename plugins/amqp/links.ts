@@ -51,6 +51,11 @@ const CONDITIONS: Partial<Record<ErrorCode, string>> = {
   store_failed: "amqp:internal-error",
 };
 
+/** Gives back the credit of an answered message (rhea sends one flow frame for all of a tick's). */
+export function returnCredit(link: Link): void {
+  if (link.is_open()) link.add_credit(1);
+}
+
 /** The AMQP error for a Reject. */
 export const condition = (r: Reject) => ({
   condition: CONDITIONS[r.code] ?? "amqp:internal-error",
@@ -95,31 +100,44 @@ export class AmqpLinks implements DeliverySink {
     }
   }
 
-  /** A message arrived on a receiving link. */
+  /**
+   * A message arrived on a receiving link. Its link credit comes back once it is answered, so a producer
+   * has at most its credit of unconfirmed messages.
+   */
   onMessage(link: Link, delivery: RheaDelivery, message: Record<string, unknown>): void {
     if (this.#coordinators.has(link)) {
-      return void this.#control(delivery, (message as unknown as WithPayload)[PAYLOAD]);
+      void this.#control(delivery, (message as unknown as WithPayload)[PAYLOAD]).finally(() =>
+        returnCredit(link)
+      );
+      return;
     }
     const target =
       parseAddress(link.target?.address ?? link.remote?.attach?.target?.address, this.#o.defaultKind) ??
         parseAddress(message.to as string | undefined, this.#o.defaultKind);
     if (!target) {
       delivery.reject({ condition: "amqp:invalid-field", description: "No target address and no to field" });
-      return;
+      return returnCredit(link);
     }
     let init;
     try {
       init = toInit(message, target.kind, target.name);
     } catch (e) {
       delivery.reject({ condition: "amqp:decode-error", description: String((e as Error).message) });
-      return;
+      return returnCredit(link);
     }
     const txnId = transactionOf(delivery.remote_state);
-    if (txnId) return void this.#sendInTransaction(delivery, txnId, init);
+    if (txnId) {
+      this.#sendInTransaction(delivery, txnId, init);
+      return returnCredit(link);
+    }
     this.session.publish(init).then((r) => {
       if (r) delivery.reject(condition(r));
       else delivery.accept();
-    }, (e) => delivery.reject({ condition: "amqp:internal-error", description: String(e?.message ?? e) }));
+      returnCredit(link);
+    }, (e) => {
+      delivery.reject({ condition: "amqp:internal-error", description: String(e?.message ?? e) });
+      returnCredit(link);
+    });
   }
 
   /** The client opened a receiver: subscribe its source with the link credit. */

@@ -18,9 +18,16 @@ import {
   type TlsSettings,
 } from "../../mod.ts";
 import { formatAddress, parseAddress } from "./address_map.ts";
-import { AmqpLinks } from "./links.ts";
+import { AmqpLinks, returnCredit } from "./links.ts";
 import { rheaSocket } from "./socket.ts";
-import { coordinatorTarget, isCoordinator, PAYLOAD, type WithPayload } from "./rhea_ext.ts";
+import {
+  checkCredit,
+  coordinatorTarget,
+  isCoordinator,
+  OVER_CREDIT,
+  PAYLOAD,
+  type WithPayload,
+} from "./rhea_ext.ts";
 
 interface Options {
   port: number;
@@ -69,7 +76,14 @@ export default definePlugin<Options>({
         parseAddress(wire, o.defaultKind)?.name ?? { code: "invalid_destination", reason: "Empty address" },
       fromAddress: (a) => formatAddress("topic", a),
     });
-    const container = rhea.create_container({ id: `ferrymq-${broker.nodeId}`, autoaccept: false });
+    // Producers' link credit is granted here, not by rhea's credit window (which re-grants as transfers
+    // arrive): a message returns its credit once the broker has answered it, so `receiverCredit` bounds
+    // the unconfirmed messages of a link, and a transfer beyond it is refused.
+    const container = rhea.create_container({
+      id: `ferrymq-${broker.nodeId}`,
+      autoaccept: false,
+      credit_window: 0,
+    } as Ctx);
     container.sasl_server_mechanisms.PLAIN = mechanism(true);
     container.sasl_server_mechanisms.ANONYMOUS = mechanism(false);
     // Per connection; a promise because a client without a SASL layer is authenticated on open.
@@ -123,7 +137,8 @@ export default definePlugin<Options>({
     });
     // Links are answered (attached) at once, before any transfer: a dynamic source gets its name here.
     container.on("receiver_open", (c: Ctx) => {
-      c.receiver.set_credit_window?.(o.receiverCredit);
+      checkCredit(c.receiver);
+      c.receiver.add_credit(o.receiverCredit);
       // Echo the terminus: clients (qpid-proton) check that the attach answer names their target.
       const target = c.receiver.remote?.attach?.target;
       if (isCoordinator(target)) c.receiver.local.attach.target = coordinatorTarget();
@@ -149,13 +164,22 @@ export default definePlugin<Options>({
       );
     });
     container.on("message", (c: Ctx) => {
+      if (c.receiver[OVER_CREDIT]) {
+        const error = {
+          condition: "amqp:link:transfer-limit-exceeded",
+          description: "Transfer without link credit",
+        };
+        c.delivery.reject(error);
+        c.receiver.close(error);
+        return;
+      }
       const size = (c.message as WithPayload)[PAYLOAD]?.length ?? 0;
       if (size > o.maxMessageSize) {
         c.delivery.reject({
           condition: "amqp:resource-limit-exceeded",
           description: `Message of ${size} bytes exceeds ${o.maxMessageSize}`,
         });
-        return;
+        return returnCredit(c.receiver);
       }
       with_(c, (l) => l.onMessage(c.receiver, c.delivery, c.message));
     });

@@ -145,3 +145,30 @@ transport.prototype.write = function (this: unknown, socket: Typed) {
   }
   return writeFrames.call(this, socket);
 };
+
+/** Set on a receiving link while rhea dispatches a transfer that arrived without link credit. */
+export const OVER_CREDIT: unique symbol = Symbol("amqp.overCredit");
+let creditChecked = false;
+
+/**
+ * rhea logs a transfer that exceeds the link credit and processes it anyway. This marks such a transfer's
+ * link while rhea dispatches it, so the plugin can refuse it with amqp:link:transfer-limit-exceeded.
+ * rhea's session internals are not exported: the first receiving link hands them over.
+ */
+export function checkCredit(receiver: Typed): void {
+  if (creditChecked) return;
+  const incoming = Object.getPrototypeOf(receiver.session.incoming);
+  const onTransfer = incoming.on_transfer;
+  incoming.on_transfer = function (this: unknown, frame: Typed, link: Typed) {
+    const over = link.credit <= 0 && !link._incomplete;
+    if (!over) return onTransfer.call(this, frame, link);
+    link.credit = 1; // so rhea does not log the overrun: the plugin answers it
+    link[OVER_CREDIT] = true;
+    try {
+      return onTransfer.call(this, frame, link);
+    } finally {
+      link[OVER_CREDIT] = false;
+    }
+  };
+  creditChecked = true;
+}

@@ -343,3 +343,26 @@ Deno.test("amqp: receivers asking for the shared capability split a topic subscr
     await tb.stop();
   }
 });
+
+Deno.test("amqp: a transfer beyond the link credit detaches the link with amqp:link:transfer-limit-exceeded", async () => {
+  const tb = await startBroker({
+    plugins: [{ use: "amqp", options: { port: 0, hostname: "127.0.0.1", receiverCredit: 1 } }],
+  });
+  const conn = await connect(tb);
+  try {
+    const s = conn.open_sender("queue://credit");
+    await within(new Promise((r) => s.once("sendable", r)), 5000, "sendable");
+    const closed = deferred<string>();
+    s.once("sender_close", (c: Any) => closed.resolve(c.sender.remote?.detach?.error?.condition));
+    // Ignore the granted credit of 1, as a misbehaving client would.
+    s.credit = 20;
+    for (let i = 0; i < 20; i++) s.send({ body: `m${i}` });
+    assert.equal(await within(closed.promise, 5000, "detach"), "amqp:link:transfer-limit-exceeded");
+    // Only what the credit allowed got in; the connection goes on.
+    assert.ok(tb.broker.browse("credit").length < 20);
+    assert.equal(await send(conn, "queue://credit", { body: "after" }), "accepted");
+  } finally {
+    await closeConn(conn);
+    await tb.stop();
+  }
+});
