@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import {
   type Delivery,
   type DeliverySink,
@@ -20,6 +21,7 @@ import {
 } from "../../mod.ts";
 import { type AmqpAddress, parseAddress } from "./address_map.ts";
 import { fromMessage, selectorOf, toInit } from "./message_map.ts";
+import { encodeDelivery } from "./encode.ts";
 import { type PendingOutcome, Transactions } from "./transactions.ts";
 import {
   acceptedIn,
@@ -211,7 +213,10 @@ export class AmqpLinks implements DeliverySink {
   }
 
   #transfer(sub: Subscription, link: Link, d: Delivery): void {
-    const delivery = link.send(fromMessage(d.message));
+    const bytes = encodeDelivery(d.message, Date.now());
+    const delivery = bytes
+      ? link.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), undefined, 0)
+      : link.send(fromMessage(d.message));
     if (d.tag !== 0) this.#deliveries.set(delivery, { sub, tag: d.tag });
   }
 

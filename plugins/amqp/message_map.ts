@@ -8,7 +8,8 @@ import rhea from "rhea";
 import { Buffer } from "node:buffer";
 import type { Message, MessageInit, PropertyValue } from "../../mod.ts";
 
-const BODY = "amqp.body";
+/** The annotation recording what kind of AMQP body a message came with. */
+export const BODY = "amqp.body";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
