@@ -44,11 +44,18 @@ export class CoreSession implements Session {
   readonly sink: DeliverySink;
   readonly trusted: boolean;
   readonly #core: Core;
-  readonly #subs = new Set<Consumer>();
+  // Made on first use: an idle connection's session has neither.
+  #subsSet: Set<Consumer> | undefined;
+  #producedMap: Map<string, Produced> | undefined;
+  get #subs(): Set<Consumer> {
+    return this.#subsSet ??= new Set();
+  }
   readonly connectedAt: number = Date.now();
   /** Messages this session published. */
   messagesIn = 0;
-  readonly produced = new Map<string, Produced>();
+  get produced(): Map<string, Produced> {
+    return this.#producedMap ??= new Map();
+  }
   // Deliveries of subscriptions already cancelled (live ones count their own).
   #retiredOut = 0;
   #closed = false;

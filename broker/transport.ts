@@ -30,7 +30,7 @@ export interface Transport {
 
 const READ_SIZE = 64 * 1024;
 // Most connections at scale are idle: they read into a small buffer until a read fills it.
-const FIRST_READ_SIZE = 2048;
+const FIRST_READ_SIZE = 512;
 const textEncoder = new TextEncoder();
 const END_TIMEOUT_MS = 2000;
 

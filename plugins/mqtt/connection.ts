@@ -45,8 +45,15 @@ export class Connection implements DeliverySink, Ticking {
   clientMaxPacket = Infinity;
   /** Topic aliases the client accepts from us (MQTT 5). */
   clientTopicAliasMax = 0;
-  readonly subs = new Map<string, SubInfo>();
-  readonly bySub = new Map<Subscription, SubInfo>();
+  #subs: Map<string, SubInfo> | undefined;
+  #bySub: Map<Subscription, SubInfo> | undefined;
+  /** Subscriptions by filter; made on first use (idle connections have none). */
+  get subs(): Map<string, SubInfo> {
+    return this.#subs ??= new Map();
+  }
+  get bySub(): Map<Subscription, SubInfo> {
+    return this.#bySub ??= new Map();
+  }
   #handlers: Handlers;
   #framer: Framer;
   #state: "new" | "connecting" | "connected" | "closed" = "new";

@@ -37,14 +37,30 @@ interface Inflight {
 /** The handlers, bound to one connection. */
 export class Handlers {
   readonly #c: Connection;
-  readonly #out = new Map<number, Inflight>();
-  readonly #inQos2 = new Set<number>();
-  readonly #aliases = new Map<number, string>();
-  readonly #outAliases = new Map<string, number>();
+  // Made on first use: most of 10,000s of idle connections never need them.
+  #outMap: Map<number, Inflight> | undefined;
+  #inQos2Set: Set<number> | undefined;
+  #aliasMap: Map<number, string> | undefined;
+  #outAliasMap: Map<string, number> | undefined;
+  #earlyMap: Map<Subscription, Delivery[]> | undefined;
+  get #out(): Map<number, Inflight> {
+    return this.#outMap ??= new Map();
+  }
+  get #inQos2(): Set<number> {
+    return this.#inQos2Set ??= new Set();
+  }
+  get #aliases(): Map<number, string> {
+    return this.#aliasMap ??= new Map();
+  }
+  get #outAliases(): Map<string, number> {
+    return this.#outAliasMap ??= new Map();
+  }
+  /** Deliveries made while session.subscribe() is still attaching (messages already queued). */
+  get #early(): Map<Subscription, Delivery[]> {
+    return this.#earlyMap ??= new Map();
+  }
   #inPending = 0;
   #nextId = 1;
-  // Deliveries made while session.subscribe() is still attaching (messages already queued).
-  readonly #early = new Map<Subscription, Delivery[]>();
 
   constructor(c: Connection) {
     this.#c = c;
