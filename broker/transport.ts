@@ -39,7 +39,7 @@ abstract class Coalescer {
   #pendingBytes = 0;
   #scheduled = false;
   #inFlight = 0;
-  #drainWaiters: (() => void)[] = [];
+  #drainWaiters: (() => void)[] | undefined;
   protected readonly lowWater: number;
   #ending = false;
   closed = false;
@@ -100,22 +100,22 @@ abstract class Coalescer {
       this.close();
       return;
     }
-    if (this.#drainWaiters.length !== 0 && this.buffered <= this.lowWater) this.#wake();
+    if (this.#drainWaiters && this.buffered <= this.lowWater) this.#wake();
   }
 
   protected wakeIfDrained(): void {
-    if (this.#drainWaiters.length !== 0 && this.buffered <= this.lowWater) this.#wake();
+    if (this.#drainWaiters && this.buffered <= this.lowWater) this.#wake();
   }
 
   #wake(): void {
     const ws = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const w of ws) w();
+    this.#drainWaiters = undefined;
+    if (ws) { for (const w of ws) w(); }
   }
 
   drained(): Promise<void> {
     if (this.closed || this.buffered <= this.lowWater) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
   }
 
   end(): void {

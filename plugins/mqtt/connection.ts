@@ -58,7 +58,7 @@ export class Connection implements DeliverySink, Ticking {
   #framer: Framer;
   #state: "new" | "connecting" | "connected" | "closed" = "new";
   #busy: Promise<void> | undefined;
-  #backlog: Packet[] = [];
+  #backlog: Packet[] | undefined;
   #lastSeen = Date.now();
   #keepAlive = 0;
   #will: MessageInit | undefined;
@@ -104,7 +104,7 @@ export class Connection implements DeliverySink, Ticking {
     // An exchange in progress (CONNECT or re-authentication) waits for this AUTH; it cannot queue.
     if (p.cmd === "auth" && this.#auth?.offer(p)) return;
     if (this.#busy) {
-      this.#backlog.push(p);
+      (this.#backlog ??= []).push(p);
       return;
     }
     const r = this.#dispatch(p);
@@ -115,7 +115,7 @@ export class Connection implements DeliverySink, Ticking {
     this.#busy = r.catch((e) => this.protocolError(RC.UNSPECIFIED_ERROR, String(e?.message ?? e))).then(
       () => {
         this.#busy = undefined;
-        while (this.#backlog.length !== 0 && this.#state !== "closed") {
+        while (this.#backlog?.length && this.#state !== "closed") {
           const next = this.#dispatch(this.#backlog.shift());
           if (next instanceof Promise) return this.#wait(next);
         }

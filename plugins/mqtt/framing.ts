@@ -9,9 +9,12 @@
 /** What {@linkcode Framer.push} found wrong. */
 export type FrameError = "too_large" | "malformed";
 
+// Shared by every framer that has never had to keep a partial packet.
+const EMPTY = new Uint8Array(0);
+
 /** Accumulates bytes and hands out complete packets. */
 export class Framer {
-  #buf: Uint8Array = new Uint8Array(0);
+  #buf: Uint8Array = EMPTY;
   #len = 0;
   maxPacketSize: number;
 
