@@ -129,6 +129,17 @@ abstract class Coalescer {
     Deno.unrefTimer(t);
   }
 
+  /** A callback that closes the transport and calls `onClose`, once however often it runs. */
+  protected finisher(onClose: () => void): () => void {
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.close();
+      onClose();
+    };
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -286,13 +297,7 @@ export class WsTransport extends Coalescer implements Transport {
   }
 
   start(onData: (bytes: Uint8Array) => void, onClose: () => void): void {
-    let ended = false;
-    const finish = () => {
-      if (ended) return;
-      ended = true;
-      this.close();
-      onClose();
-    };
+    const finish = this.finisher(onClose);
     this.#ws.onmessage = (e) => {
       if (this.closed) return;
       if (e.data instanceof ArrayBuffer) onData(new Uint8Array(e.data));
@@ -347,13 +352,7 @@ export class SocketTransport extends Coalescer implements Transport {
   }
 
   start(onData: (bytes: Uint8Array) => void, onClose: () => void): void {
-    let ended = false;
-    const finish = () => {
-      if (ended) return;
-      ended = true;
-      this.close();
-      onClose();
-    };
+    const finish = this.finisher(onClose);
     this.#socket.on("data", (chunk) => {
       if (this.closed) return;
       onData(chunk);

@@ -54,17 +54,7 @@ async function client(
       }
     } catch { /* closed */ }
   })();
-  await writeAll(
-    conn,
-    mqttPacket.generate({
-      cmd: "connect",
-      protocolId: "MQTT",
-      protocolVersion: 4,
-      clientId: id,
-      clean: on.clean ?? true,
-      keepalive: 0,
-    }),
-  );
+  await writeAll(conn, connectPacket(id, on.clean ?? true));
   await connack;
   return {
     conn,
@@ -83,6 +73,17 @@ async function client(
     },
   };
 }
+
+/** An MQTT 3.1.1 CONNECT without keep-alive. */
+const connectPacket = (clientId: string, clean: boolean) =>
+  mqttPacket.generate({
+    cmd: "connect",
+    protocolId: "MQTT",
+    protocolVersion: 4,
+    clientId,
+    clean,
+    keepalive: 0,
+  });
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   for (let off = 0; off < data.length;) off += await conn.write(data.subarray(off));
@@ -219,17 +220,8 @@ async function idle(peer: Peer, n: number): Promise<[number, number]> {
   const connack = new Uint8Array(4);
   const open = async (i: number) => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: peer.port });
-    await writeAll(
-      conn,
-      mqttPacket.generate({
-        cmd: "connect",
-        protocolId: "MQTT",
-        protocolVersion: 4,
-        clientId: `idle-${i}`,
-        clean: true,
-        keepalive: 0,
-      }),
-    );
+    await writeAll(conn, connectPacket(`idle-${i}`, true));
+
     let got = 0;
     while (got < 4) {
       const r = await conn.read(connack);
