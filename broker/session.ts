@@ -29,6 +29,8 @@ export const RESOLVED: Promise<void> = Promise.resolve();
 /** Most destinations a session's producer counters track (an MQTT client may publish to many topics). */
 const MAX_PRODUCED = 1000;
 
+const NOTHING_PRODUCED: ReadonlyMap<string, Produced> = new Map();
+
 /** What a session published to one destination. */
 export interface Produced {
   readonly kind: DestinationKind;
@@ -44,17 +46,15 @@ export class CoreSession implements Session {
   readonly sink: DeliverySink;
   readonly trusted: boolean;
   readonly #core: Core;
-  // Made on first use: an idle connection's session has neither.
-  #subsSet: Set<Consumer> | undefined;
-  #producedMap: Map<string, Produced> | undefined;
-  get #subs(): Set<Consumer> {
-    return this.#subsSet ??= new Set();
-  }
+  // Made on first write: an idle connection's session has neither, and reading does not make them.
+  #subs: Set<Consumer> | undefined;
+  #produced: Map<string, Produced> | undefined;
   readonly connectedAt: number = Date.now();
   /** Messages this session published. */
   messagesIn = 0;
-  get produced(): Map<string, Produced> {
-    return this.#producedMap ??= new Map();
+  /** What this session published, per destination. */
+  get produced(): ReadonlyMap<string, Produced> {
+    return this.#produced ?? NOTHING_PRODUCED;
   }
   // Deliveries of subscriptions already cancelled (live ones count their own).
   #retiredOut = 0;
@@ -82,25 +82,26 @@ export class CoreSession implements Session {
 
   /** Subscriptions currently open. */
   subscriptions(): readonly Consumer[] {
-    return [...this.#subs];
+    return this.#subs ? [...this.#subs] : [];
   }
 
   /** Messages delivered to this session. */
   get messagesOut(): number {
     let n = this.#retiredOut;
-    for (const c of this.#subs) n += c.delivered;
+    for (const c of this.#subs ?? []) n += c.delivered;
     return n;
   }
 
   /** Counts a publish that passed validation. */
   countPublish(m: Message): void {
     this.messagesIn++;
-    const p = this.produced.get(m.destination);
+    const produced = this.#produced ??= new Map();
+    const p = produced.get(m.destination);
     if (p !== undefined) {
       p.messages++;
       p.lastAt = m.timestamp;
-    } else if (this.produced.size < MAX_PRODUCED) {
-      this.produced.set(m.destination, { kind: m.kind, messages: 1, lastAt: m.timestamp });
+    } else if (produced.size < MAX_PRODUCED) {
+      produced.set(m.destination, { kind: m.kind, messages: 1, lastAt: m.timestamp });
     }
   }
 
@@ -134,7 +135,7 @@ export class CoreSession implements Session {
     }
     try {
       const c = this.#core.attach(this, spec);
-      this.#subs.add(c);
+      (this.#subs ??= new Set()).add(c);
       return c;
     } catch (e) {
       if (isBrokerError(e)) return { code: e.code, reason: e.message };
@@ -165,13 +166,13 @@ export class CoreSession implements Session {
   }
 
   forget(c: Consumer): void {
-    if (this.#subs.delete(c)) this.#retiredOut += c.delivered;
+    if (this.#subs?.delete(c)) this.#retiredOut += c.delivered;
   }
 
   async close(reason: string): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const c of [...this.#subs]) await c.cancel();
+    for (const c of [...this.#subs ?? []]) await c.cancel();
     this.#core.dropSession(this);
     if (!this.trusted) {
       this.#core.emit("disconnected", { client: this.client, principal: this.principal, reason });

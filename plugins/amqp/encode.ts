@@ -13,9 +13,15 @@ const utf8 = new TextEncoder();
 
 /** A growable byte buffer with the AMQP primitive encodings this module needs. */
 class Out {
-  buf = new Uint8Array(512);
-  view = new DataView(this.buf.buffer);
+  buf: Uint8Array;
+  view: DataView;
   n = 0;
+
+  /** `size`: the expected length, so a large body is not copied again when the buffer grows. */
+  constructor(size: number) {
+    this.buf = new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer);
+  }
 
   room(k: number): void {
     if (this.n + k <= this.buf.length) return;
@@ -116,7 +122,8 @@ export function encodeDelivery(m: Message, now: number): Uint8Array | undefined 
   const kind = m.annotations?.[BODY];
   if (kind === "json") return undefined;
   for (const k in m.annotations) if (k.startsWith("x-opt-")) return undefined;
-  const o = new Out();
+  // Sections other than the body rarely pass a few hundred bytes; room() grows the buffer when they do.
+  const o = new Out(256 + m.body.byteLength);
   // header: durable, priority, ttl, first-acquirer, delivery-count
   o.section(0x70);
   o.list(5, () => {

@@ -265,7 +265,7 @@ export class Handlers {
 
   /** The connection ended: unacked deliveries return to their queues with the core session. */
   dropInflight(): void {
-    this.#out.clear();
+    this.#outMap?.clear();
   }
 
   // ---- SUBSCRIBE / UNSUBSCRIBE ----
