@@ -5,6 +5,8 @@
  * @module
  */
 
+import { firstMatch } from "./spawn.ts";
+
 /** A running broker under test. */
 export interface Peer {
   readonly port: number;
@@ -35,16 +37,9 @@ async function startChild(kind: string, extra: string[], version: string): Promi
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/port \d+/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${kind} did not start`);
-    text += value;
-  }
-  reader.releaseLock();
+  const found = await firstMatch(child, /port (\d+)/, `${kind} did not start`);
   return {
-    port: Number(/port (\d+)/.exec(text)![1]),
+    port: Number(found[1]),
     version,
     rss: () => rssOf(child.pid),
     async stop() {

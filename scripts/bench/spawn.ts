@@ -6,6 +6,25 @@
  */
 import type { PluginEntry } from "../../mod.ts";
 
+/** Reads a child's output until `re` matches it; throws `what` if the output ends first. */
+export async function firstMatch(
+  child: Deno.ChildProcess,
+  re: RegExp,
+  what: string,
+): Promise<RegExpExecArray> {
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  for (let m = re.exec(text);; m = re.exec(text)) {
+    if (m) {
+      reader.releaseLock();
+      return m;
+    }
+    const { value, done } = await reader.read();
+    if (done) throw new Error(what);
+    text += value;
+  }
+}
+
 /** A broker in its own process. */
 export interface SpawnedBroker {
   ports: Record<string, number>;
@@ -33,16 +52,9 @@ export async function spawnBroker(plugins: PluginEntry[]): Promise<SpawnedBroker
     stderr: "inherit",
     cwd: new URL("../../", import.meta.url).pathname,
   }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/ports .*\n/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the broker did not start");
-    text += value;
-  }
-  reader.releaseLock();
+  const line = await firstMatch(child, /ports (.*)\n/, "the broker did not start");
   return {
-    ports: JSON.parse(/ports (.*)\n/.exec(text)![1]),
+    ports: JSON.parse(line[1]),
     async stop() {
       child.kill("SIGTERM");
       await child.status;
