@@ -7,7 +7,7 @@
  * @module
  */
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
-import { pbkdf2, sm3 } from "./pbkdf2.ts";
+import { hmacSm3Prf, pbkdf2 } from "./pbkdf2.ts";
 
 /** A user as configured. */
 export interface UserConfig {
@@ -51,7 +51,7 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 export async function hashPassword(password: string, scheme: HashScheme = "scrypt"): Promise<string> {
   const salt = randomBytes(16);
   if (scheme === "pbkdf2-sm3") {
-    const key = await pbkdf2(sm3, utf8(password), salt, SM3_ITERATIONS, KEYLEN);
+    const key = await pbkdf2(hmacSm3Prf(utf8(password)), salt, SM3_ITERATIONS, KEYLEN);
     return `pbkdf2-sm3:${SM3_ITERATIONS}:${b64(salt)}:${b64(key)}`;
   }
   return `scrypt:${N}:${R}:${P}:${b64(salt)}:${b64(await derive(password, salt, N, R, P))}`;
@@ -68,7 +68,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   } else if (parts[0] === "pbkdf2-sm3" && parts.length === 4) {
     const [, iterations, salt, hash] = parts;
     expected = unb64(hash);
-    got = await pbkdf2(sm3, utf8(password), unb64(salt), Number(iterations), expected.length);
+    got = await pbkdf2(hmacSm3Prf(utf8(password)), unb64(salt), Number(iterations), expected.length);
   } else {
     return false;
   }
