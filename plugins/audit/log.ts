@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
-import smCrypto from "sm-crypto";
+import { sm3Hex } from "../crypto-sm/sm3.ts";
 
 /** What kind of event an entry records. */
 export type AuditKind =
@@ -139,7 +139,7 @@ interface Row {
 const encoder = new TextEncoder();
 const HASHES: Record<ChainHash, (s: string) => string> = {
   sha256: (s) => createHash("sha256").update(s).digest("hex"),
-  sm3: (s) => smCrypto.sm3(Array.from(encoder.encode(s))),
+  sm3: (s) => sm3Hex(encoder.encode(s)),
 };
 
 /** JSON text of a value, or null; values JSON cannot hold are kept as their string form. */
