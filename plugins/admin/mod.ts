@@ -24,7 +24,7 @@ import { liveRoutes } from "./live.ts";
 import { problem } from "./problems.ts";
 import { ConsoleSessions, LoginLimiter } from "./session_auth.ts";
 import { StatsSampler } from "./stats.ts";
-import { type AdminUser, AdminUsers, type FirstAdmin } from "./users.ts";
+import { type AdminUser, AdminUsers, type FirstAdmin, MIN_PASSWORD } from "./users.ts";
 import type {} from "../delay/mod.ts";
 import type {} from "../dlq/mod.ts";
 
@@ -131,8 +131,10 @@ function firstAdmin(configured: FirstAdmin | undefined, log: Logger): FirstAdmin
     return undefined;
   }
   if (!username || !password) return undefined;
-  if (password.length < 8) {
-    log.warn("FERRYMQ_ADMIN_PASSWORD is shorter than 8 characters: the first admin is not created");
+  if (password.length < MIN_PASSWORD) {
+    log.warn(
+      `FERRYMQ_ADMIN_PASSWORD is shorter than ${MIN_PASSWORD} characters: the first admin is not created`,
+    );
     return undefined;
   }
   return { username, password };

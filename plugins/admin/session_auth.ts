@@ -5,6 +5,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { timingSafeEqual } from "node:crypto";
 import type { PublicUser } from "./users.ts";
 
 /** The session cookie's name. */
@@ -134,8 +135,6 @@ export function sessionCookie(value: string, secure: boolean): string {
 
 /** Compares two strings in time independent of where they differ. */
 export function sameToken(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return d === 0;
+  const x = Buffer.from(a), y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }

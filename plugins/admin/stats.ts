@@ -35,6 +35,12 @@ export interface SeriesPoint {
 export const INTERVAL_MS = 1000;
 const POINTS = 300;
 
+function pendingOf(dests: readonly { pending: number }[]): number {
+  let n = 0;
+  for (const d of dests) n += d.pending;
+  return n;
+}
+
 /** Samples the broker once a second while it runs. */
 export class StatsSampler {
   readonly #broker: BrokerApi;
@@ -75,8 +81,6 @@ export class StatsSampler {
   current(): NodeStats {
     const b = this.#broker, s = b.stats;
     const dests = b.destinations();
-    let pending = 0;
-    for (const d of dests) pending += d.pending;
     return {
       messagesIn: s.messagesIn,
       messagesOut: s.messagesOut,
@@ -84,7 +88,7 @@ export class StatsSampler {
       bytesOut: s.bytesOut,
       connections: b.connections().length,
       destinations: dests.length,
-      pending,
+      pending: pendingOf(dests),
       enqueueRate: this.#last?.enqueueRate ?? 0,
       dequeueRate: this.#last?.dequeueRate ?? 0,
     };
@@ -113,8 +117,6 @@ export class StatsSampler {
   #sample(): void {
     const b = this.#broker, t = Date.now();
     const prev = this.#last;
-    let pending = 0;
-    for (const d of b.destinations()) pending += d.pending;
     const secs = prev ? Math.max(0.001, (t - prev.t) / 1000) : 1;
     const p: SeriesPoint = {
       t,
@@ -123,7 +125,7 @@ export class StatsSampler {
       enqueueRate: prev ? Math.round((b.stats.messagesIn - prev.messagesIn) / secs) : 0,
       dequeueRate: prev ? Math.round((b.stats.messagesOut - prev.messagesOut) / secs) : 0,
       connections: b.connections().length,
-      pending,
+      pending: pendingOf(b.destinations()),
     };
     this.#last = p;
     this.#ring[this.#next] = p;

@@ -25,7 +25,7 @@ export type DestinationView = z.infer<typeof Destination>;
 /** Every destination with producer counts and bindings, optionally filtered. */
 export function listDestinations(
   broker: BrokerApi,
-  filter: { kind?: DestinationKind; q?: string } = {},
+  filter: { kind?: DestinationKind; q?: string; name?: string } = {},
 ): DestinationView[] {
   const all = broker.destinations();
   const producers = new Map<string, number>();
@@ -37,6 +37,7 @@ export function listDestinations(
   const out: DestinationView[] = [];
   for (const d of all) {
     if (filter.kind && d.kind !== filter.kind) continue;
+    if (filter.name !== undefined && d.name !== filter.name) continue;
     if (q && !d.name.toLowerCase().includes(q)) continue;
     out.push(view(d, all, producers.get(`${d.kind}:${d.name}`) ?? 0));
   }
@@ -65,8 +66,9 @@ function view(d: DestinationInfo, all: readonly DestinationInfo[], producers: nu
   };
 }
 
-const find = (broker: BrokerApi, kind: DestinationKind, name: string) =>
-  listDestinations(broker, { kind }).find((d) => d.name === name);
+// Filtered before the views are built: each view scans every destination for its bindings.
+const find = (broker: BrokerApi, kind: DestinationKind, name: string): DestinationView | undefined =>
+  listDestinations(broker, { kind, name })[0];
 
 const notFound = (kind: string, name: string) => problem("not_found", `No ${kind} named "${name}"`);
 
@@ -278,9 +280,10 @@ export function destinationRoutes(app: Routes, ac: AdminContext): void {
       if (!d) return notFound(kind, name);
       if (kind === "topic") return c.json({ total: 0, messages: [] });
       try {
-        const page = broker.browse(name, { selector, offset, limit });
-        const total = selector ? broker.browse(name, { selector, limit: Infinity }).length : d.pending;
-        return c.json({ total, messages: page.map(messageView) });
+        // With a selector the total is the number that match: one pass gives both it and the page.
+        const matched = selector ? broker.browse(name, { selector, limit: Infinity }) : undefined;
+        const page = matched?.slice(offset, offset + limit) ?? broker.browse(name, { offset, limit });
+        return c.json({ total: matched?.length ?? d.pending, messages: page.map(messageView) });
       } catch (e) {
         return errorProblem(e);
       }
