@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
-import { startBroker } from "../../helpers/broker.ts";
 import { ConsoleSessions, LoginLimiter } from "../../../plugins/admin/session_auth.ts";
 import { waitFor } from "../../helpers/wait.ts";
 import { expectProblem, login, PASSWORD, startAdmin, USER } from "./helpers.ts";
+
+/** startAdmin's options for a broker with no first admin configured. */
+const NO_FIRST_ADMIN = { admin: { admin: undefined } };
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url, {
@@ -136,14 +138,8 @@ Deno.test("admin: changes without the session's CSRF token are refused and chang
 });
 
 Deno.test("admin: without a configured admin nobody can log in and the log says how to set one", async () => {
-  const tb = await startBroker({
-    plugins: [
-      { use: "http", options: { port: 0, hostname: "127.0.0.1" } },
-      { use: "admin", options: { console: false } },
-    ],
-  });
+  const { tb, base } = await startAdmin(NO_FIRST_ADMIN);
   try {
-    const base = `http://127.0.0.1:${tb.ports.http}/api/v1/admin`;
     await expectProblem(post(`${base}/login`, { username: "admin", password: "admin" }), 401, "no_admin");
     const hint = tb.broker.logs.recent().find((r) =>
       r.logger === "admin" && /FERRYMQ_ADMIN_USER/.test(r.msg)
@@ -157,14 +153,8 @@ Deno.test("admin: without a configured admin nobody can log in and the log says 
 Deno.test("admin: the first admin can come from FERRYMQ_ADMIN_USER / FERRYMQ_ADMIN_PASSWORD", async () => {
   Deno.env.set("FERRYMQ_ADMIN_USER", "ops");
   Deno.env.set("FERRYMQ_ADMIN_PASSWORD", "from the environment");
-  const tb = await startBroker({
-    plugins: [
-      { use: "http", options: { port: 0, hostname: "127.0.0.1" } },
-      { use: "admin", options: { console: false } },
-    ],
-  });
+  const { tb, base } = await startAdmin(NO_FIRST_ADMIN);
   try {
-    const base = `http://127.0.0.1:${tb.ports.http}/api/v1/admin`;
     const c = await login(base, "ops", "from the environment");
     const users = await c.json<{ username: string; passwordHash?: string }[]>("GET", "/users");
     assert.deepEqual(users.map((u) => u.username), ["ops"]);
