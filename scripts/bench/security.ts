@@ -3,12 +3,13 @@
  * in process: one authenticated session publishes 64-byte messages to a topic with one subscriber, with
  * no auth plugin, then with the auth plugin (no rules, default allow), then with ten rules where the
  * matching one is last; then without auth and with the ten rules again, publishing round-robin to 5,000
- * topics, more than the ACL's answer cache holds (1,000), so the rules run on every publish. Each case runs three times; the best run counts. Also times one login (scrypt
- * and PBKDF2-SM3), the authenticate gate's cost per connection.
+ * topics, more than the ACL's answer cache holds (1,000), so the rules run on every publish. Each case runs
+ * three times; the best run counts. Also times one login (scrypt and PBKDF2-SM3), the authenticate gate's
+ * cost per connection.
  *
  * @module
  */
-import { createBroker, type PluginEntry, type Session } from "../../mod.ts";
+import { type Broker, createBroker, type PluginEntry, type Session } from "../../mod.ts";
 
 const BODY = new Uint8Array(64);
 // deno-lint-ignore no-console
@@ -30,6 +31,16 @@ const CASES: [string, PluginEntry[], number][] = [
   ["auth, 10 rules, 5,000 topics", withRules, 5000],
 ];
 
+/** One session as the bench user, through the authenticate gate. */
+const signIn = (b: Broker) =>
+  b.openSession({
+    clientId: "bench",
+    protocol: "bench",
+    remote: "127.0.0.1:1",
+    username: user.username,
+    password: new TextEncoder().encode(user.password),
+  }, { deliver() {} });
+
 async function run(plugins: PluginEntry[], n: number, distinct: number): Promise<number> {
   const b = await createBroker({ plugins }, { printLogs: false });
   try {
@@ -38,13 +49,7 @@ async function run(plugins: PluginEntry[], n: number, distinct: number): Promise
     await b.subscribe({ kind: "topic", destination: "bench.>", ack: "auto", prefetch: Infinity }, () => {
       if (++got === n) done();
     });
-    const s = await b.openSession({
-      clientId: "bench",
-      protocol: "bench",
-      remote: "127.0.0.1:1",
-      username: user.username,
-      password: new TextEncoder().encode(user.password),
-    }, { deliver() {} }) as Session;
+    const s = await signIn(b) as Session;
     const names = Array.from({ length: distinct }, (_, i) => `bench.t${i}`);
     const t0 = performance.now();
     for (let i = 0; i < n; i++) void s.publish({ destination: names[i % distinct], body: BODY });
@@ -61,13 +66,7 @@ async function login(nationalCrypto: boolean): Promise<number> {
   });
   try {
     const t0 = performance.now();
-    const s = await b.openSession({
-      clientId: "bench",
-      protocol: "bench",
-      remote: "127.0.0.1:1",
-      username: user.username,
-      password: new TextEncoder().encode(user.password),
-    }, { deliver() {} });
+    const s = await signIn(b);
     if (!("principal" in s)) throw new Error("login failed");
     return performance.now() - t0;
   } finally {
