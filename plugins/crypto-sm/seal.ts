@@ -105,7 +105,9 @@ export class Sealer {
       const k = this.#ring.signKey(rule.sign);
       if (!k || !k.signer.canSign(k.key)) {
         return busy(
-          `Cannot sign for "${m.destination}" with key "${rule.sign}": ${this.#why(rule.sign, true)}`,
+          `Cannot sign for "${m.destination}" with key "${rule.sign}": ${
+            k ? "the key has no private half" : this.#ring.whyNot(rule.sign, true)
+          }`,
         );
       }
       props[HEADERS.SIG_ALG] = k.signer.name;
@@ -190,11 +192,6 @@ export class Sealer {
     if (body === m.body) return m;
     this.counters.unsealed++;
     return { ...m, body, properties: props };
-  }
-
-  #why(id: string, sign: boolean): string {
-    const k = sign ? this.#ring.signKey(id) : undefined;
-    return k ? "the key has no private half" : this.#ring.whyNot(id, sign) ?? "unusable";
   }
 
   #fail(e: DeliverEvent, code: FailureCode, detail: string): Reject {

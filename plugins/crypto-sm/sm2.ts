@@ -36,13 +36,13 @@ export const sm2Sm3: Signer<Sm2Key> = {
       throw new TypeError("Cannot import SM2 key: privateKey must be 64 hex digits");
     }
     const given = publicKey?.trim().toLowerCase();
+    const derived = priv && sm2.getPublicKeyFromPrivateKey(priv);
     // "04" marks an uncompressed point; files written by other tools often leave it out.
-    const pub = (given?.length === 128 ? "04" + given : given) ??
-      (priv && sm2.getPublicKeyFromPrivateKey(priv));
+    const pub = (given?.length === 128 ? "04" + given : given) ?? derived;
     if (!pub || !sm2.verifyPublicKey(pub)) {
       throw new TypeError("Cannot import SM2 key: publicKey is not a point on the SM2 curve");
     }
-    if (priv !== undefined && sm2.getPublicKeyFromPrivateKey(priv) !== pub) {
+    if (derived !== undefined && derived !== pub) {
       throw new TypeError("Cannot import SM2 key: publicKey does not belong to privateKey");
     }
     return { privateKey: priv, publicKey: pub, userId };
