@@ -128,6 +128,9 @@ export interface Principal {
   readonly attributes?: Readonly<Record<string, PropertyValue>>;
 }
 
+/** The broker itself: whom in-process sessions and plugins' own publishes act for. */
+export const BROKER_PRINCIPAL: Principal = Object.freeze({ id: "$broker" });
+
 /** What a protocol knows about a client when it opens a session. */
 export interface ClientInfo {
   /** Protocol client id (MQTT client id, AMQP container id); unique per protocol plugin. */

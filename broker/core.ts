@@ -7,6 +7,7 @@
 import {
   type AccessEvent,
   type AuthMethod,
+  BROKER_PRINCIPAL,
   type BrokerApi,
   type BrokerLimits,
   type BrokerStats,
@@ -64,7 +65,6 @@ const throwIfReject = (r: void | Reject): void => {
   if (r !== undefined) throw new BrokerError(r.code, r.reason);
 };
 const ANONYMOUS: Principal = Object.freeze({ id: "anonymous" });
-const BROKER_PRINCIPAL: Principal = Object.freeze({ id: "$broker" });
 
 /** A topic binding: the queue behind one topic subscription. */
 interface Binding {

@@ -20,6 +20,7 @@
  */
 import { isAbsolute, join } from "node:path";
 import {
+  BROKER_PRINCIPAL,
   BrokerError,
   definePlugin,
   type ErrorCode,
@@ -92,8 +93,6 @@ declare module "../../mod.ts" {
     cipher: CipherService;
   }
 }
-
-const BROKER: Principal = { id: "$broker" };
 
 export default definePlugin<Options>({
   name: "crypto-sm",
@@ -176,7 +175,7 @@ export default definePlugin<Options>({
       registerCipher: (c) => ring.registerCipher(c),
       registerSigner: (s) => ring.registerSigner(s),
       addKey: (k) => addKey(k, "invalid_argument"),
-      rotate(pattern, keyId, by = BROKER) {
+      rotate(pattern, keyId, by = BROKER_PRINCIPAL) {
         const rule = rules.rules.find((r) => r.pattern === pattern);
         if (!rule) throw new BrokerError("not_found", `Cannot rotate "${pattern}": no rule has this pattern`);
         const why = ring.whyNot(keyId);

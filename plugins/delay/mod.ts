@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { definePlugin, type Principal, Priority } from "../../mod.ts";
+import { BROKER_PRINCIPAL, definePlugin, Priority } from "../../mod.ts";
 import type { ScheduleRecord } from "./record.ts";
 import { applyRequest, type RequestLimits } from "./request.ts";
 import { DelayScheduler, type DelayService } from "./scheduler.ts";
@@ -36,8 +36,6 @@ export interface DelayOptions {
   fireBatch: number;
   stripProperties: boolean;
 }
-
-const BROKER: Principal = { id: "$broker" };
 
 export default definePlugin<DelayOptions>({
   name: "delay",
@@ -82,7 +80,7 @@ export default definePlugin<DelayOptions>({
       },
       list: (opts) => scheduler.list(opts),
       get: (id) => scheduler.get(id),
-      async cancel(id, by = BROKER) {
+      async cancel(id, by = BROKER_PRINCIPAL) {
         const before = scheduler.get(id);
         const ok = await scheduler.cancel(id);
         if (ok) {

@@ -13,6 +13,7 @@
  * @module
  */
 import {
+  BROKER_PRINCIPAL,
   BrokerError,
   type DeadLetterEvent,
   definePlugin,
@@ -48,8 +49,6 @@ declare module "../../mod.ts" {
     dlq: DlqService;
   }
 }
-
-const BROKER: Principal = { id: "$broker" };
 
 export default definePlugin<DlqOptions>({
   name: "dlq",
@@ -192,7 +191,7 @@ export default definePlugin<DlqOptions>({
       object: string,
       before: unknown,
       after: unknown,
-    ) => broker.emit("adminAction", { principal: by ?? BROKER, action, object, before, after });
+    ) => broker.emit("adminAction", { principal: by ?? BROKER_PRINCIPAL, action, object, before, after });
     ctx.provide("dlq", service);
 
     return () => {

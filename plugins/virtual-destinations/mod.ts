@@ -16,6 +16,7 @@
  * @module
  */
 import {
+  BROKER_PRINCIPAL,
   BrokerError,
   definePlugin,
   DROP,
@@ -85,7 +86,6 @@ interface Stored {
   config: VirtualConfig;
 }
 
-const BROKER: Principal = { id: "$broker" };
 const clone = <T>(v: T): T => structuredClone(v);
 
 export default definePlugin<VirtualConfig>({
@@ -164,7 +164,7 @@ export default definePlugin<VirtualConfig>({
         cfg = next;
         router.set(routes);
         broker.emit("adminAction", {
-          principal: by ?? BROKER,
+          principal: by ?? BROKER_PRINCIPAL,
           action: `virtual-destinations.${action}`,
           object,
           before,
@@ -249,7 +249,7 @@ export default definePlugin<VirtualConfig>({
         const ok = await broker.deleteDestination(queue, "queue");
         if (ok) {
           broker.emit("adminAction", {
-            principal: by ?? BROKER,
+            principal: by ?? BROKER_PRINCIPAL,
             action: "virtual-destinations.removeConsumerGroup",
             object: queue,
             before: vt,
