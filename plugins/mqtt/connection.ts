@@ -20,6 +20,7 @@ import {
 } from "../../mod.ts";
 import { Framer } from "./framing.ts";
 import { parsePacket } from "./packet_parser.ts";
+import { encodeAck } from "./publish_codec.ts";
 import { CONNACK_V4, connackCode, RC } from "./reason_codes.ts";
 import type { MqttServer, Ticking } from "./server.ts";
 import type { Transport } from "../../mod.ts";
@@ -320,7 +321,7 @@ export class Connection implements DeliverySink, Ticking {
   /** Encodes and queues a packet. */
   send(packet: Packet): void {
     if (this.transport.closed) return;
-    this.transport.write(mqttPacket.generate(packet, { protocolVersion: this.version }));
+    this.transport.write(encodeAck(packet) ?? mqttPacket.generate(packet, { protocolVersion: this.version }));
   }
 
   /** Queues an encoded packet. */

@@ -14,6 +14,10 @@ type Packet = any;
 // deno-lint-ignore no-explicit-any
 type Parser = any;
 
+// The encoder's default builds a cache of 65,536 two-byte Buffers (about 7 MB of heap) at its first packet.
+// The hot packets (PUBLISH and the acks) are encoded by publish_codec.ts, so the rest go without it.
+mqttPacket.writeToStream.cacheNumbers = false;
+
 const parsers = new Map<number, Parser>();
 let result: Packet | Error | undefined;
 

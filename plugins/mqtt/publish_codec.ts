@@ -78,6 +78,24 @@ function bytesOf(topic: string): Uint8Array {
   return t;
 }
 
+const ACK_TYPES: Record<string, number> = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 };
+
+/**
+ * PUBACK, PUBREC, PUBREL or PUBCOMP with reason code 0 and no properties, which every version writes as the
+ * 2-byte short form [MQTT-3.4.2.1]; undefined for any other packet.
+ */
+export function encodeAck(packet: {
+  cmd: string;
+  messageId?: number;
+  reasonCode?: number;
+  properties?: unknown;
+}): Uint8Array | undefined {
+  const type = ACK_TYPES[packet.cmd];
+  if (type === undefined || packet.reasonCode || packet.properties !== undefined) return undefined;
+  const id = packet.messageId!;
+  return new Uint8Array([type, 2, id >> 8, id & 0xff]);
+}
+
 /** A PUBLISH without properties (an empty property list on MQTT 5). */
 export function encodePublish(
   version: number,

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import mqttPacket from "mqtt-packet";
-import { decodePublish, encodePublish } from "../../../plugins/mqtt/publish_codec.ts";
+import { decodePublish, encodeAck, encodePublish } from "../../../plugins/mqtt/publish_codec.ts";
+import "../../../plugins/mqtt/packet_parser.ts";
+
+// deno-lint-ignore no-explicit-any
+type Packet = any;
 
 // Topics and payload sizes that cross the one-, two- and three-byte remaining-length boundaries.
 const topics = ["a", "sensors/1/temp", "ünïcödé/トピック", "x".repeat(300)];
@@ -57,4 +61,37 @@ Deno.test("mqtt publish codec: properties and malformed headers are left to mqtt
     "topic past the end",
   );
   assert.equal(decodePublish(new Uint8Array([0xc0, 0x00]), 4), undefined, "not a PUBLISH");
+});
+
+Deno.test("mqtt publish codec: acks without a reason are the short form mqtt-packet reads back", () => {
+  for (const version of [3, 4, 5]) {
+    const parser = mqttPacket.parser({ protocolVersion: version });
+    const read: Packet[] = [];
+    parser.on("packet", (p: Packet) => read.push(p));
+    for (const cmd of ["puback", "pubrec", "pubrel", "pubcomp"] as const) {
+      for (const messageId of [1, 255, 256, 65535]) {
+        const ours = encodeAck({ cmd, messageId })!;
+        if (version < 5) {
+          // Before 5.0 there is one form only: byte for byte mqtt-packet's.
+          const reference = new Uint8Array(
+            mqttPacket.generate({ cmd, messageId }, { protocolVersion: version }),
+          );
+          assert.deepEqual(ours, reference, `v${version} ${cmd} ${messageId}`);
+        }
+        parser.parse(Buffer.from(ours));
+        const p = read.pop();
+        assert.equal(p.cmd, cmd);
+        assert.equal(p.messageId, messageId);
+        assert.equal(p.reasonCode ?? 0, 0);
+      }
+    }
+  }
+  // A reason or properties need the long form: left to mqtt-packet.
+  assert.equal(encodeAck({ cmd: "puback", messageId: 1, reasonCode: 0x10 }), undefined);
+  assert.equal(encodeAck({ cmd: "puback", messageId: 1, properties: { reasonString: "x" } }), undefined);
+  assert.equal(encodeAck({ cmd: "suback", messageId: 1 }), undefined);
+});
+
+Deno.test("mqtt publish codec: the plugin turns off mqtt-packet's 65,536-Buffer number cache", () => {
+  assert.equal(mqttPacket.writeToStream.cacheNumbers, false);
 });
