@@ -29,8 +29,9 @@ export interface Transport {
 }
 
 const READ_SIZE = 64 * 1024;
-// Most connections at scale are idle: they read into a small buffer until a read fills it.
-const FIRST_READ_SIZE = 512;
+// Most connections at scale are idle, and a pending read holds its buffer: they start small, and a buffer
+// grows 16-fold each time a read fills it (128 B, 2 KiB, 32 KiB, 64 KiB).
+const FIRST_READ_SIZE = 128;
 const textEncoder = new TextEncoder();
 const END_TIMEOUT_MS = 2000;
 
@@ -227,7 +228,7 @@ export class TcpTransport extends Coalescer implements Transport {
         if (n === null) break;
         if (this.closed) continue; // closing: discard until the peer closes its side
         onData(buf.subarray(0, n));
-        if (n === buf.length && n < READ_SIZE) buf = new Uint8Array(READ_SIZE);
+        if (n === buf.length && n < READ_SIZE) buf = new Uint8Array(Math.min(n * 16, READ_SIZE));
       }
     } catch {
       // reset by peer or released by us: both end the connection

@@ -66,9 +66,7 @@ export class Connection implements DeliverySink, Ticking {
   #willDelay = 0;
   #auth: EnhancedAuth | undefined;
   #normalDisconnect = false;
-  #endedResolve!: () => void;
-  /** Resolves once the connection has ended and its session is closed. */
-  readonly ended: Promise<void> = new Promise((r) => this.#endedResolve = r);
+  #ended: ((c: Connection) => void) | undefined;
 
   constructor(server: MqttServer, transport: Transport, listener: string) {
     this.server = server;
@@ -83,7 +81,8 @@ export class Connection implements DeliverySink, Ticking {
   }
 
   /** Starts reading; closes the connection if no CONNECT arrives in time. */
-  start(): void {
+  start(ended: (c: Connection) => void): void {
+    this.#ended = ended;
     this.server.live.add(this);
     this.transport.start((bytes) => this.#onBytes(bytes), () => void this.#closed("connection lost"));
   }
@@ -409,7 +408,7 @@ export class Connection implements DeliverySink, Ticking {
     this.server.live.delete(this);
     if (this.server.connections.get(this.clientId) === this) this.server.connections.delete(this.clientId);
     const session = this.session;
-    if (!session) return this.#endedResolve();
+    if (!session) return this.#ended?.(this);
     this.#handlers.dropInflight();
     await session.close(reason);
     if (wasConnected && this.#will && !this.#normalDisconnect) {
@@ -426,6 +425,6 @@ export class Connection implements DeliverySink, Ticking {
     } else if (!this.persistent) {
       await this.server.dropSession(this.clientId);
     }
-    this.#endedResolve();
+    this.#ended?.(this);
   }
 }

@@ -81,7 +81,8 @@ export class StompConnection implements DeliverySink {
     return this.#state === "closed";
   }
 
-  start(): void {
+  start(ended: (c: StompConnection) => void): void {
+    this.ended.then(() => ended(this));
     this.#t.start((b) => this.#onBytes(b), () => void this.#end("connection lost"));
     this.#timer = setInterval(() => this.#tick(), 1000);
   }
