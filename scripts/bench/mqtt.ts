@@ -1,13 +1,14 @@
 /**
  * `deno task bench mqtt`: a pipelined raw-socket load generator (mqtt-packet) against this broker, aedes
- * and, when installed, mosquitto, each in its own process, in the same run; prints each figure and the
- * ratios. `deno task bench mqtt --quick` runs smaller counts.
+ * (on Node.js when installed, and on Deno) and, when installed, mosquitto, each in its own process, in
+ * the same run; prints each figure and the ratios. `--quick` runs smaller counts; `--pin` runs the
+ * brokers on CPU 1 and the load generator on CPU 0 (taskset).
  *
  * @module
  */
 import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
-import { freePort, type Peer, startAedes, startFerry, startMosquitto } from "./mqtt_peers.ts";
+import { aedesOnDeno, aedesOnNode, ferry, mosquitto, type Peer, type PeerStarter } from "./mqtt_peers.ts";
 
 // deno-lint-ignore no-console
 const print = (s: string) => console.log(s);
@@ -242,15 +243,30 @@ async function idle(peer: Peer, n: number): Promise<[number, number]> {
   return [rate, (after - before) / n / 1024];
 }
 
+/** Pins this process (every thread) to `cpus`; false when taskset is not there. */
+async function pinSelf(cpus: string): Promise<boolean> {
+  try {
+    const args = ["-a", "-p", "-c", cpus, String(Deno.pid)];
+    return (await new Deno.Command("taskset", { args, stdout: "null", stderr: "null" }).output()).success;
+  } catch {
+    return false;
+  }
+}
+
+const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 /** Runs every case against each peer and prints the table. */
 export async function main(args: string[]): Promise<void> {
   const quick = args.includes("--quick");
   const scale = quick ? 0.1 : 1;
+  const pinned = args.includes("--pin") && await pinSelf("0");
+  const brokerCpus = pinned ? "1" : undefined;
   const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
-  const peers: [string, () => Promise<Peer | undefined>][] = [
-    ["FerryMQ", () => startFerry(["--persistent"])],
-    ["aedes", () => startAedes()],
-    ["mosquitto", async () => startMosquitto(await freePort())],
+  const peers: [string, PeerStarter][] = [
+    ["FerryMQ", ferry(["--persistent"])],
+    ["aedes (Node.js)", aedesOnNode],
+    ["aedes (Deno)", aedesOnDeno],
+    ["mosquitto", mosquitto],
   ];
   const cases = [
     "QoS 0 fan-in 4->1 (msgs/s)",
@@ -264,32 +280,40 @@ export async function main(args: string[]): Promise<void> {
   const lowerIsBetter = (k: string) => k.startsWith("latency") || k.includes("RSS");
   const results: Record<string, Record<string, number>> = {};
   const versions: string[] = [];
-  for (const [name, start] of peers) {
-    const peer = await start();
-    if (!peer) {
-      print(`notice: ${name} is not installed (apt mosquitto); its column is skipped`);
-      continue;
-    }
-    versions.push(`${name} ${peer.version}`);
-    try {
+  const running = new Map<string, Peer>();
+  try {
+    for (const [name, start] of peers) {
+      const peer = await start(brokerCpus);
+      if (!peer) {
+        print(`notice: ${name} is not installed; its column is skipped`);
+        continue;
+      }
+      running.set(name, peer);
+      versions.push(`${name} ${peer.version}`);
       await fanIn(peer.port, 10_000 * scale, 0); // warm-up
       const r: Record<string, number> = {};
       r[cases[0]] = await fanIn(peer.port, 100_000 * scale, 0);
       r[cases[1]] = await fanIn(peer.port, 25_000 * scale, 1);
       r[cases[2]] = await fanOut(peer.port, 4_000 * scale, 50);
-      // Three runs, the median of each percentile: a pause of the VM in one run moves its p99 by
-      // milliseconds whichever broker runs.
-      const runs = [];
-      for (let i = 0; i < 3; i++) runs.push(await latency(peer.port, 1000, 3000 * scale));
-      const median = (xs: number[]) => xs.sort((a, b) => a - b)[1];
-      r[cases[3]] = median(runs.map((x) => x[0]));
-      r[cases[4]] = median(runs.map((x) => x[1]));
       results[name] = r;
-    } finally {
-      await peer.stop();
     }
-    // Idle connections on a fresh process: memory the earlier cases freed would hide the growth.
-    const fresh = (await start())!;
+    // Latency in rounds that take each broker in turn, the median of each percentile over the rounds: a
+    // pause of the VM moves one run's p99 by milliseconds, and this way no broker gets all the quiet phases.
+    const runs = new Map<string, [number, number][]>([...running.keys()].map((n) => [n, []]));
+    for (let round = 0; round < (quick ? 3 : 5); round++) {
+      for (const [name, peer] of running) runs.get(name)!.push(await latency(peer.port, 1000, 3000 * scale));
+    }
+    for (const [name, rs] of runs) {
+      results[name][cases[3]] = median(rs.map((x) => x[0]));
+      results[name][cases[4]] = median(rs.map((x) => x[1]));
+    }
+  } finally {
+    for (const peer of running.values()) await peer.stop();
+  }
+  // Idle connections on a fresh process: memory the earlier cases freed would hide the growth.
+  for (const [name, start] of peers) {
+    if (!results[name]) continue;
+    const fresh = (await start(brokerCpus))!;
     try {
       [results[name][cases[5]], results[name][cases[6]]] = await idle(fresh, 10_000 * scale);
     } finally {
@@ -298,7 +322,7 @@ export async function main(args: string[]): Promise<void> {
   }
   const names = Object.keys(results);
   const others = names.slice(1);
-  print(`mqtt benchmark, ${new Date().toISOString()}, ${versions.join(", ")}`);
+  print(`mqtt benchmark, ${new Date().toISOString()}${pinned ? ", pinned" : ""}, ${versions.join(", ")}`);
   print(`| case | ${names.join(" | ")} | ${others.map((o) => `vs ${o}`).join(" | ")} |`);
   print(`| --- | ${names.map(() => "---").join(" | ")} | ${others.map(() => "---").join(" | ")} |`);
   for (const k of cases) {
