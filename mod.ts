@@ -33,6 +33,7 @@ export {
   type ProtocolConnection,
   serveHttp,
   serveProtocol,
+  type TcpIo,
 } from "./broker/listen.ts";
 export {
   type CertificateInfo,

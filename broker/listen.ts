@@ -11,6 +11,7 @@ import type tls from "node:tls";
 import type { BrokerApi } from "./api.ts";
 import type { TlsCertificates, TlsPeer } from "./tls.ts";
 import { SocketTransport, TcpTransport, type Transport, WsTransport } from "./transport.ts";
+import { epollAvailable, listenEpoll } from "./epoll.ts";
 
 const LOW_WATER = 256 * 1024;
 
@@ -21,28 +22,52 @@ export interface Listening {
   close(): Promise<void>;
 }
 
+/**
+ * How plain TCP sockets are served: `deno` through `Deno.listen`; `epoll` through Linux epoll by FFI
+ * (see broker/epoll.ts: idle connections cost far less); `auto` is epoll where it is available (Linux,
+ * FFI permission granted) and Deno.listen elsewhere.
+ */
+export type TcpIo = "deno" | "epoll" | "auto";
+
 /** Options of {@linkcode listenTcp}. */
 export interface TcpListenOptions {
   name: string;
   protocol: string;
   port: number;
   hostname: string;
+  /** "deno" when not given. */
+  io?: TcpIo;
   connections: () => number;
   onConnection: (t: Transport) => void;
 }
 
 /** Accepts TCP connections until closed. */
 export function listenTcp(broker: BrokerApi, o: TcpListenOptions): Listening {
+  const io = o.io === "auto" ? (epollAvailable() ? "epoll" : "deno") : o.io ?? "deno";
+  const register = (port: number) =>
+    broker.registerListener({
+      name: o.name,
+      protocol: o.protocol,
+      transport: "tcp",
+      port,
+      hostname: o.hostname,
+      connections: o.connections,
+    });
+  if (io === "epoll") {
+    const listener = listenEpoll(o.hostname, o.port, LOW_WATER, o.onConnection);
+    const unregister = register(listener.port);
+    return {
+      port: listener.port,
+      close() {
+        unregister();
+        listener.close();
+        return Promise.resolve();
+      },
+    };
+  }
   const listener = Deno.listen({ port: o.port, hostname: o.hostname });
   const port = (listener.addr as Deno.NetAddr).port;
-  const unregister = broker.registerListener({
-    name: o.name,
-    protocol: o.protocol,
-    transport: "tcp",
-    port,
-    hostname: o.hostname,
-    connections: o.connections,
-  });
+  const unregister = register(port);
   const accepting = (async () => {
     for await (const conn of listener) o.onConnection(new TcpTransport(conn, LOW_WATER));
   })().catch(() => {/* the listener was closed */});
@@ -274,6 +299,8 @@ export interface ServeProtocolOptions {
   wsPath: string;
   subprotocols: readonly string[];
   text?: boolean;
+  /** How the plain TCP listener serves its sockets ("deno" when not given). */
+  io?: TcpIo;
   /** A TLS listener on `tls.port` and, when `tls.wsPort >= 0`, a wss endpoint beside the plain ones. */
   tls?: { certificates: TlsCertificates; port: number; wsPort: number };
   connect(t: Transport, listener: string): ProtocolConnection;

@@ -35,7 +35,8 @@ const FIRST_READ_SIZE = 128;
 const textEncoder = new TextEncoder();
 const END_TIMEOUT_MS = 2000;
 
-abstract class Coalescer {
+/** Write coalescing and flow control every transport shares; subclasses move the bytes. */
+export abstract class Coalescer {
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #scheduled = false;
@@ -178,7 +179,7 @@ export class TcpTransport extends Coalescer implements Transport {
     super(lowWater);
     this.#conn = conn;
     const a = conn.remoteAddr;
-    this.remote = `${a.hostname}:${a.port}`;
+    this.remote = a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
     try {
       conn.setNoDelay(true);
     } catch {

@@ -31,6 +31,7 @@ export default definePlugin<MqttOptions>({
       hostname: o.hostname,
       wsPort: o.wsPort,
       wsPath: o.wsPath,
+      io: o.io,
       subprotocols: ["mqtt", "mqttv3.1"],
       tls: o.tls && { certificates: await loadTls(o.tls, ctx), port: o.tls.port, wsPort: o.tls.wsPort },
       connect: (t, listener) => new Connection(server, t, listener),

@@ -10,6 +10,7 @@ import {
   type KeyValue,
   type Logger,
   type MessageInit,
+  type TcpIo,
   type TlsSettings,
 } from "../../mod.ts";
 import { ANN } from "./message_map.ts";
@@ -21,6 +22,7 @@ export interface MqttOptions {
   hostname: string;
   wsPort: number;
   wsPath: string;
+  io: TcpIo;
   tls?: TlsSettings & { port: number; wsPort: number };
   maxPacketSize: number;
   receiveMaximum: number;

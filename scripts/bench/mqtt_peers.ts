@@ -11,6 +11,7 @@ import { firstMatch } from "./spawn.ts";
 /** A running broker under test. */
 export interface Peer {
   readonly port: number;
+  readonly pid: number;
   readonly version: string;
   /** Resident set size of the broker process, in bytes. */
   rss(): Promise<number>;
@@ -47,10 +48,13 @@ export function freePort(): number {
   return port;
 }
 
+// The repository's deno.json maps the npm imports, wherever the benchmark is started from.
+const ROOT = new URL("../../", import.meta.url).pathname;
+
 /** `cmd args`, under `taskset -c cpus` when asked. */
 function command(cmd: string, args: string[], cpus: string | undefined, stdout: "piped" | "null") {
   const [c, a] = cpus ? ["taskset", ["-c", cpus, cmd, ...args]] : [cmd, args];
-  return new Deno.Command(c, { args: a, stdout, stderr: "inherit" }).spawn();
+  return new Deno.Command(c, { args: a, stdout, stderr: "inherit", cwd: ROOT }).spawn();
 }
 
 /** A broker that prints `port N` once it listens. */
@@ -59,6 +63,7 @@ async function startPrinting(cmd: string, args: string[], version: string, cpus?
   const found = await firstMatch(child, /port (\d+)/, `${version} did not start`);
   return {
     port: Number(found[1]),
+    pid: child.pid,
     version,
     rss: () => rssOf(child.pid),
     async stop() {
@@ -112,6 +117,7 @@ export const aedesOnNode: PeerStarter = async (cpus) => {
       args: ["bundle", "--quiet", "--platform", "node", "-o", out, here("./peers/aedes.ts")],
       stdout: "null",
       stderr: "inherit",
+      cwd: ROOT,
     }).output();
     if (!built.success) throw new Error("deno bundle failed for aedes");
     aedesBundle = out;
@@ -154,6 +160,7 @@ export const mosquitto: PeerStarter = async (cpus) => {
   }
   return {
     port,
+    pid: child.pid,
     version,
     rss: () => rssOf(child.pid),
     async stop() {
