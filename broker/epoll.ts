@@ -26,9 +26,6 @@ const EVENT_SIZE = PACKED ? 12 : 16;
 const DATA_OFFSET = PACKED ? 4 : 8;
 const MAX_EVENTS = 512;
 const READ_SIZE = 64 * 1024;
-// Reads per ready socket per wake-up: a socket that always has more cannot starve the others (epoll is
-// level-triggered, so what is left is reported again at once).
-const READS_PER_WAKE = 16;
 const LINGER_MS = 2000;
 const SYNC_POLLS = 8;
 const ACCEPT_RETRY_MS = 100;
@@ -137,7 +134,6 @@ class Poller {
       // Under load there is usually more ready by the time a batch is done: take it here, without the
       // hop to a runtime thread and back that the blocking wait costs. Every few batches the blocking
       // wait runs anyway, so timers and the runtime's own I/O get their turn.
-      await undefined; // the batch's microtasks (coalesced writes) go first
       let n = polled < SYNC_POLLS ? c.epoll_poll(this.#ep, this.#events, MAX_EVENTS, 0) : 0;
       if (n > 0) polled++;
       else {
@@ -158,6 +154,9 @@ class Poller {
         // A socket closed earlier in this batch is gone from the map; its number may already belong to
         // a new connection, which then only reads nothing (EAGAIN).
         this.#watched.get(fd)?.ready(this.#eventsView.getUint32(at, true));
+        // What that read produced leaves (coalesced writes are microtasks) before the next socket is read:
+        // a batch of many busy sockets would otherwise hold all their messages at once.
+        await undefined;
       }
     }
     this.#running = false;
@@ -207,24 +206,19 @@ export class EpollTransport extends Coalescer implements Transport, Watched {
 
   ready(events: number): void {
     if (events & EPOLLOUT) this.#writeMore();
-    if (!this.#paused) this.#readSome();
+    if (!this.#paused && !this.#released) this.#readSome();
   }
 
+  /** One read per wake-up: epoll is level-triggered, so a socket with more to read is reported again. */
   #readSome(): void {
-    const c = libc!;
-    for (let i = 0; i < READS_PER_WAKE && !this.#released; i++) {
-      const n = c.read(this.#fd, readBuffer, READ_SIZE);
-      if (n > 0) {
-        if (!this.closed) this.#onData!(readBuffer.subarray(0, n)); // closing: read and drop
-        if (!this.closed && this.buffered > this.lowWater * 4) return this.#pause();
-        if (n < READ_SIZE) return;
-      } else if (n === 0) {
-        return this.#end();
-      } else {
-        const e = errno();
-        if (e === EAGAIN) return;
-        if (e !== EINTR) return this.#end();
-      }
+    let n = libc!.read(this.#fd, readBuffer, READ_SIZE);
+    while (n < 0 && errno() === EINTR) n = libc!.read(this.#fd, readBuffer, READ_SIZE);
+    if (n > 0) {
+      if (this.closed) return; // closing: read and drop
+      this.#onData!(readBuffer.subarray(0, n));
+      if (!this.closed && this.buffered > this.lowWater * 4) this.#pause();
+    } else if (n === 0 || errno() !== EAGAIN) {
+      this.#end();
     }
   }
 
