@@ -75,6 +75,8 @@ export function epollAvailable(): boolean {
 interface Watched {
   /** `events` are epoll's flags: hints only, the handler finds out by reading and writing. */
   ready(events: number): void;
+  /** `ready` threw. */
+  failed(): void;
 }
 
 /** The process's one epoll set and the wait on it, running while anything is watched. */
@@ -153,7 +155,13 @@ class Poller {
         }
         // A socket closed earlier in this batch is gone from the map; its number may already belong to
         // a new connection, which then only reads nothing (EAGAIN).
-        this.#watched.get(fd)?.ready(this.#eventsView.getUint32(at, true));
+        const w = this.#watched.get(fd);
+        try {
+          w?.ready(this.#eventsView.getUint32(at, true));
+        } catch {
+          // A protocol handler that throws on its input fails its own connection, not every other one.
+          w?.failed();
+        }
         // What that read produced leaves (coalesced writes are microtasks) before the next socket is read:
         // a batch of many busy sockets would otherwise hold all their messages at once.
         await undefined;
@@ -207,6 +215,10 @@ export class EpollTransport extends Coalescer implements Transport, Watched {
   ready(events: number): void {
     if (events & EPOLLOUT) this.#writeMore();
     if (!this.#paused && !this.#released) this.#readSome();
+  }
+
+  failed(): void {
+    this.#end();
   }
 
   /** One read per wake-up: epoll is level-triggered, so a socket with more to read is reported again. */
@@ -346,8 +358,17 @@ class EpollListener implements Watched {
         return;
       }
       c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, NODELAY, 4);
-      this.#onConnection(new EpollTransport(fd, formatRemote(this.#addr), this.#lowWater));
+      const t = new EpollTransport(fd, formatRemote(this.#addr), this.#lowWater);
+      try {
+        this.#onConnection(t);
+      } catch {
+        t.close(); // the plugin could not take it: the one connection is refused, accepting goes on
+      }
     }
+  }
+
+  failed(): void {
+    // Accepting goes on: the listening socket is still ready if a connection waits.
   }
 
   // Out of file descriptors: the pending connection stays ready, so stop asking for a while.

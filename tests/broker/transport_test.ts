@@ -124,6 +124,25 @@ for (const io of ["deno", "epoll"] as const) {
     await l.close();
   });
 
+  Deno.test(`transport (${io}): a handler that throws ends its own connection only`, async () => {
+    const closed = Promise.withResolvers<void>();
+    const l = listen(io, (t) =>
+      t.start((bytes) => {
+        if (bytes[0] === 0xff) throw new Error("bad input");
+        t.write(bytes.slice());
+      }, () => closed.resolve()));
+    const bad = await Deno.connect({ hostname: "127.0.0.1", port: l.port });
+    const good = await Deno.connect({ hostname: "127.0.0.1", port: l.port });
+    await bad.write(new Uint8Array([0xff]));
+    assert.equal(await bad.read(new Uint8Array(1)), null);
+    await closed.promise;
+    await good.write(new Uint8Array([1, 2, 3]));
+    assert.deepEqual(await readAll(good, 3), new Uint8Array([1, 2, 3]));
+    bad.close();
+    good.close();
+    await l.close();
+  });
+
   Deno.test(`transport (${io}): the peer closing ends the connection; close() frees the port`, async () => {
     const closed = Promise.withResolvers<void>();
     const l = listen(io, (t) => t.start(() => {}, () => closed.resolve()));
