@@ -20,7 +20,7 @@ export { definePlugin } from "./broker/plugin.ts";
 export { Broker, createBroker, type CreateBrokerOptions, type DeliveryHandler } from "./broker/broker.ts";
 export { DEFAULT_LIMITS } from "./broker/core.ts";
 export { compileSelector, type Selector } from "./broker/selector.ts";
-export { decodeMessage, encodeMessage } from "./broker/message_codec.ts";
+export { decodeMessage, encodeMessage, encodeMessageView } from "./broker/message_codec.ts";
 export { isPattern, matchesPattern, validateName, validatePattern } from "./broker/address.ts";
 export { Matcher } from "./broker/matcher.ts";
 export { SocketTransport, TcpTransport, type Transport, WsTransport } from "./broker/transport.ts";

@@ -20,13 +20,32 @@ const decoder = new TextDecoder();
  * ```
  */
 export function encodeMessage(m: Message): Uint8Array {
+  return encodeMessageView(m).slice();
+}
+
+// Allocating typed arrays is what encoding mostly cost (about 1 microsecond each): one buffer serves, up
+// to a size worth keeping; a larger message gets a buffer of its own.
+let scratch = new Uint8Array(4096);
+const SCRATCH_MAX = 1024 * 1024;
+
+/**
+ * What {@linkcode encodeMessage} returns, as a view of a buffer the next call overwrites: for callers that
+ * copy the bytes at once, such as a store binding them to a statement it runs straight away.
+ */
+export function encodeMessageView(m: Message): Uint8Array {
   const { body, ...meta } = m;
-  const head = encoder.encode(JSON.stringify(meta));
-  const out = new Uint8Array(4 + head.byteLength + body.byteLength);
-  new DataView(out.buffer).setUint32(0, head.byteLength);
-  out.set(head, 4);
-  out.set(body, 4 + head.byteLength);
-  return out;
+  const json = JSON.stringify(meta);
+  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  const room = 4 + json.length * 3 + body.byteLength;
+  let out = scratch;
+  if (room > out.byteLength) {
+    out = new Uint8Array(room);
+    if (room <= SCRATCH_MAX) scratch = out;
+  }
+  const { written } = encoder.encodeInto(json, out.subarray(4));
+  new DataView(out.buffer).setUint32(0, written);
+  out.set(body, 4 + written);
+  return out.subarray(0, 4 + written + body.byteLength);
 }
 
 /** Decodes what {@linkcode encodeMessage} wrote. The body is a view into `b`, not a copy. */

@@ -9,7 +9,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
   BrokerError,
   decodeMessage,
-  encodeMessage,
+  encodeMessageView,
   type KeyValue,
   type MessageRef,
   type Store,
@@ -92,9 +92,10 @@ export class SqliteStore implements Store {
         const seq = this.#seq++;
         const inline = queues.length === 1;
         this.#live.set(message.id, { seq, queues: new Set(queues), inline });
-        const data = encodeMessage(message);
-        const id = message.id;
-        this.#ops.push(() => st.insMsg.run(seq, id, data, inline ? queues[0] : null));
+        // Encoded when the transaction runs: the statement copies the bytes, so one buffer serves them all.
+        this.#ops.push(() =>
+          st.insMsg.run(seq, message.id, encodeMessageView(message), inline ? queues[0] : null)
+        );
         if (!inline) { for (const q of queues) this.#ops.push(() => st.insEntry.run(q, seq)); }
         continue;
       }

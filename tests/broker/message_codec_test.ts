@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeMessage, encodeMessage } from "../../broker/message_codec.ts";
+import { decodeMessage, encodeMessage, encodeMessageView } from "../../broker/message_codec.ts";
 import { createMessage } from "../../broker/message.ts";
 
 Deno.test("decodeMessage(encodeMessage(m)) restores every field, absent ones stay absent", () => {
@@ -28,6 +28,24 @@ Deno.test("decodeMessage(encodeMessage(m)) restores every field, absent ones sta
   const back2 = decodeMessage(encodeMessage(bare));
   assert.equal("groupId" in back2, false);
   assert.equal(back2.body.byteLength, 0);
+});
+
+Deno.test("encodeMessageView() writes what encodeMessage() does, for small, non-ASCII and large messages", () => {
+  for (
+    const m of [
+      createMessage({ destination: "t" }, 1),
+      createMessage({ destination: "ünï.コード", body: "é".repeat(1000), properties: { k: "☃" } }, 1),
+      createMessage({ destination: "big", body: new Uint8Array(3 * 1024 * 1024).fill(7) }, 1),
+      createMessage({ destination: "t2", body: new Uint8Array([9]) }, 1),
+    ]
+  ) {
+    const view = encodeMessageView(m);
+    assert.deepEqual(view, encodeMessage(m));
+    const back = decodeMessage(view);
+    assert.equal(back.destination, m.destination);
+    assert.deepEqual(back.properties, m.properties);
+    assert.deepEqual(back.body, m.body);
+  }
 });
 
 Deno.test("decodeMessage() rejects truncated input with store_failed", () => {
