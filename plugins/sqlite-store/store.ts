@@ -28,10 +28,7 @@ interface Live {
   queues: Set<string>;
   inline: boolean;
 }
-interface Waiter {
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
+const DELETE_CHUNK = 64;
 
 // A message held by one queue (the usual case) names it in its own row (`queue`): storing and acking it
 // touch one B-tree instead of three. A message held by several queues has `queue` NULL and one
@@ -47,15 +44,26 @@ CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT N
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #st: Record<
-    "insMsg" | "insEntry" | "delEntry" | "delMsg" | "unInline" | "redeliver" | "kvSet" | "kvDel" | "kvGet",
+    | "insMsg"
+    | "insEntry"
+    | "delEntry"
+    | "delMsg"
+    | "delMsgs"
+    | "unInline"
+    | "redeliver"
+    | "kvSet"
+    | "kvDel"
+    | "kvGet",
     StatementSync
   >;
   // Live messages: id -> seq and the queues still holding it, so acks need no lookups.
   readonly #live = new Map<string, Live>();
   #seq = 0;
   #ops: Op[] = [];
-  #waiters: Waiter[] = [];
-  #scheduled = false;
+  /** Rows to delete at the end of the next transaction (a seq is never reused, so order does not matter). */
+  #deletes: number[] = [];
+  /** What every write of the next transaction waits for: one promise for all of them. */
+  #batch: PromiseWithResolvers<void> | undefined;
   #closed = false;
   /** Transactions committed so far (tests check group commit with it). */
   transactions = 0;
@@ -73,6 +81,7 @@ export class SqliteStore implements Store {
       insEntry: p("INSERT OR IGNORE INTO entries (queue, seq) VALUES (?, ?)"),
       delEntry: p("DELETE FROM entries WHERE queue = ? AND seq = ?"),
       delMsg: p("DELETE FROM messages WHERE seq = ?"),
+      delMsgs: p(`DELETE FROM messages WHERE seq IN (${new Array(DELETE_CHUNK).fill("?").join(", ")})`),
       redeliver: p("UPDATE messages SET redeliveries = ? WHERE seq = ?"),
       kvSet: p(
         "INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
@@ -124,7 +133,7 @@ export class SqliteStore implements Store {
       if (!live.inline) this.#ops.push(() => st.delEntry.run(queue, seq));
       if (live.queues.size === 0) {
         this.#live.delete(id);
-        this.#ops.push(() => st.delMsg.run(seq));
+        this.#deletes.push(seq);
       }
     }
     return this.#commitSoon();
@@ -202,39 +211,50 @@ export class SqliteStore implements Store {
 
   #commitSoon(): Promise<void> {
     if (this.#closed) return Promise.reject(new BrokerError("closed", "Cannot write: the store is closed"));
-    const p = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
-    if (!this.#scheduled) {
-      this.#scheduled = true;
+    if (!this.#batch) {
+      this.#batch = Promise.withResolvers<void>();
       // setTimeout(0) runs after the I/O callbacks of this turn, so one turn's writes share a commit.
       setTimeout(() => this.#flushNow(), 0);
     }
-    return p;
+    return this.#batch.promise;
   }
 
   #flushNow(): void {
-    this.#scheduled = false;
-    if (this.#ops.length === 0 && this.#waiters.length === 0) return;
-    const ops = this.#ops, waiters = this.#waiters;
+    const batch = this.#batch;
+    if (!batch) return;
+    const ops = this.#ops, deletes = this.#deletes;
+    this.#batch = undefined;
     this.#ops = [];
-    this.#waiters = [];
+    this.#deletes = [];
     try {
       this.#db.exec("BEGIN");
       for (const op of ops) op();
+      this.#deleteRows(deletes);
       this.#db.exec("COMMIT");
       this.transactions++;
     } catch (e) {
       try {
         this.#db.exec("ROLLBACK");
       } catch { /* the failed statement may have ended the transaction already */ }
-      const err = new BrokerError(
-        "store_failed",
-        `Cannot commit ${ops.length} store writes: ${(e as Error).message}`,
-        { cause: e },
+      batch.reject(
+        new BrokerError(
+          "store_failed",
+          `Cannot commit ${ops.length + deletes.length} store writes: ${(e as Error).message}`,
+          { cause: e },
+        ),
       );
-      for (const w of waiters) w.reject(err);
       return;
     }
-    for (const w of waiters) w.resolve();
+    batch.resolve();
+  }
+
+  // One statement per DELETE_CHUNK rows: each statement run costs about as much as the row it deletes.
+  #deleteRows(seqs: number[]): void {
+    let i = 0;
+    for (; i + DELETE_CHUNK <= seqs.length; i += DELETE_CHUNK) {
+      this.#st.delMsgs.run(...seqs.slice(i, i + DELETE_CHUNK));
+    }
+    for (; i < seqs.length; i++) this.#st.delMsg.run(seqs[i]);
   }
 }
 

@@ -140,3 +140,28 @@ Deno.test("SqliteStore: a one-queue message that gains a second queue keeps both
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("SqliteStore: many acknowledgements in one transaction delete every row, and only those", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ferrymq-sqlite-" });
+  const path = join(dir, "t.db");
+  try {
+    let store = openSqliteStore(path);
+    const messages = Array.from(
+      { length: 150 },
+      (_, i) => createMessage({ destination: "q", kind: "queue", body: String(i), persistent: true }, i),
+    );
+    await store.append(messages.map((message) => ({ message, queues: ["q"] })));
+    const before = store.transactions;
+    // 149 acks in one turn: two chunks of 64 and 21 single deletes, in one transaction.
+    await Promise.all(messages.slice(0, 149).map((m) => store.ack([{ queue: "q", id: m.id }])));
+    assert.equal(store.transactions - before, 1);
+    await store.close();
+    store = openSqliteStore(path);
+    const left = [];
+    for await (const s of store.recover()) left.push(s.message.id);
+    assert.deepEqual(left, [messages[149].id]);
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
