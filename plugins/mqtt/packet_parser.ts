@@ -7,7 +7,7 @@
  */
 import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
-import { decodePublish } from "./publish_codec.ts";
+import { decodeAck, decodePublish } from "./publish_codec.ts";
 
 // deno-lint-ignore no-explicit-any
 type Packet = any;
@@ -34,7 +34,7 @@ function parserFor(version: number): Parser {
 
 /** Decodes one whole packet of `version`; an Error when it is malformed. */
 export function parsePacket(bytes: Uint8Array, version: number): Packet | Error {
-  const fast = decodePublish(bytes, version);
+  const fast = decodePublish(bytes, version) ?? decodeAck(bytes, version);
   if (fast !== undefined) return fast;
   const p = parserFor(version);
   // A CONNECT becomes the parser's settings: put the version back for the next caller.

@@ -79,6 +79,33 @@ function bytesOf(topic: string): Uint8Array {
 }
 
 const ACK_TYPES: Record<string, number> = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 };
+const ACK_BY_HEADER: Record<number, string> = {
+  0x40: "puback",
+  0x50: "pubrec",
+  0x62: "pubrel",
+  0x70: "pubcomp",
+};
+
+/**
+ * A whole PUBACK, PUBREC, PUBREL or PUBCOMP in the 2-byte short form, as mqtt-packet would give it (MQTT 5
+ * adds reason code 0), or undefined to let mqtt-packet decode it (a reason code, properties, bad flags).
+ */
+export function decodeAck(b: Uint8Array, version: number): Packet | undefined {
+  const cmd = ACK_BY_HEADER[b[0]];
+  if (cmd === undefined || b[1] !== 2 || b.length !== 4) return undefined;
+  const p: Packet = {
+    cmd,
+    retain: false,
+    qos: cmd === "pubrel" ? 1 : 0,
+    dup: false,
+    length: 2,
+    topic: null,
+    payload: null,
+    messageId: (b[2] << 8) | b[3],
+  };
+  if (version === 5) p.reasonCode = 0;
+  return p;
+}
 
 /**
  * PUBACK, PUBREC, PUBREL or PUBCOMP with reason code 0 and no properties, which every version writes as the

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import mqttPacket from "mqtt-packet";
-import { decodePublish, encodeAck, encodePublish } from "../../../plugins/mqtt/publish_codec.ts";
+import { decodeAck, decodePublish, encodeAck, encodePublish } from "../../../plugins/mqtt/publish_codec.ts";
 import "../../../plugins/mqtt/packet_parser.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -83,6 +83,8 @@ Deno.test("mqtt publish codec: acks without a reason are the short form mqtt-pac
         assert.equal(p.cmd, cmd);
         assert.equal(p.messageId, messageId);
         assert.equal(p.reasonCode ?? 0, 0);
+        // Decoded by hand as mqtt-packet decodes it.
+        assert.deepEqual(decodeAck(ours, version), { ...p });
       }
     }
   }
@@ -90,6 +92,10 @@ Deno.test("mqtt publish codec: acks without a reason are the short form mqtt-pac
   assert.equal(encodeAck({ cmd: "puback", messageId: 1, reasonCode: 0x10 }), undefined);
   assert.equal(encodeAck({ cmd: "puback", messageId: 1, properties: { reasonString: "x" } }), undefined);
   assert.equal(encodeAck({ cmd: "suback", messageId: 1 }), undefined);
+  // With a reason code, or PUBREL without its required flags: left to mqtt-packet.
+  assert.equal(decodeAck(new Uint8Array([0x40, 3, 0, 1, 0x10]), 5), undefined);
+  assert.equal(decodeAck(new Uint8Array([0x60, 2, 0, 1]), 4), undefined);
+  assert.equal(decodeAck(new Uint8Array([0x30, 2, 0, 1]), 4), undefined);
 });
 
 Deno.test("mqtt publish codec: the plugin turns off mqtt-packet's 65,536-Buffer number cache", () => {
