@@ -5,12 +5,13 @@
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import {
   BrokerError,
   decodeMessage,
   encodeMessageView,
   type KeyValue,
+  type Message,
   type MessageRef,
   type Store,
   type StoredMessage,
@@ -28,7 +29,16 @@ interface Live {
   queues: Set<string>;
   inline: boolean;
 }
-const DELETE_CHUNK = 64;
+/** Rows per multi-row INSERT or DELETE: each statement run costs about as much as the row it writes. */
+const CHUNK = 64;
+const ROWS_SIZE = 256 * 1024;
+
+interface Insert {
+  seq: number;
+  message: Message;
+  /** The one queue of a one-queue message; null when its queues are in the entries table. */
+  queue: string | null;
+}
 
 // A message held by one queue (the usual case) names it in its own row (`queue`): storing and acking it
 // touch one B-tree instead of three. A message held by several queues has `queue` NULL and one
@@ -45,6 +55,7 @@ export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #st: Record<
     | "insMsg"
+    | "insMsgs"
     | "insEntry"
     | "delEntry"
     | "delMsg"
@@ -59,9 +70,15 @@ export class SqliteStore implements Store {
   // Live messages: id -> seq and the queues still holding it, so acks need no lookups.
   readonly #live = new Map<string, Live>();
   #seq = 0;
+  /**
+   * The next transaction writes its new messages first, then runs `#ops` (which may update those rows), then
+   * deletes `#deletes`: a seq is never reused, so nothing else depends on the order.
+   */
+  #inserts: Insert[] = [];
   #ops: Op[] = [];
-  /** Rows to delete at the end of the next transaction (a seq is never reused, so order does not matter). */
   #deletes: number[] = [];
+  // Encoded rows of one multi-row INSERT must all stay valid until it runs: they share this buffer.
+  #rows = new Uint8Array(ROWS_SIZE);
   /** What every write of the next transaction waits for: one promise for all of them. */
   #batch: PromiseWithResolvers<void> | undefined;
   #closed = false;
@@ -80,8 +97,13 @@ export class SqliteStore implements Store {
       unInline: p("UPDATE messages SET queue = NULL WHERE seq = ?"),
       insEntry: p("INSERT OR IGNORE INTO entries (queue, seq) VALUES (?, ?)"),
       delEntry: p("DELETE FROM entries WHERE queue = ? AND seq = ?"),
+      insMsgs: p(
+        `INSERT INTO messages (seq, id, data, queue) VALUES ${
+          new Array(CHUNK).fill("(?, ?, ?, ?)").join(", ")
+        }`,
+      ),
       delMsg: p("DELETE FROM messages WHERE seq = ?"),
-      delMsgs: p(`DELETE FROM messages WHERE seq IN (${new Array(DELETE_CHUNK).fill("?").join(", ")})`),
+      delMsgs: p(`DELETE FROM messages WHERE seq IN (${new Array(CHUNK).fill("?").join(", ")})`),
       redeliver: p("UPDATE messages SET redeliveries = ? WHERE seq = ?"),
       kvSet: p(
         "INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
@@ -101,10 +123,7 @@ export class SqliteStore implements Store {
         const seq = this.#seq++;
         const inline = queues.length === 1;
         this.#live.set(message.id, { seq, queues: new Set(queues), inline });
-        // Encoded when the transaction runs: the statement copies the bytes, so one buffer serves them all.
-        this.#ops.push(() =>
-          st.insMsg.run(seq, message.id, encodeMessageView(message), inline ? queues[0] : null)
-        );
+        this.#inserts.push({ seq, message, queue: inline ? queues[0] : null });
         if (!inline) { for (const q of queues) this.#ops.push(() => st.insEntry.run(q, seq)); }
         continue;
       }
@@ -222,12 +241,14 @@ export class SqliteStore implements Store {
   #flushNow(): void {
     const batch = this.#batch;
     if (!batch) return;
-    const ops = this.#ops, deletes = this.#deletes;
+    const inserts = this.#inserts, ops = this.#ops, deletes = this.#deletes;
     this.#batch = undefined;
+    this.#inserts = [];
     this.#ops = [];
     this.#deletes = [];
     try {
       this.#db.exec("BEGIN");
+      this.#insertRows(inserts);
       for (const op of ops) op();
       this.#deleteRows(deletes);
       this.#db.exec("COMMIT");
@@ -239,7 +260,9 @@ export class SqliteStore implements Store {
       batch.reject(
         new BrokerError(
           "store_failed",
-          `Cannot commit ${ops.length + deletes.length} store writes: ${(e as Error).message}`,
+          `Cannot commit ${inserts.length + ops.length + deletes.length} store writes: ${
+            (e as Error).message
+          }`,
           { cause: e },
         ),
       );
@@ -248,12 +271,39 @@ export class SqliteStore implements Store {
     batch.resolve();
   }
 
-  // One statement per DELETE_CHUNK rows: each statement run costs about as much as the row it deletes.
+  #insertRows(rows: Insert[]): void {
+    let i = 0;
+    for (; i + CHUNK <= rows.length; i += CHUNK) {
+      const args: SQLInputValue[] = [];
+      let at = 0;
+      for (let k = i; k < i + CHUNK; k++) {
+        const { seq, message, queue } = rows[k];
+        const data = encodeMessageView(message);
+        if (data.length > ROWS_SIZE / 4) {
+          args.push(seq, message.id, data.slice(), queue); // a large message gets its own copy
+          continue;
+        }
+        // A full buffer is replaced, not reused: the rows already in it keep it alive until the run.
+        if (at + data.length > this.#rows.length) {
+          this.#rows = new Uint8Array(ROWS_SIZE);
+          at = 0;
+        }
+        this.#rows.set(data, at);
+        args.push(seq, message.id, this.#rows.subarray(at, at + data.length), queue);
+        at += data.length;
+      }
+      this.#st.insMsgs.run(...args);
+    }
+    // The rest one by one, each straight from the encoder's buffer (the statement copies it).
+    for (; i < rows.length; i++) {
+      const { seq, message, queue } = rows[i];
+      this.#st.insMsg.run(seq, message.id, encodeMessageView(message), queue);
+    }
+  }
+
   #deleteRows(seqs: number[]): void {
     let i = 0;
-    for (; i + DELETE_CHUNK <= seqs.length; i += DELETE_CHUNK) {
-      this.#st.delMsgs.run(...seqs.slice(i, i + DELETE_CHUNK));
-    }
+    for (; i + CHUNK <= seqs.length; i += CHUNK) this.#st.delMsgs.run(...seqs.slice(i, i + CHUNK));
     for (; i < seqs.length; i++) this.#st.delMsg.run(seqs[i]);
   }
 }

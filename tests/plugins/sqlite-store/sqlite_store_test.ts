@@ -165,3 +165,42 @@ Deno.test("SqliteStore: many acknowledgements in one transaction delete every ro
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("SqliteStore: a transaction of many new messages, large and small, one queue and several, recovers whole", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ferrymq-sqlite-" });
+  const path = join(dir, "t.db");
+  try {
+    let store = openSqliteStore(path);
+    // 200 messages in one transaction: three multi-row INSERTs and single rows for the rest; every 7th is
+    // big enough to get its own copy, every 5th goes to two queues, and one gains a queue in the same turn.
+    const messages = Array.from({ length: 200 }, (_, i) =>
+      createMessage({
+        destination: "t",
+        kind: "topic",
+        body: i % 7 === 0 ? new Uint8Array(100_000).fill(i) : `message ${i} ✓`,
+        persistent: true,
+      }, i));
+    const writes = messages.map((message, i) =>
+      store.append([{ message, queues: i % 5 === 0 ? ["a", "b"] : ["a"] }])
+    );
+    writes.push(store.append([{ message: messages[1], queues: ["c"] }]));
+    const before = store.transactions;
+    await Promise.all(writes);
+    assert.equal(store.transactions - before, 1);
+    await store.close();
+    store = openSqliteStore(path);
+    const got = new Map<string, { queues: string[]; body: Uint8Array }>();
+    for await (const s of store.recover()) {
+      got.set(s.message.id, { queues: [...s.queues].sort(), body: s.message.body });
+    }
+    assert.equal(got.size, 200);
+    messages.forEach((m, i) => {
+      const r = got.get(m.id)!;
+      assert.deepEqual(r.queues, i === 1 ? ["a", "c"] : i % 5 === 0 ? ["a", "b"] : ["a"], `queues of ${i}`);
+      assert.deepEqual(r.body, m.body, `body of ${i}`);
+    });
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
