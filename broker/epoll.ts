@@ -137,14 +137,17 @@ class Poller {
       // hop to a runtime thread and back that the blocking wait costs. Every few batches the blocking
       // wait runs anyway, so timers and the runtime's own I/O get their turn.
       let n = polled < SYNC_POLLS ? c.epoll_poll(this.#ep, this.#events, MAX_EVENTS, 0) : 0;
+      if (n < 0) {
+        if (errno() === EINTR) continue;
+        throw new Error(`epoll_wait failed (errno ${errno()})`);
+      }
       if (n > 0) polled++;
       else {
         polled = 0;
         n = await c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, -1);
-      }
-      if (n < 0) {
-        if (errno() === EINTR) continue;
-        throw new Error(`epoll_wait failed (errno ${errno()})`);
+        // The blocking wait ran on another thread, whose errno is out of reach: the poll that opens the next
+        // round tells a lasting failure from an interruption.
+        if (n < 0) continue;
       }
       for (let i = 0; i < n; i++) {
         const at = i * EVENT_SIZE;
