@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { contrastRatio, launchBrowser, logIn, open, screenshot, startConsole } from "./helpers.ts";
+import { contrastRatio, logIn, open, screenshot, withConsole } from "./helpers.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
 
@@ -79,11 +79,8 @@ Deno.test(
   "accessibility: every control on every page has a label, every button and link a name",
   browserTest,
   async () => {
-    const cb = await startConsole();
-    await cb.tb.broker.publish({ kind: "queue", destination: "a11y.queue", body: "x" });
-    const b = await launchBrowser();
-    try {
-      const { page } = b;
+    await withConsole({}, async (page, cb) => {
+      await cb.tb.broker.publish({ kind: "queue", destination: "a11y.queue", body: "x" });
       await open(page, cb.origin, "/login");
       assert.deepEqual(await unlabelled(page), [], "/login");
       await logIn(page, cb.origin);
@@ -91,10 +88,7 @@ Deno.test(
         await open(page, cb.origin, path);
         assert.deepEqual(await unlabelled(page), [], path);
       }
-    } finally {
-      await b.close();
-      await cb.tb.stop();
-    }
+    });
   },
 );
 
@@ -102,11 +96,8 @@ Deno.test(
   "accessibility: the keyboard reaches the main controls, with a visible focus",
   browserTest,
   async () => {
-    const cb = await startConsole();
-    await cb.tb.broker.publish({ kind: "queue", destination: "a11y.queue", body: "x" });
-    const b = await launchBrowser();
-    try {
-      const { page } = b;
+    await withConsole({}, async (page, cb) => {
+      await cb.tb.broker.publish({ kind: "queue", destination: "a11y.queue", body: "x" });
       await logIn(page, cb.origin);
 
       // The skip link comes first and moves focus to the main content.
@@ -161,10 +152,7 @@ Deno.test(
       // The selector and the send form are reachable too.
       const rest = await tabTo(page, (n) => n === "Send");
       assert.ok(rest.includes("Selector") && rest.includes("Body"), `passed: ${rest.join(" | ")}`);
-    } finally {
-      await b.close();
-      await cb.tb.stop();
-    }
+    });
   },
 );
 
@@ -197,10 +185,7 @@ for (const scheme of ["light", "dark"] as const) {
     `accessibility: key colours meet WCAG AA contrast (4.5:1) in the ${scheme} theme`,
     browserTest,
     async () => {
-      const cb = await startConsole();
-      const b = await launchBrowser({ colorScheme: scheme });
-      try {
-        const { page } = b;
+      await withConsole({ colorScheme: scheme }, async (page, cb) => {
         await logIn(page, cb.origin);
         const colours = await page.evaluate((vars) => {
           const probe = document.createElement("span");
@@ -230,10 +215,7 @@ for (const scheme of ["light", "dark"] as const) {
           `heading contrast ${JSON.stringify(rendered)}`,
         );
         await screenshot(page, `dashboard-${scheme}`);
-      } finally {
-        await b.close();
-        await cb.tb.stop();
-      }
+      });
     },
   );
 }

@@ -5,16 +5,7 @@
  * language switch, and an expired session or a rate-limited login sending the reader where they belong.
  */
 import assert from "node:assert/strict";
-import {
-  type ConsoleBroker,
-  launchBrowser,
-  logIn,
-  open,
-  PASSWORD,
-  screenshot,
-  startConsole,
-  USER,
-} from "./helpers.ts";
+import { type ConsoleBroker, logIn, open, PASSWORD, screenshot, USER, withConsole } from "./helpers.ts";
 
 // Playwright keeps a browser process and its pipes open across steps; each test closes them itself.
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
@@ -23,10 +14,7 @@ Deno.test(
   "console: a wrong password is said in the form; the right one opens the dashboard",
   browserTest,
   async () => {
-    const cb = await startConsole();
-    const b = await launchBrowser();
-    try {
-      const { page } = b;
+    await withConsole({}, async (page, cb) => {
       await open(page, cb.origin, "/");
       assert.match(page.url(), /\/login\?next=%2F$/, "a page without a session goes to the login page");
       await screenshot(page, "login");
@@ -43,10 +31,7 @@ Deno.test(
       await page.getByRole("button", { name: "Log in" }).click();
       await page.waitForURL(`${cb.origin}/`);
       assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "Dashboard");
-    } finally {
-      await b.close();
-      await cb.tb.stop();
-    }
+    });
   },
 );
 
@@ -68,10 +53,7 @@ async function produce(cb: ConsoleBroker, queue: string, stop: Promise<void>, ma
 }
 
 Deno.test("console: the dashboard follows a running producer live", browserTest, async () => {
-  const cb = await startConsole();
-  const b = await launchBrowser();
-  try {
-    const { page } = b;
+  await withConsole({}, async (page, cb) => {
     await logIn(page, cb.origin);
     await page.getByTestId("live-state").filter({ hasText: "Live" }).waitFor();
     const count = async (id: string) =>
@@ -108,20 +90,14 @@ Deno.test("console: the dashboard follows a running producer live", browserTest,
     assert.ok(sent >= 20, `the producer sent ${sent} messages`);
     assert.ok(await count("stat-pending") > 0);
     await screenshot(page, "dashboard-live");
-  } finally {
-    await b.close();
-    await cb.tb.stop();
-  }
+  });
 });
 
 Deno.test(
   "console: create a queue (invalid values are explained), send, browse with a selector, purge, delete",
   browserTest,
   async () => {
-    const cb = await startConsole();
-    const b = await launchBrowser();
-    try {
-      const { page } = b;
+    await withConsole({}, async (page, cb) => {
       await logIn(page, cb.origin);
       await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Destinations" })
         .click();
@@ -203,10 +179,7 @@ Deno.test(
       await page.waitForURL(/\/destinations\?deleted=e2e\.orders$/);
       await page.getByText("Deleted e2e.orders.").waitFor();
       assert.equal(cb.tb.broker.destinations().some((d) => d.name === "e2e.orders"), false);
-    } finally {
-      await b.close();
-      await cb.tb.stop();
-    }
+    });
   },
 );
 
@@ -214,10 +187,7 @@ Deno.test(
   "console: switching to 中文 renders every page in Chinese until switched back",
   browserTest,
   async () => {
-    const cb = await startConsole();
-    const b = await launchBrowser();
-    try {
-      const { page } = b;
+    await withConsole({}, async (page, cb) => {
       await logIn(page, cb.origin);
       await page.getByTestId("language-switch").click();
       await page.waitForFunction(() => document.documentElement.lang === "zh-CN");
@@ -235,18 +205,12 @@ Deno.test(
       await page.getByTestId("language-switch").click();
       await page.waitForFunction(() => document.documentElement.lang === "en");
       assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "New destination");
-    } finally {
-      await b.close();
-      await cb.tb.stop();
-    }
+    });
   },
 );
 
 Deno.test("console: an expired session returns to the login page, which says why", browserTest, async () => {
-  const cb = await startConsole({ admin: { sessionIdleMs: 1000 } });
-  const b = await launchBrowser();
-  try {
-    const { page } = b;
+  await withConsole({ admin: { sessionIdleMs: 1000 } }, async (page, cb) => {
     await open(page, cb.origin, "/login?next=%2Fdestinations%2Fnew");
     await page.getByLabel("Username").fill(USER);
     await page.getByLabel("Password").fill(PASSWORD);
@@ -264,20 +228,14 @@ Deno.test("console: an expired session returns to the login page, which says why
     assert.equal(new URL(page.url()).searchParams.get("next"), "/destinations/new");
     assert.equal(cb.tb.broker.destinations().length, 0, "nothing was created");
     await screenshot(page, "login-session-expired");
-  } finally {
-    await b.close();
-    await cb.tb.stop();
-  }
+  });
 });
 
 Deno.test(
   "console: repeated wrong passwords are rate-limited with a clear message",
   browserTest,
   async () => {
-    const cb = await startConsole({ admin: { loginMaxFailures: 2 } });
-    const b = await launchBrowser();
-    try {
-      const { page } = b;
+    await withConsole({ admin: { loginMaxFailures: 2 } }, async (page, cb) => {
       await open(page, cb.origin, "/login");
       await page.getByLabel("Username").fill(USER);
       for (let i = 0; i < 2; i++) {
@@ -294,9 +252,6 @@ Deno.test(
       })
         .waitFor();
       assert.match(page.url(), /\/login$/);
-    } finally {
-      await b.close();
-      await cb.tb.stop();
-    }
+    });
   },
 );

@@ -74,6 +74,21 @@ export async function launchBrowser(
   };
 }
 
+/** Runs `fn` with a fresh console broker and browser page, and closes both however `fn` ends. */
+export async function withConsole(
+  opts: Parameters<typeof startConsole>[0] & Parameters<typeof launchBrowser>[0],
+  fn: (page: Page, cb: ConsoleBroker) => Promise<void>,
+): Promise<void> {
+  const cb = await startConsole(opts);
+  const b = await launchBrowser(opts);
+  try {
+    await fn(b.page, cb);
+  } finally {
+    await b.close();
+    await cb.tb.stop();
+  }
+}
+
 /** Opens `path` and waits until every island on it is hydrated (interactive). */
 export async function open(page: Page, origin: string, path: string): Promise<void> {
   await page.goto(origin + path);

@@ -4,7 +4,7 @@
  * closing one), the live topology graph, plugins, the log tail with a level switch, and settings.
  */
 import assert from "node:assert/strict";
-import { launchBrowser, logIn, open, screenshot, startConsole } from "./helpers.ts";
+import { logIn, open, screenshot, withConsole } from "./helpers.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
 
@@ -12,10 +12,8 @@ Deno.test(
   "pages: connections, topology, plugins, logs and settings show the broker's state",
   browserTest,
   async () => {
-    const cb = await startConsole();
-    const b = await launchBrowser();
-    const api = `${cb.origin}/api/v1`;
-    try {
+    await withConsole({}, async (page, cb) => {
+      const api = `${cb.origin}/api/v1`;
       // A producer and a pull consumer over the HTTP API: one connection each side of "tour.jobs".
       const pub = await fetch(`${api}/queues/tour.jobs/messages`, { method: "POST", body: "job 1" });
       assert.equal(pub.status, 201);
@@ -28,7 +26,6 @@ Deno.test(
       assert.equal(sub.status, 201, await sub.clone().text());
       await sub.body?.cancel();
 
-      const { page } = b;
       await logIn(page, cb.origin);
 
       await open(page, cb.origin, "/topology");
@@ -70,9 +67,6 @@ Deno.test(
       await page.waitForSelector("html[data-hydrated]");
       assert.equal(await page.getByLabel("Dark").isChecked(), true);
       await screenshot(page, "settings-dark");
-    } finally {
-      await b.close();
-      await cb.tb.stop();
-    }
+    });
   },
 );
