@@ -3,6 +3,10 @@
  *
  * @module
  */
+import type { SeriesPoint } from "../../plugins/admin/stats.ts";
+
+// The admin plugin's own types for its statistics: one definition for the API and the pages that read it.
+export type { NodeStats as Stats, SeriesPoint } from "../../plugins/admin/stats.ts";
 
 export interface User {
   username: string;
@@ -32,28 +36,6 @@ export interface NodeInfo {
   eventLoopLagMs: number;
   store: { sizeBytes: number | null; freeBytes: number | null };
   listeners: Listener[];
-}
-
-export interface Stats {
-  messagesIn: number;
-  messagesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  connections: number;
-  destinations: number;
-  pending: number;
-  enqueueRate: number;
-  dequeueRate: number;
-}
-
-export interface SeriesPoint {
-  t: number;
-  messagesIn: number;
-  messagesOut: number;
-  enqueueRate: number;
-  dequeueRate: number;
-  connections: number;
-  pending: number;
 }
 
 export interface Series {
