@@ -57,21 +57,31 @@ function command(cmd: string, args: string[], cpus: string | undefined, stdout: 
   return new Deno.Command(c, { args: a, stdout, stderr: "inherit", cwd: ROOT }).spawn();
 }
 
-/** A broker that prints `port N` once it listens. */
-async function startPrinting(cmd: string, args: string[], version: string, cpus?: string): Promise<Peer> {
-  const child = command(cmd, args, cpus, "piped");
-  const found = await firstMatch(child, /port (\d+)/, `${version} did not start`);
+/** The running `child` as a peer; `cleanup` runs once it has exited. */
+function peerOf(
+  child: Deno.ChildProcess,
+  port: number,
+  version: string,
+  cleanup: () => Promise<unknown>,
+): Peer {
   return {
-    port: Number(found[1]),
+    port,
     pid: child.pid,
     version,
     rss: () => rssOf(child.pid),
     async stop() {
       child.kill("SIGTERM");
       await child.status;
-      await child.stdout.cancel().catch(() => {});
+      await cleanup();
     },
   };
+}
+
+/** A broker that prints `port N` once it listens. */
+async function startPrinting(cmd: string, args: string[], version: string, cpus?: string): Promise<Peer> {
+  const child = command(cmd, args, cpus, "piped");
+  const found = await firstMatch(child, /port (\d+)/, `${version} did not start`);
+  return peerOf(child, Number(found[1]), version, () => child.stdout.cancel().catch(() => {}));
 }
 
 const here = (path: string) => new URL(path, import.meta.url).pathname;
@@ -158,15 +168,5 @@ export const mosquitto: PeerStarter = async (cpus) => {
       await new Promise((r) => setTimeout(r, 10));
     }
   }
-  return {
-    port,
-    pid: child.pid,
-    version,
-    rss: () => rssOf(child.pid),
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
+  return peerOf(child, port, version, () => Deno.remove(dir, { recursive: true }));
 };
