@@ -75,8 +75,8 @@ export function epollAvailable(): boolean {
 interface Watched {
   /** `events` are epoll's flags: hints only, the handler finds out by reading and writing. */
   ready(events: number): void;
-  /** `ready` threw. */
-  failed(): void;
+  /** `ready` threw (a listener's cannot: it refuses the one connection its plugin failed to take). */
+  failed?(): void;
 }
 
 /** The process's one epoll set and the wait on it, running while anything is watched. */
@@ -163,7 +163,7 @@ class Poller {
           w?.ready(this.#eventsView.getUint32(at, true));
         } catch {
           // A protocol handler that throws on its input fails its own connection, not every other one.
-          w?.failed();
+          w?.failed?.();
         }
         // What that read produced leaves (coalesced writes are microtasks) before the next socket is read:
         // a batch of many busy sockets would otherwise hold all their messages at once.
@@ -368,10 +368,6 @@ class EpollListener implements Watched {
         t.close(); // the plugin could not take it: the one connection is refused, accepting goes on
       }
     }
-  }
-
-  failed(): void {
-    // Accepting goes on: the listening socket is still ready if a connection waits.
   }
 
   // Out of file descriptors: the pending connection stays ready, so stop asking for a while.
