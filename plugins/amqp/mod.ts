@@ -19,13 +19,15 @@ import {
 } from "../../mod.ts";
 import { formatAddress, parseAddress } from "./address_map.ts";
 import { AmqpLinks, returnCredit } from "./links.ts";
-import { rheaSocket } from "./socket.ts";
+import { frameGuard } from "./frame_guard.ts";
+import { filterData, rheaSocket } from "./socket.ts";
 import {
-  checkCredit,
   coordinatorTarget,
+  guardTransfers,
   isCoordinator,
   OVER_CREDIT,
   PAYLOAD,
+  RECEIVED,
   type WithPayload,
 } from "./rhea_ext.ts";
 
@@ -36,6 +38,7 @@ interface Options {
   defaultKind: DestinationKind;
   autoCreate: boolean;
   maxMessageSize: number;
+  maxFrameSize: number;
   receiverCredit: number;
 }
 
@@ -137,7 +140,8 @@ export default definePlugin<Options>({
     });
     // Links are answered (attached) at once, before any transfer: a dynamic source gets its name here.
     container.on("receiver_open", (c: Ctx) => {
-      checkCredit(c.receiver);
+      guardTransfers(c.receiver, o.maxMessageSize);
+      c.receiver.local.attach.max_message_size = o.maxMessageSize;
       c.receiver.add_credit(o.receiverCredit);
       // Echo the terminus: clients (qpid-proton) check that the attach answer names their target.
       const target = c.receiver.remote?.attach?.target;
@@ -173,7 +177,7 @@ export default definePlugin<Options>({
         c.receiver.close(error);
         return;
       }
-      const size = (c.message as WithPayload)[PAYLOAD]?.length ?? 0;
+      const size = c.delivery[RECEIVED] ?? (c.message as WithPayload)[PAYLOAD]?.length ?? 0;
       if (size > o.maxMessageSize) {
         c.delivery.reject({
           condition: "amqp:resource-limit-exceeded",
@@ -191,6 +195,38 @@ export default definePlugin<Options>({
     container.on("connection_close", (c: Ctx) => end(c.connection, "connection closed"));
     container.on("disconnected", (c: Ctx) => end(c.connection, "connection lost"));
     container.on("error", (e: unknown) => ctx.log.debug("amqp error", { error: e }));
+    // Bad input from a peer is the peer's problem: rhea would print each one on the console.
+    container.on(
+      "protocol_error",
+      (e: unknown) => ctx.log.debug("amqp protocol error", { error: String(e) }),
+    );
+
+    /**
+     * What rhea may read of a connection's input: everything before the first frame over maxFrameSize, which
+     * closes the connection with amqp:connection:framing-error instead of being buffered.
+     */
+    const admitFrames = (conn: () => Ctx) => {
+      const check = frameGuard(o.maxFrameSize);
+      let refused = false;
+      return (bytes: Uint8Array): Uint8Array | undefined => {
+        if (refused) return undefined;
+        const over = check(bytes);
+        if (!over) return bytes;
+        refused = true;
+        const c = conn();
+        ctx.log.debug("amqp frame over max-frame-size", { remote: c.socket?.remoteAddress, size: over.size });
+        // rhea writes the close on the next tick, after reading what came before the frame; the connection
+        // ends after it, without waiting for the peer's answer.
+        setTimeout(() => {
+          c.close({
+            condition: "amqp:connection:framing-error",
+            description: `Frame of ${over.size} bytes exceeds max-frame-size ${o.maxFrameSize}`,
+          });
+          setTimeout(() => c.socket?.end(), 0);
+        }, 0);
+        return over.offset > 0 ? bytes.subarray(0, over.offset) : undefined;
+      };
+    };
 
     // rhea reports dispositions that arrived with the close only when it next writes: let those
     // settle before the session returns unsettled messages to their queues.
@@ -212,8 +248,9 @@ export default definePlugin<Options>({
       hostname: o.hostname,
       connections: count(false),
       onConnection: (t) => {
-        const socket = rheaSocket(t);
-        container.create_connection({} as Ctx).accept(socket as Ctx);
+        const conn = container.create_connection({ max_frame_size: o.maxFrameSize } as Ctx);
+        const socket = rheaSocket(t, admitFrames(() => conn));
+        conn.accept(socket as Ctx);
         socket.start();
       },
     });
@@ -231,8 +268,13 @@ export default definePlugin<Options>({
           onSocket: (socket, peer) => {
             tlsPeers.set(socket, peer);
             // rhea reads this option (EXTERNAL on an authorized TLS socket) but does not declare it.
-            const options: Ctx = { enable_sasl_external: peer.certificateSubject !== undefined };
-            container.create_connection(options).accept(socket);
+            const options: Ctx = {
+              enable_sasl_external: peer.certificateSubject !== undefined,
+              max_frame_size: o.maxFrameSize,
+            };
+            const conn = container.create_connection(options);
+            filterData(socket, admitFrames(() => conn));
+            conn.accept(socket);
           },
         });
       } catch (e) {

@@ -20,12 +20,16 @@ type Typed = any;
 const types: Typed = rhea.types;
 const message: Typed = rhea.message;
 
+const SOURCE = 0x28;
+const TARGET = 0x29;
 const COORDINATOR = 0x30;
 const DECLARE = 0x31;
 const DISCHARGE = 0x32;
 const DECLARED = 0x33;
 const TRANSACTIONAL_STATE = 0x34;
 const SYMBOLIC: Record<number, string> = {
+  [SOURCE]: "amqp:source:list",
+  [TARGET]: "amqp:target:list",
   [COORDINATOR]: "amqp:coordinator:list",
   [DECLARE]: "amqp:declare:list",
   [DISCHARGE]: "amqp:discharge:list",
@@ -71,7 +75,13 @@ message.decode = (buffer: Uint8Array) => {
 };
 
 const unwrapTerminus = terminus.unwrap;
-terminus.unwrap = (f: Typed) => isDescribed(f, COORDINATOR) ? { coordinator: true } : unwrapTerminus(f);
+// An unknown terminus is null, as in rhea, but without the console line rhea prints for each one a peer sends.
+terminus.unwrap = (f: Typed) =>
+  isDescribed(f, COORDINATOR)
+    ? { coordinator: true }
+    : f?.descriptor && !isDescribed(f, SOURCE) && !isDescribed(f, TARGET)
+    ? null
+    : unwrapTerminus(f);
 const unwrapOutcome = message.unwrap_outcome;
 message.unwrap_outcome = (o: Typed) => {
   if (isDescribed(o, TRANSACTIONAL_STATE)) return new TransactionalState(field(o, 0), field(o, 1));
@@ -148,27 +158,50 @@ transport.prototype.write = function (this: unknown, socket: Typed) {
 
 /** Set on a receiving link while rhea dispatches a transfer that arrived without link credit. */
 export const OVER_CREDIT: unique symbol = Symbol("amqp.overCredit");
-let creditChecked = false;
+/** On a delivery that came in several frames: its size in bytes (its payload is dropped over the limit). */
+export const RECEIVED: unique symbol = Symbol("amqp.received");
+const SIZE_LIMIT: unique symbol = Symbol("amqp.sizeLimit");
+let guarded = false;
 
 /**
- * rhea logs a transfer that exceeds the link credit and processes it anyway. This marks such a transfer's
- * link while rhea dispatches it, so the plugin can refuse it with amqp:link:transfer-limit-exceeded.
+ * Two things rhea does not check on incoming transfers:
+ * - It logs a transfer that exceeds the link credit and processes it anyway. Such a transfer's link is
+ *   marked while rhea dispatches it, so the plugin can refuse it with amqp:link:transfer-limit-exceeded.
+ * - It collects the frames of a delivery without a bound. Once a delivery's frames pass `maxSize` bytes,
+ *   the rest are counted and dropped; the delivery arrives empty, with its size in `RECEIVED`, for the
+ *   plugin to reject like any message over the limit.
  * rhea's session internals are not exported: the first receiving link hands them over.
  */
-export function checkCredit(receiver: Typed): void {
-  if (creditChecked) return;
+export function guardTransfers(receiver: Typed, maxSize: number): void {
+  receiver[SIZE_LIMIT] = maxSize;
+  if (guarded) return;
   const incoming = Object.getPrototypeOf(receiver.session.incoming);
   const onTransfer = incoming.on_transfer;
   incoming.on_transfer = function (this: unknown, frame: Typed, link: Typed) {
-    const over = link.credit <= 0 && !link._incomplete;
-    if (!over) return onTransfer.call(this, frame, link);
-    link.credit = 1; // so rhea does not log the overrun: the plugin answers it
-    link[OVER_CREDIT] = true;
+    const bytes = frame.payload?.length ?? 0;
+    const partial = link._incomplete;
+    if (partial) {
+      partial[RECEIVED] += bytes;
+      if (partial[RECEIVED] > link[SIZE_LIMIT]) {
+        partial.frames.length = 0;
+        frame.payload = undefined;
+      }
+    }
+    const over = link.credit <= 0 && !partial;
+    if (over) {
+      link.credit = 1; // so rhea does not log the overrun: the plugin answers it
+      link[OVER_CREDIT] = true;
+    }
     try {
-      return onTransfer.call(this, frame, link);
+      onTransfer.call(this, frame, link);
     } finally {
-      link[OVER_CREDIT] = false;
+      if (over) link[OVER_CREDIT] = false;
+    }
+    const started = link._incomplete;
+    if (started && started !== partial) {
+      started[RECEIVED] = bytes;
+      if (bytes > link[SIZE_LIMIT]) started.frames.length = 0;
     }
   };
-  creditChecked = true;
+  guarded = true;
 }

@@ -23,8 +23,8 @@ export interface RheaSocket {
   start(): void;
 }
 
-/** Wraps `t` for `container.create_connection(...).accept(socket)`. */
-export function rheaSocket(t: Transport): RheaSocket {
+/** Wraps `t` for `container.create_connection(...).accept(socket)`; rhea reads what `admit` lets through. */
+export function rheaSocket(t: Transport, admit: (bytes: Uint8Array) => Uint8Array | undefined): RheaSocket {
   const handlers: Record<string, Handler> = {};
   const colon = t.remote.lastIndexOf(":");
   return {
@@ -41,6 +41,26 @@ export function rheaSocket(t: Transport): RheaSocket {
     end: () => t.end(),
     destroy: () => t.close(),
     // rhea keeps unread bytes across reads: the transport's buffer is reused, so each chunk is copied.
-    start: () => t.start((bytes) => handlers.data?.(Buffer.from(bytes)), () => handlers.end?.()),
+    start: () =>
+      t.start((bytes) => {
+        const admitted = admit(bytes);
+        if (admitted) handlers.data?.(Buffer.from(admitted));
+      }, () => handlers.end?.()),
   };
+}
+
+/** For a node socket rhea reads itself (TLS): the chunks its `data` handlers get pass `admit` first. */
+export function filterData(
+  socket: { on(event: string, fn: (chunk: Uint8Array) => void): unknown },
+  admit: (bytes: Uint8Array) => Uint8Array | undefined,
+): void {
+  const on = socket.on.bind(socket);
+  socket.on = (event, fn) =>
+    on(
+      event,
+      event !== "data" ? fn : (chunk) => {
+        const admitted = admit(chunk);
+        if (admitted) fn(admitted);
+      },
+    );
 }

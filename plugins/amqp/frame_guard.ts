@@ -1,0 +1,42 @@
+/**
+ * The frame size limit rhea does not enforce: it buffers a frame of whatever size the peer announces, up
+ * to 4 GiB, before it looks at it. This follows the frame boundaries of the incoming byte stream (protocol
+ * headers, then frames that each begin with their size) and reports the first frame over the limit.
+ *
+ * @module
+ */
+
+const HEADER_SIZE = 8;
+const A = 0x41; // "AMQP" opens a protocol header; a frame size starting so would be over 1 GiB
+
+/** A frame over the limit: its announced size, and where in the chunk it starts (0 if in an earlier one). */
+export interface Oversize {
+  readonly size: number;
+  readonly offset: number;
+}
+
+/** Returns a checker for one connection's input, given each chunk in order. */
+export function frameGuard(max: number): (chunk: Uint8Array) => Oversize | undefined {
+  let skip = 0; // bytes left of the current header or frame
+  let size = 0; // the next frame's size, as far as its four bytes have arrived
+  let sizeBytes = 0;
+  return (chunk) => {
+    for (let at = 0; at < chunk.length;) {
+      if (skip > 0) {
+        const n = Math.min(skip, chunk.length - at);
+        skip -= n;
+        at += n;
+      } else if (sizeBytes === 0 && chunk[at] === A) {
+        skip = HEADER_SIZE;
+      } else {
+        size = size * 256 + chunk[at++];
+        if (++sizeBytes < 4) continue;
+        if (size > max) return { size, offset: Math.max(0, at - 4) };
+        // A size under the frame header's 8 bytes is rhea's to refuse: the stream is over either way.
+        skip = Math.max(0, size - 4);
+        size = sizeBytes = 0;
+      }
+    }
+    return undefined;
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * Bad input on the AMQP port: frames and messages over the limits, and a fuzz test that replays the frames
+ * of real rhea sessions (with and without SASL) with random bytes changed, garbage frames between them and
+ * the size fields broken, on many raw connections.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { amqpClose, amqpConnect, type AmqpConnection } from "../../helpers/amqp.ts";
+import { startBroker } from "../../helpers/broker.ts";
+import { exchange } from "../../helpers/raw.ts";
+import { Collector, within } from "../../helpers/wait.ts";
+
+const amqp = { use: "amqp", options: { port: 0, hostname: "127.0.0.1" } };
+const limits = { ...amqp, options: { ...amqp.options, maxFrameSize: 4096, maxMessageSize: 10240 } };
+
+/** Every byte a rhea client sends in `session`, captured by a proxy in front of the broker. */
+async function record(port: number, opts: Record<string, unknown>): Promise<Uint8Array> {
+  const proxy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const sent: Uint8Array[] = [];
+  const piping = (async () => {
+    const client = await proxy.accept();
+    const broker = await Deno.connect({ hostname: "127.0.0.1", port });
+    const toBroker = (async () => {
+      for await (const chunk of client.readable) {
+        sent.push(chunk.slice());
+        await broker.write(chunk);
+      }
+    })().catch(() => {});
+    await broker.readable.pipeTo(client.writable).catch(() => {});
+    await toBroker;
+  })();
+  const conn = await amqpConnect((proxy.addr as Deno.NetAddr).port, opts);
+  await session(conn);
+  await amqpClose(conn);
+  await within(piping, 5000, "the recorded session to end");
+  proxy.close();
+  const out = new Uint8Array(sent.reduce((n, c) => n + c.length, 0));
+  sent.reduce((at, c) => (out.set(c, at), at + c.length), 0);
+  return out;
+}
+
+/** A sender and a receiver on a queue, a topic receiver, a settled delivery, a detach. */
+async function session(conn: AmqpConnection): Promise<void> {
+  const got = new Collector<unknown>();
+  const r = conn.open_receiver({ source: { address: "queue://fz" }, autoaccept: true });
+  r.on("message", (e: AmqpConnection) => got.push(e.message.body));
+  const t = conn.open_receiver("topic://fz/t");
+  const s = conn.open_sender("queue://fz");
+  await within(new Promise((ok) => s.once("sendable", ok)), 5000, "sendable");
+  s.send({
+    body: "one",
+    application_properties: { k: 1 },
+    message_annotations: { "x-opt-a": "b" },
+    ttl: 60000,
+  });
+  s.send({ body: new Uint8Array([1, 2, 3]), subject: "two", priority: 7 });
+  await got.atLeast(2);
+  await within(new Promise((ok) => (t.once("receiver_close", ok), t.close())), 5000, "detach");
+}
+
+/** The stream cut into its protocol headers and its frames (each a 4-byte size first). */
+function units(stream: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const view = new DataView(stream.buffer, stream.byteOffset);
+  for (let at = 0; at < stream.length;) {
+    const n = stream[at] === 0x41 ? 8 : view.getUint32(at); // "AMQP" header, or a frame's size
+    out.push(stream.subarray(at, at + n));
+    at += n;
+  }
+  return out;
+}
+
+Deno.test("amqp fuzz: 10,000 random and mutated frames; the broker stays up and a client keeps receiving", async () => {
+  const tb = await startBroker({ plugins: [amqp] });
+  const port = tb.ports["amqp:tcp"];
+  const side = await amqpConnect(port);
+  try {
+    const recorded = [
+      units(await record(port, {})),
+      units(await record(port, { username: "u", password: "p" })),
+    ];
+    assert.ok(recorded.every((r) => r.length > 10), "the recorded sessions have their frames");
+    const got = new Collector<string>();
+    side.open_receiver("queue://side").on("message", (e: AmqpConnection) => got.push(e.message.body));
+    const sender = side.open_sender("queue://side");
+    await within(new Promise((ok) => sender.once("sendable", ok)), 5000, "sendable");
+
+    let seed = 11;
+    // The high bits: a power-of-two LCG's low bits repeat with short periods.
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return (seed >>> 8) % n;
+    };
+    let sent = 0, round = 0, alive = 0;
+    while (sent < 10_000) {
+      const frames = recorded[rnd(2)];
+      const chunks: Uint8Array[] = [];
+      // Mostly in the recorded order, so the mutations reach the later stages of a connection too.
+      for (let i = 0; i < 25; i++, sent++) {
+        const kind = i === 0 ? 2 + rnd(6) : rnd(8);
+        let unit: Uint8Array;
+        if (kind === 0) unit = new Uint8Array(1 + rnd(64)).map(() => rnd(256));
+        else unit = frames[kind === 1 ? rnd(frames.length) : i % frames.length].slice();
+        if (kind > 1 && rnd(2) === 0) {
+          for (let k = 0, n = 1 + rnd(4); k < n; k++) unit[rnd(unit.length)] = rnd(256);
+        }
+        chunks.push(unit);
+      }
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        for (const c of chunks) await conn.write(c);
+        await conn.closeWrite();
+      } catch { /* the broker closed first */ }
+      // Whatever it made of the input, the broker closes the connection once the input ends.
+      await within(
+        (async () => {
+          const buf = new Uint8Array(4096);
+          while (await conn.read(buf).catch(() => null) !== null);
+        })(),
+        5000,
+        `the broker to close fuzz connection ${round}`,
+      );
+      conn.close();
+      if (round++ % 20 === 0) {
+        sender.send({ body: `alive ${round}` });
+        await got.atLeast(++alive);
+      }
+    }
+    sender.send({ body: "final" });
+    const items = await got.atLeast(alive + 1);
+    assert.equal(items.at(-1), "final");
+  } finally {
+    await amqpClose(side);
+    await tb.stop();
+  }
+});
+
+Deno.test("amqp bad input: a frame over max-frame-size closes the connection with amqp:connection:framing-error", async () => {
+  const tb = await startBroker({ plugins: [limits] });
+  try {
+    const [header, open] = units(await record(tb.ports["amqp:tcp"], {}));
+    const big = new Uint8Array(64);
+    new DataView(big.buffer).setUint32(0, 2 ** 30); // announces 1 GiB; the broker must not wait for it
+    const out = new TextDecoder().decode(await exchange(tb.ports["amqp:tcp"], [header, open, big]));
+    assert.match(out, /amqp:connection:framing-error/);
+    assert.match(out, /Frame of 1073741824 bytes exceeds max-frame-size 4096/);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("amqp bad input: a message over the limit in many frames is rejected; the link goes on", async () => {
+  const tb = await startBroker({ plugins: [limits] });
+  const conn = await amqpConnect(tb.ports["amqp:tcp"]);
+  try {
+    assert.equal(conn.max_frame_size, 4096, "max-frame-size is announced in open");
+    const s = conn.open_sender("queue://big");
+    await within(new Promise((ok) => s.once("sendable", ok)), 5000, "sendable");
+    assert.equal(
+      Number(s.remote.attach.max_message_size),
+      10240,
+      "max-message-size is announced on the link",
+    );
+    const outcome = (body: Uint8Array) =>
+      within(
+        new Promise<string>((resolve) => {
+          const d = s.send({ body });
+          s.on("accepted", (c: AmqpConnection) => c.delivery === d && resolve("accepted"));
+          s.on("rejected", (c: AmqpConnection) =>
+            c.delivery === d && resolve(`rejected ${c.delivery.remote_state?.error?.condition}`));
+        }),
+        5000,
+        "disposition",
+      );
+    // rhea splits it into frames of the announced 4 KiB: the broker keeps none past the limit.
+    assert.equal(await outcome(new Uint8Array(200_000)), "rejected amqp:resource-limit-exceeded");
+    assert.equal(await outcome(new Uint8Array(5000)), "accepted");
+  } finally {
+    await amqpClose(conn);
+    await tb.stop();
+  }
+});
