@@ -6,6 +6,7 @@
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
 import { definePlugin, type HttpConnInfo, type HttpMount, loadTls, serveHttp } from "../../mod.ts";
 import { consumeRoutes } from "./api/consume.ts";
 import type { HttpContext, HttpOptions, Routes, ServeEnv } from "./api/context.ts";
@@ -45,6 +46,14 @@ export default definePlugin<HttpOptions>({
         }
       },
     });
+    // Every body is read through the limit, the ones without a Content-Length (chunked) too.
+    app.use(
+      "/api/v1/*",
+      bodyLimit({
+        maxSize: o.maxBodySize,
+        onError: () => problem("payload_too_large", `The body exceeds ${o.maxBodySize} bytes`),
+      }),
+    );
     publishRoutes(app as unknown as Routes, hc);
     const closeConsumers = consumeRoutes(app as unknown as Routes, hc);
     pushRoutes(app as unknown as Routes, hc);

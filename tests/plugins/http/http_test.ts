@@ -139,6 +139,15 @@ Deno.test("http: pull consumer long-polls, acks, and an expired lease redelivers
   }
 });
 
+/** A request body sent in `n` chunks of `size` bytes, so with no Content-Length. */
+const chunked = (n: number, size: number) =>
+  new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (n-- > 0) c.enqueue(new Uint8Array(size).fill(0x31));
+      else c.close();
+    },
+  });
+
 Deno.test("http: bad input answers problem+json: bad JSON, bad query, unknown consumer, wrong method, too large", async () => {
   const tb = await startBroker({
     plugins: [{ ...http, options: { ...http.options, maxBodySize: 10 } }],
@@ -155,6 +164,19 @@ Deno.test("http: bad input answers problem+json: bad JSON, bad query, unknown co
       [`${base(tb)}/queues/x/consumers/nope/messages`, {}, 404],
       [`${base(tb)}/queues/x/messages`, { method: "GET" }, 405],
       [`${base(tb)}/queues/x/messages`, { method: "POST", body: "01234567890" }, 413],
+      // Chunked, without a Content-Length: the limit holds while the body is read, so a body without an end
+      // is answered too.
+      [
+        `${base(tb)}/queues/x/messages`,
+        { method: "POST", body: chunked(Infinity, 6), duplex: "half" } as RequestInit,
+        413,
+      ],
+      [`${base(tb)}/queues/x/messages:batch`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: chunked(Infinity, 8),
+        duplex: "half",
+      } as RequestInit, 413],
       [`${base(tb)}/queues/missing/messages`, { method: "POST", body: "1" }, 404],
     ];
     for (const [url, init, status] of cases) {
