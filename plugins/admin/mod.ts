@@ -13,6 +13,7 @@
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
 import meta from "../../deno.json" with { type: "json" };
 import { definePlugin, type Logger } from "../../mod.ts";
 import { authRoutes, guard } from "./api/auth.ts";
@@ -70,6 +71,15 @@ export default definePlugin<AdminOptions>({
         }
       },
     });
+    // Bodies are read through a limit, chunked ones too: the largest is a message to send, in base64.
+    const maxBody = Math.ceil(ctx.broker.limits.maxMessageSize * 4 / 3) + 64 * 1024;
+    app.use(
+      `${API_BASE}/*`,
+      bodyLimit({
+        maxSize: maxBody,
+        onError: () => problem("payload_too_large", `The body exceeds ${maxBody} bytes`),
+      }),
+    );
     app.use(`${API_BASE}/*`, guard(ac));
     authRoutes(app as unknown as Routes, ac);
     systemRoutes(app as unknown as Routes, ac);

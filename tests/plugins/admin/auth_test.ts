@@ -70,6 +70,27 @@ Deno.test("admin: wrong password is 401; repeated failures are rate limited per 
   }
 });
 
+Deno.test("admin: a body without end is refused with 413 before anyone has logged in", async () => {
+  const { tb, base } = await startAdmin({ limits: { maxMessageSize: 1024 } });
+  try {
+    const endless = new ReadableStream<Uint8Array>({
+      pull: (c) => c.enqueue(new Uint8Array(4096).fill(0x20)),
+    });
+    await expectProblem(
+      fetch(`${base}/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: endless,
+        duplex: "half",
+      } as RequestInit),
+      413,
+      "payload_too_large",
+    );
+  } finally {
+    await tb.stop();
+  }
+});
+
 Deno.test("admin: the limiter locks an address for the window, and a success resets it", () => {
   let now = 1_000;
   const l = new LoginLimiter(2, 10_000, () => now);
