@@ -10,12 +10,13 @@ const encoder = new TextEncoder();
 
 /**
  * Connects to `port`, writes `chunks` in order (after the first, waits for one read when
- * `replyFirst`), and returns every byte the broker wrote until it closed the socket.
+ * `replyFirst`; then ends its side when `endInput`), and returns every byte the broker wrote until it
+ * closed the socket.
  */
 export async function exchange(
   port: number,
   chunks: (Uint8Array | string)[],
-  opts: { replyFirst?: boolean; timeoutMs?: number } = {},
+  opts: { replyFirst?: boolean; endInput?: boolean; timeoutMs?: number } = {},
 ): Promise<Uint8Array> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const out: number[] = [];
@@ -29,6 +30,7 @@ export async function exchange(
         if (n) out.push(...buf.subarray(0, n));
       }
     }
+    if (opts.endInput) await conn.closeWrite();
   } catch { /* the broker may close first */ }
   await within(
     (async () => {
