@@ -65,6 +65,11 @@ export interface BrokerLimits {
   expirySweepMs: number;
   /** Setup/teardown timeout per plugin, in ms. */
   pluginTimeoutMs: number;
+  /**
+   * Most client sessions open at once, over every protocol (in-process ones do not count); one more is
+   * refused with `server_busy`, which each protocol answers in its own terms.
+   */
+  maxSessions: number;
 }
 
 /** A plugin is a factory: its state lives in setup's closure, so one plugin can run twice. */

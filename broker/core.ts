@@ -59,6 +59,7 @@ export const DEFAULT_LIMITS: BrokerLimits = Object.freeze({
   autoCreate: true,
   expirySweepMs: 1000,
   pluginTimeoutMs: 10_000,
+  maxSessions: 100_000,
 });
 
 const throwIfReject = (r: void | Reject): void => {
@@ -97,6 +98,8 @@ export class Core implements BrokerApi, QueueOwner {
   #redelivery: RedeliveryPolicy | undefined;
   readonly #topics = new Map<string, TopicStat>();
   readonly #sessions = new Map<string, CoreSession>();
+  /** Sessions of clients: #sessions without the in-process ones, for limits.maxSessions. */
+  #clientSessions = 0;
   readonly #listeners = new Set<ListenerInfo>();
   readonly #authMethods = new Map<string, AuthMethod>();
   readonly #addressLimits: { maxLength: number; maxLevels: number };
@@ -204,6 +207,8 @@ export class Core implements BrokerApi, QueueOwner {
     sink: DeliverySink,
     opts?: OpenSessionOptions,
   ): Promise<Session | Reject> {
+    const full = this.#sessionsFull();
+    if (full) return full;
     const authn = this.#hooks.compiled.authenticate;
     let principal: Principal = opts?.principal ?? (client.username ? { id: client.username } : ANONYMOUS);
     if (opts?.principal) this.#hooks.compiled.authenticated?.({ client, principal });
@@ -216,10 +221,22 @@ export class Core implements BrokerApi, QueueOwner {
       principal = r;
       this.#hooks.compiled.authenticated?.({ client, principal });
     }
+    // Counted again after the gate: it may have waited, and other sessions opened meanwhile.
+    const stillFull = this.#sessionsFull();
+    if (stillFull) return stillFull;
     const s = new CoreSession(this, `${client.protocol}-${++this.#sessionSeq}`, client, principal, sink);
     this.#sessions.set(s.id, s);
+    this.#clientSessions++;
     this.#hooks.compiled.connected?.({ client, principal });
     return s;
+  }
+
+  #sessionsFull(): Reject | undefined {
+    if (this.#clientSessions < this.limits.maxSessions) return undefined;
+    return {
+      code: "server_busy",
+      reason: `Cannot open a session: the broker holds its limit of ${this.limits.maxSessions}`,
+    };
   }
 
   internalSession(name: string, sink?: DeliverySink): Session {
@@ -830,7 +847,7 @@ export class Core implements BrokerApi, QueueOwner {
 
   /** Ends a session's registration (called by the session itself). */
   dropSession(s: CoreSession): void {
-    this.#sessions.delete(s.id);
+    if (this.#sessions.delete(s.id) && !s.trusted) this.#clientSessions--;
   }
 
   get hooks(): HookRegistry {

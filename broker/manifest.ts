@@ -52,6 +52,7 @@ const BROKER_SCHEMA: JsonSchema = {
         autoCreate: { type: "boolean" },
         expirySweepMs: { type: "integer", minimum: 10 },
         pluginTimeoutMs: { type: "integer", minimum: 1 },
+        maxSessions: { type: "integer", minimum: 1 },
       },
     },
     plugins: {

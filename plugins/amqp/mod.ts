@@ -130,7 +130,10 @@ export default definePlugin<Options>({
       }, sink)
         .then((session) => {
           if (isReject(session)) {
-            c.connection.close({ condition: "amqp:unauthorized-access", description: session.reason });
+            const condition = session.code === "server_busy"
+              ? "amqp:resource-limit-exceeded"
+              : "amqp:unauthorized-access";
+            c.connection.close({ condition, description: session.reason });
             return undefined;
           }
           l = new AmqpLinks(session, linkOptions);
