@@ -39,6 +39,8 @@ interface Options {
   autoCreate: boolean;
   maxMessageSize: number;
   maxFrameSize: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
   receiverCredit: number;
 }
 
@@ -242,6 +244,20 @@ export default definePlugin<Options>({
       }, 0);
     };
 
+    /** A new connection: our open's fields, and the end of one that does not open in time. */
+    const connection = (extra: Ctx = {}) => {
+      const conn = container.create_connection({
+        max_frame_size: o.maxFrameSize,
+        ...(o.idleTimeoutMs > 0 ? { idle_time_out: o.idleTimeoutMs } : {}),
+        ...extra,
+      } as Ctx);
+      const timer = setTimeout(() => {
+        if (!conn.is_remote_open()) conn.socket?.destroy();
+      }, o.connectTimeoutMs);
+      Deno.unrefTimer(timer);
+      return conn;
+    };
+
     const count = (tls: boolean) => () =>
       [...links.keys()].filter((c) => tlsPeers.has(c.socket) === tls).length;
     const plain = listenTcp(broker, {
@@ -251,7 +267,7 @@ export default definePlugin<Options>({
       hostname: o.hostname,
       connections: count(false),
       onConnection: (t) => {
-        const conn = container.create_connection({ max_frame_size: o.maxFrameSize } as Ctx);
+        const conn = connection();
         const socket = rheaSocket(t, admitFrames(() => conn));
         conn.accept(socket as Ctx);
         socket.start();
@@ -271,11 +287,7 @@ export default definePlugin<Options>({
           onSocket: (socket, peer) => {
             tlsPeers.set(socket, peer);
             // rhea reads this option (EXTERNAL on an authorized TLS socket) but does not declare it.
-            const options: Ctx = {
-              enable_sasl_external: peer.certificateSubject !== undefined,
-              max_frame_size: o.maxFrameSize,
-            };
-            const conn = container.create_connection(options);
+            const conn = connection({ enable_sasl_external: peer.certificateSubject !== undefined });
             filterData(socket, admitFrames(() => conn));
             conn.accept(socket);
           },

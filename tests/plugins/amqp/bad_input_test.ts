@@ -183,3 +183,35 @@ Deno.test("amqp bad input: a message over the limit in many frames is rejected; 
     await tb.stop();
   }
 });
+
+Deno.test("amqp bad input: a connection that does not open within connectTimeoutMs is closed", async () => {
+  const tb = await startBroker({
+    plugins: [{ ...amqp, options: { ...amqp.options, connectTimeoutMs: 200 } }],
+  });
+  try {
+    const [header] = units(await record(tb.ports["amqp:tcp"], {}));
+    // Nothing at all, then a header and no open: both end without the peer doing anything more.
+    assert.equal((await exchange(tb.ports["amqp:tcp"], [], { timeoutMs: 3000 })).length, 0);
+    const out = await exchange(tb.ports["amqp:tcp"], [header], { timeoutMs: 3000 });
+    assert.equal(new TextDecoder().decode(out.subarray(0, 4)), "AMQP", "the broker answered the header");
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("amqp bad input: idle-time-out is announced, and a peer silent for twice that is closed", async () => {
+  const tb = await startBroker({ plugins: [{ ...amqp, options: { ...amqp.options, idleTimeoutMs: 150 } }] });
+  try {
+    const conn = await amqpConnect(tb.ports["amqp:tcp"]);
+    assert.equal(conn.remote.open.idle_time_out, 150);
+    await amqpClose(conn); // rhea keeps it alive with empty frames until then
+    const [header, open] = units(await record(tb.ports["amqp:tcp"], {}));
+    const out = new TextDecoder().decode(
+      await exchange(tb.ports["amqp:tcp"], [header, open], { timeoutMs: 3000 }),
+    );
+    assert.match(out, /amqp:resource-limit-exceeded/);
+    assert.match(out, /max idle time exceeded/);
+  } finally {
+    await tb.stop();
+  }
+});
