@@ -207,7 +207,7 @@ export interface AccessDeniedEvent extends AccessEvent {
 }
 /** Why a message leaves its queue without being acked. */
 export interface DeadLetterEvent extends MessageEvent {
-  readonly reason: "expired" | "max_redeliveries" | "rejected" | string;
+  readonly reason: "expired" | "max_redeliveries" | "max_length" | "rejected" | string;
 }
 
 /** The hook table. */
@@ -346,6 +346,11 @@ export interface SubscriptionSpec {
   ack?: "auto" | "client";
   /** Queue consumers: only one consumer receives while it lives; others wait. */
   exclusive?: boolean;
+  /**
+   * Topics: most messages the subscription's queue holds pending for it; one more dead-letters the oldest
+   * (reason "max_length"). Unbounded when absent.
+   */
+  maxLength?: number;
   /** Topics: a durable subscription name; its queue survives disconnect and restart. */
   durable?: string;
   /** Topics: a shared subscription group; members share one queue (durable if `durable` is set too). */
@@ -422,6 +427,8 @@ export interface DestinationInfo {
   readonly boundTo?: string;
   /** Queue limit: dead-letter after this many redeliveries (unset: the redelivery policy decides). */
   readonly maxRedeliveries?: number;
+  /** Queue limit: most pending messages; one more dead-letters the oldest (unset: unbounded). */
+  readonly maxLength?: number;
 }
 
 /** A client session as the admin API lists it (internal sessions excluded). */
@@ -516,6 +523,7 @@ export interface DestinationDef {
   readonly binds?: readonly { readonly pattern: string; readonly selector?: string }[];
   readonly durable: boolean;
   readonly maxRedeliveries?: number;
+  readonly maxLength?: number;
 }
 
 /** The broker as plugins and embedders see it. */
@@ -545,7 +553,10 @@ export interface BrokerApi {
    */
   setRedeliveryPolicy(policy: RedeliveryPolicy | undefined): void;
   /** Creates a queue; idempotent. */
-  createQueue(name: string, opts?: { durable?: boolean; maxRedeliveries?: number }): Promise<void>;
+  createQueue(
+    name: string,
+    opts?: { durable?: boolean; maxRedeliveries?: number; maxLength?: number },
+  ): Promise<void>;
   deleteDestination(name: string, kind: DestinationKind): Promise<boolean>;
   /** Removes every pending message; returns how many. */
   purge(name: string): Promise<number>;
@@ -580,7 +591,10 @@ export interface BrokerApi {
    * Changes a queue's limits; `null` clears one. Persisted with the queue's definition. Throws
    * not_found when the queue does not exist.
    */
-  updateQueue(name: string, limits: { maxRedeliveries?: number | null }): Promise<DestinationInfo>;
+  updateQueue(
+    name: string,
+    limits: { maxRedeliveries?: number | null; maxLength?: number | null },
+  ): Promise<DestinationInfo>;
   /** The loaded plugins in setup order. */
   plugins(): PluginInfo[];
   /** Log levels per plugin, recent records and the live feed. */

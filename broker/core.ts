@@ -62,6 +62,18 @@ export const DEFAULT_LIMITS: BrokerLimits = Object.freeze({
   maxSessions: 100_000,
 });
 
+/** A queue length limit as given (none for null or undefined), or throws invalid_argument. */
+function checkMaxLength(name: string, max: number | null | undefined): number | undefined {
+  if (max === null || max === undefined) return undefined;
+  if (!(Number.isInteger(max) && max >= 1)) {
+    throw new BrokerError(
+      "invalid_argument",
+      `Cannot set maxLength of "${name}" to ${max}: must be an integer >= 1`,
+    );
+  }
+  return max;
+}
+
 const throwIfReject = (r: void | Reject): void => {
   if (r !== undefined) throw new BrokerError(r.code, r.reason);
 };
@@ -155,6 +167,7 @@ export class Core implements BrokerApi, QueueOwner {
       const q = this.#createQueue(def.name, {
         durable: def.durable,
         maxRedeliveries: def.maxRedeliveries,
+        maxLength: def.maxLength,
         autoDelete: false,
       });
       if (def.bind) this.#bind(q, def.bind.pattern, def.bind.selector, def.bind.noLocalOrigin);
@@ -397,12 +410,17 @@ export class Core implements BrokerApi, QueueOwner {
     return storedQueues ? this.#store!.append([{ message: m, queues: storedQueues }]) : undefined;
   }
 
-  async createQueue(name: string, opts: { durable?: boolean; maxRedeliveries?: number } = {}): Promise<void> {
+  async createQueue(
+    name: string,
+    opts: { durable?: boolean; maxRedeliveries?: number; maxLength?: number } = {},
+  ): Promise<void> {
     validateName(name, this.#addressLimits);
     if (this.#queues.has(name)) return;
+    const maxLength = checkMaxLength(name, opts.maxLength);
     const q = this.#createQueue(name, {
       durable: opts.durable ?? true,
       maxRedeliveries: opts.maxRedeliveries,
+      maxLength,
       autoDelete: false,
     });
     await this.#saveDef(q);
@@ -479,6 +497,7 @@ export class Core implements BrokerApi, QueueOwner {
         durable: q.options.durable,
         boundTo: q.boundTo,
         maxRedeliveries: q.options.maxRedeliveries,
+        maxLength: q.options.maxLength,
       });
     }
     for (const [name, t] of this.#topics) {
@@ -610,7 +629,10 @@ export class Core implements BrokerApi, QueueOwner {
     return out;
   }
 
-  async updateQueue(name: string, limits: { maxRedeliveries?: number | null }): Promise<DestinationInfo> {
+  async updateQueue(
+    name: string,
+    limits: { maxRedeliveries?: number | null; maxLength?: number | null },
+  ): Promise<DestinationInfo> {
     const q = this.#queues.get(name);
     if (!q) throw new BrokerError("not_found", `Cannot update queue "${name}": it does not exist`);
     if (limits.maxRedeliveries !== undefined) {
@@ -622,6 +644,10 @@ export class Core implements BrokerApi, QueueOwner {
         );
       }
       q.options.maxRedeliveries = max ?? undefined;
+    }
+    if (limits.maxLength !== undefined) {
+      q.options.maxLength = checkMaxLength(name, limits.maxLength);
+      q.trim();
     }
     await this.#saveDef(q);
     return this.destinations().find((d) => d.kind === "queue" && d.name === name)!;
@@ -679,8 +705,13 @@ export class Core implements BrokerApi, QueueOwner {
   #topicQueue(s: CoreSession, spec: SubscriptionSpec, selector: Selector | undefined): Queue {
     const noLocal = spec.noLocal ? s.id : undefined;
     const name = spec.durable ?? spec.shared;
+    const maxLength = checkMaxLength(spec.destination, spec.maxLength);
     if (name === undefined) {
-      const q = this.#createQueue(`$tmp.${s.id}.${++this.#sessionSeq}`, { durable: false, autoDelete: true });
+      const q = this.#createQueue(`$tmp.${s.id}.${++this.#sessionSeq}`, {
+        durable: false,
+        autoDelete: true,
+        maxLength,
+      });
       this.#bind(q, spec.destination, selector, noLocal, spec.selector);
       return q;
     }
@@ -697,8 +728,14 @@ export class Core implements BrokerApi, QueueOwner {
       q = this.#createQueue(name, {
         durable: spec.durable !== undefined,
         autoDelete: spec.durable === undefined,
+        maxLength,
       });
       this.#bind(q, spec.destination, selector, noLocal, spec.selector);
+      if (spec.durable !== undefined) void this.#saveDef(q);
+    } else if (q.options.maxLength !== maxLength) {
+      // The subscriber's latest limit holds (an MQTT session that reconnects with another configuration).
+      q.options.maxLength = maxLength;
+      q.trim();
       if (spec.durable !== undefined) void this.#saveDef(q);
     }
     return q;
@@ -729,7 +766,7 @@ export class Core implements BrokerApi, QueueOwner {
 
   #createQueue(
     name: string,
-    opts: { durable: boolean; maxRedeliveries?: number; autoDelete: boolean },
+    opts: { durable: boolean; maxRedeliveries?: number; maxLength?: number; autoDelete: boolean },
   ): Queue {
     const existing = this.#queues.get(name);
     if (existing) return existing;
@@ -758,6 +795,7 @@ export class Core implements BrokerApi, QueueOwner {
       kind: "queue",
       durable: true,
       maxRedeliveries: q.options.maxRedeliveries,
+      maxLength: q.options.maxLength,
       bind: q.boundTo
         ? { pattern: q.boundTo, selector: qs.selectorText, noLocalOrigin: qs.noLocalOrigin }
         : undefined,

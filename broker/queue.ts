@@ -44,6 +44,11 @@ export interface QueueOptions {
   maxRedeliveries?: number;
   /** Delete the queue when its last consumer leaves (non-durable subscription queues). */
   autoDelete: boolean;
+  /**
+   * Most pending entries (in-flight ones do not count); one more dead-letters the oldest of the lowest
+   * priority with reason "max_length". Unbounded when undefined.
+   */
+  maxLength?: number;
 }
 
 /** A consumer attached to a queue; the {@linkcode Subscription} handle protocols hold. */
@@ -183,6 +188,24 @@ export class Queue {
     this.#levels[e.message.priority].push(e);
     this.#pending++;
     if (this.#pending > 1 && this.#consumers.length !== 0) this.drain();
+    if (this.options.maxLength !== undefined && this.#pending > this.options.maxLength) this.trim();
+  }
+
+  /**
+   * Dead-letters pending entries over `options.maxLength` ("max_length"). A full queue keeps the newest and
+   * the most urgent: the oldest entries of the lowest priority go first.
+   */
+  trim(): void {
+    const max = this.options.maxLength;
+    if (max === undefined) return;
+    for (const level of this.#levels) {
+      while (this.#pending > max) {
+        const e = level.shift();
+        if (e === undefined) break;
+        this.#pending--;
+        this.#deadLetter(e, "max_length");
+      }
+    }
   }
 
   addConsumer(c: Consumer): void {

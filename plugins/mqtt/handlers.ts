@@ -336,6 +336,7 @@ export class Handlers {
         ? `$mqtt.share.${encodeURIComponent(group)}.${encodeURIComponent(filter)}`
         : undefined,
       durable: c.persistent && !group ? MqttServer.queueName(c.clientId, record.filter) : undefined,
+      maxLength: c.server.options.maxQueuedMessages || undefined,
     };
     const existing = c.subs.get(record.filter);
     if (existing) {

@@ -33,6 +33,7 @@ export interface MqttOptions {
   maxSessionExpiry: number;
   maxRetained: number;
   maxQueuedQos0Bytes: number;
+  maxQueuedMessages: number;
   sysIntervalMs: number;
 }
 

@@ -259,3 +259,55 @@ Deno.test("publish rejects an invalid destination and an oversized message with 
   assert.equal(b.destinations().length, 0, "nothing created by a failed publish");
   await b.stop();
 });
+
+Deno.test("maxLength: one more pending message dead-letters the oldest of the lowest priority", async () => {
+  const b = await broker();
+  const dead: string[] = [];
+  b.hooks.on(
+    "test",
+    "deadLetter",
+    (e) => dead.push(`${new TextDecoder().decode(e.message.body)}:${e.reason}`),
+  );
+  await b.createQueue("bounded", { maxLength: 3 });
+  for (const [body, priority] of [["a", 4], ["b", 9], ["c", 4], ["d", 1], ["e", 4], ["f", 4]] as const) {
+    await b.publish({ kind: "queue", destination: "bounded", body, priority });
+  }
+  // d is the only low-priority one, then a and c are the oldest of priority 4.
+  assert.deepEqual(dead, ["d:max_length", "a:max_length", "c:max_length"]);
+  assert.equal(b.queue("bounded")!.pending, 3);
+  const info = () => b.destinations().find((d) => d.name === "bounded")!;
+  assert.equal(info().maxLength, 3);
+  // In flight does not count: a consumer holding messages leaves room for new ones.
+  const got = new Collector<string>();
+  await b.subscribe({ kind: "queue", destination: "bounded", prefetch: 3 }, (d) => got.push(text(d)));
+  assert.deepEqual(await got.atLeast(3), ["b", "e", "f"]);
+  for (const body of ["g", "h", "i"]) await b.publish({ kind: "queue", destination: "bounded", body });
+  assert.equal(b.queue("bounded")!.pending, 3);
+  assert.equal(dead.length, 3);
+  // Changed and cleared through updateQueue (a lower limit applies at once); a bad value is refused.
+  await b.updateQueue("bounded", { maxLength: 1 });
+  assert.deepEqual(dead.slice(3), ["g:max_length", "h:max_length"]);
+  await b.publish({ kind: "queue", destination: "bounded", body: "j" });
+  assert.deepEqual(dead.slice(5), ["i:max_length"]);
+  await b.updateQueue("bounded", { maxLength: null });
+  assert.equal(info().maxLength, undefined);
+  await assert.rejects(b.updateQueue("bounded", { maxLength: 0 }), /must be an integer >= 1/);
+  await b.stop();
+});
+
+Deno.test("maxLength on a durable topic subscription bounds what it keeps while its consumer is away", async () => {
+  const b = await broker();
+  const sub = await b.subscribe(
+    { kind: "topic", destination: "feed.>", durable: "slow", maxLength: 2 },
+    () => {},
+  );
+  await sub.cancel();
+  for (let i = 0; i < 5; i++) await b.publish({ destination: "feed.x", body: String(i) });
+  const again = new Collector<string>();
+  await b.subscribe({ kind: "topic", destination: "feed.>", durable: "slow", maxLength: 2 }, (d, s) => {
+    again.push(text(d));
+    s.ack([d.tag]);
+  });
+  assert.deepEqual(await again.atLeast(2), ["3", "4"]);
+  await b.stop();
+});

@@ -63,6 +63,7 @@ function view(d: DestinationInfo, all: readonly DestinationInfo[], producers: nu
     durable: d.durable,
     boundTo,
     maxRedeliveries: d.maxRedeliveries,
+    maxLength: d.maxLength,
   };
 }
 
@@ -109,8 +110,12 @@ const NewDestination = z.object({
   kind: Kind,
   durable: z.boolean().default(true),
   maxRedeliveries: z.number().int().min(0).optional(),
+  maxLength: z.number().int().min(1).optional(),
 }).openapi("NewDestination");
-const Limits = z.object({ maxRedeliveries: z.number().int().min(0).nullable().optional() }).strict();
+const Limits = z.object({
+  maxRedeliveries: z.number().int().min(0).nullable().optional(),
+  maxLength: z.number().int().min(1).nullable().optional(),
+}).strict();
 const Browse = z.object({
   selector: z.string().max(4096).optional(),
   offset: z.coerce.number().int().min(0).default(0),
@@ -167,7 +172,11 @@ export function destinationRoutes(app: Routes, ac: AdminContext): void {
         if (find(broker, "queue", b.name)) {
           throw new BrokerError("conflict", `Cannot create queue "${b.name}": it exists`);
         }
-        await broker.createQueue(b.name, { durable: b.durable, maxRedeliveries: b.maxRedeliveries });
+        await broker.createQueue(b.name, {
+          durable: b.durable,
+          maxRedeliveries: b.maxRedeliveries,
+          maxLength: b.maxLength,
+        });
       } catch (e) {
         return errorProblem(e);
       }

@@ -36,6 +36,7 @@ export const Destination = z.object({
   durable: z.boolean(),
   boundTo: z.array(z.string()),
   maxRedeliveries: z.number().optional(),
+  maxLength: z.number().optional(),
 }).openapi("Destination");
 
 export const BrowsedMessage = z.object({

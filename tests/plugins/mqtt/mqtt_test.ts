@@ -101,6 +101,34 @@ Deno.test("mqtt: a persistent session keeps QoS 1/2 messages across reconnect an
   }
 });
 
+Deno.test("mqtt: maxQueuedMessages bounds an offline session's queue; the oldest go to the DLQ", async () => {
+  const mqttOpts = { ...opts.plugins[0].options, maxQueuedMessages: 3 };
+  const tb = await startBroker({
+    plugins: [{ use: "sqlite-store" }, { use: "dlq" }, { use: "mqtt", options: mqttOpts }],
+  });
+  try {
+    let sub = await connect(tb, { clientId: "away", clean: false });
+    await sub.subscribeAsync("q/#", { qos: 1 });
+    await end(sub);
+    const pub = await connect(tb);
+    for (let i = 1; i <= 6; i++) await pub.publishAsync("q/x", `m${i}`, { qos: 1 });
+    await end(pub);
+    const got = new Collector<string>();
+    sub = mqtt.connect(`mqtt://127.0.0.1:${tb.ports["mqtt:tcp"]}`, {
+      clientId: "away",
+      clean: false,
+      reconnectPeriod: 0,
+    });
+    sub.on("message", (_t, p) => got.push(text(p)));
+    assert.deepEqual(await got.atLeast(3), ["m4", "m5", "m6"]);
+    const dlq = tb.broker.destinations().find((d) => d.kind === "queue" && d.name.startsWith("DLQ."));
+    assert.equal(dlq?.pending, 3, "the three oldest were dead-lettered, not lost");
+    await end(sub);
+  } finally {
+    await tb.stop();
+  }
+});
+
 Deno.test("mqtt: the will is published when a client vanishes, not after a clean DISCONNECT", async () => {
   const tb = await startBroker(opts);
   try {
