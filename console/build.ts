@@ -48,14 +48,20 @@ async function* files(url: URL): AsyncGenerator<URL> {
   const entries = [];
   for await (const e of Deno.readDir(url)) entries.push(e);
   entries.sort((a, b) => a.name < b.name ? -1 : 1);
-  for (const e of entries) yield* files(new URL(e.name + (e.isDirectory ? "/" : ""), url));
+  // Names resolve inside the directory only when its URL ends with a slash.
+  const dir = url.href.endsWith("/") ? url : new URL(`${url.href}/`);
+  for (const e of entries) yield* files(new URL(e.name, dir));
 }
 
-async function sourceHash(): Promise<string> {
+/** A hash of every file under `sources` (paths relative to `base`): names and contents. */
+export async function sourceHash(
+  base: URL = consoleDir,
+  sources: readonly string[] = SOURCES,
+): Promise<string> {
   const parts: Uint8Array[] = [];
   const enc = new TextEncoder();
-  for (const s of SOURCES) {
-    for await (const f of files(new URL(s, consoleDir))) {
+  for (const s of sources) {
+    for await (const f of files(new URL(s, base))) {
       parts.push(enc.encode(f.pathname), await Deno.readFile(f));
     }
   }
