@@ -1,5 +1,5 @@
 /**
- * Creates a destination. Values are checked as you submit (a name, a whole number of redeliveries);
+ * Creates a destination. Values are checked as you submit (a name, whole numbers for the queue limits);
  * what the API refuses (a bad name, one that exists) is shown at the field it concerns.
  *
  * @module
@@ -13,7 +13,7 @@ import { useT } from "../lib/i18n.ts";
 import { describeError, errorField } from "../lib/problem.ts";
 import { type Destination, type DestinationKind, destinationPath } from "../lib/types.ts";
 
-type Errors = Partial<Record<"name" | "maxRedeliveries" | "form", string>>;
+type Errors = Partial<Record<"name" | "maxRedeliveries" | "maxLength" | "form", string>>;
 
 export default function CreateDestinationForm({ kind: initialKind }: { kind: DestinationKind }) {
   const t = useT();
@@ -28,6 +28,8 @@ export default function CreateDestinationForm({ kind: initialKind }: { kind: Des
     if (!name) e.name = t("create.nameRequired");
     const max = String(form.get("maxRedeliveries") ?? "").trim();
     if (max && !/^\d+$/.test(max)) e.maxRedeliveries = t("create.maxRedeliveriesInvalid");
+    const length = String(form.get("maxLength") ?? "").trim();
+    if (length && !/^[1-9]\d*$/.test(length)) e.maxLength = t("create.maxLengthInvalid");
     return e;
   }
 
@@ -42,6 +44,7 @@ export default function CreateDestinationForm({ kind: initialKind }: { kind: Des
       return;
     }
     const max = String(form.get("maxRedeliveries") ?? "").trim();
+    const length = String(form.get("maxLength") ?? "").trim();
     setBusy(true);
     try {
       const d = await api<Destination>("/destinations", {
@@ -51,11 +54,12 @@ export default function CreateDestinationForm({ kind: initialKind }: { kind: Des
           kind,
           durable: form.get("durable") === "on",
           ...(kind === "queue" && max ? { maxRedeliveries: Number(max) } : {}),
+          ...(kind === "queue" && length ? { maxLength: Number(length) } : {}),
         },
       });
       location.assign(destinationPath(d.kind, d.name));
     } catch (err) {
-      const field = errorField(err, ["name", "maxRedeliveries"], {
+      const field = errorField(err, ["name", "maxRedeliveries", "maxLength"], {
         invalid_destination: "name",
         conflict: "name",
       });
@@ -102,6 +106,20 @@ export default function CreateDestinationForm({ kind: initialKind }: { kind: Des
           <input
             {...fieldAria("create-maxRedeliveries", t("create.maxRedeliveriesHint"), errors.maxRedeliveries)}
             name="maxRedeliveries"
+            inputMode="numeric"
+          />
+        </Field>
+      )}
+      {kind === "queue" && (
+        <Field
+          id="create-maxLength"
+          label={t("create.maxLength")}
+          hint={t("create.maxLengthHint")}
+          error={errors.maxLength}
+        >
+          <input
+            {...fieldAria("create-maxLength", t("create.maxLengthHint"), errors.maxLength)}
+            name="maxLength"
             inputMode="numeric"
           />
         </Field>

@@ -35,7 +35,14 @@ export default function DestinationStats({ initial }: { initial: Destination }) 
   const d = dest.value;
   return (
     <dl class="cards">
-      <StatCard label={t("destinations.pending")} value={formatNumber(d.pending)} testId="dest-pending" />
+      <StatCard
+        label={t("destinations.pending")}
+        value={formatNumber(d.pending)}
+        hint={d.maxLength != null
+          ? t("destinations.maxLengthValue", { n: formatNumber(d.maxLength) })
+          : undefined}
+        testId="dest-pending"
+      />
       <StatCard label={t("destinations.inflight")} value={formatNumber(d.inflight)} />
       <StatCard label={t("destinations.consumers")} value={formatNumber(d.consumers)} />
       <StatCard label={t("destinations.producers")} value={formatNumber(d.producers)} />

@@ -57,6 +57,7 @@ export interface Destination {
   durable: boolean;
   boundTo: string[];
   maxRedeliveries?: number;
+  maxLength?: number;
 }
 
 export interface BrowsedMessage {

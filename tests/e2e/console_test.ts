@@ -114,6 +114,10 @@ Deno.test(
       await page.getByRole("button", { name: "Create" }).click();
       await page.getByText("Enter a whole number, 0 or more.").waitFor();
       await page.getByLabel("Maximum redeliveries").fill("3");
+      await page.getByLabel("Maximum length").fill("0");
+      await page.getByRole("button", { name: "Create" }).click();
+      await page.getByText("Enter a whole number, 1 or more.").waitFor();
+      await page.getByLabel("Maximum length").fill("100");
       await page.getByRole("button", { name: "Create" }).click();
       const nameError = page.locator("#create-name-error");
       await nameError.waitFor();
@@ -127,6 +131,8 @@ Deno.test(
       await page.waitForSelector("html[data-hydrated]");
       assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "e2e.orders");
       await page.getByText("No pending messages.").waitFor();
+      await page.getByText("At most 100; the oldest beyond go to the dead-letter queue").waitFor();
+      assert.equal(cb.tb.broker.destinations().find((d) => d.name === "e2e.orders")?.maxLength, 100);
 
       // Send: bad properties and priority first, then a good message.
       await page.getByLabel("Body").fill("hello from the console");
