@@ -14,6 +14,7 @@ import {
   listenTcp,
   listenTls,
   loadTls,
+  type TcpIo,
   type TlsPeer,
   type TlsSettings,
 } from "../../mod.ts";
@@ -34,6 +35,7 @@ import {
 interface Options {
   port: number;
   hostname: string;
+  io: TcpIo;
   tls?: TlsSettings & { port: number };
   defaultKind: DestinationKind;
   autoCreate: boolean;
@@ -265,6 +267,7 @@ export default definePlugin<Options>({
       protocol: "amqp",
       port: o.port,
       hostname: o.hostname,
+      io: o.io,
       connections: count(false),
       onConnection: (t) => {
         const conn = connection();

@@ -51,11 +51,13 @@ export function negotiate(acceptVersion: string | undefined): string | undefined
   return SUPPORTED_VERSIONS.find((v) => offered.includes(v));
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** Parses frames from a byte stream. `version` selects header escaping (set after CONNECT). */
 export class FrameParser {
   version = "1.0";
   readonly #limits: FrameLimits;
-  #buf = new Uint8Array(8192);
+  #buf = EMPTY;
   #start = 0;
   #end = 0;
 
@@ -70,6 +72,11 @@ export class FrameParser {
       const f = this.#next();
       if (f === undefined) break;
       if (f !== null && !onFrame(f)) return;
+    }
+    // An idle connection keeps no buffer: the next bytes get one of their own size.
+    if (this.#start === this.#end) {
+      this.#buf = EMPTY;
+      this.#start = this.#end = 0;
     }
   }
 
@@ -175,9 +182,12 @@ export class FrameParser {
   // Bytes before #start were handed out as body views: they are never written again. A drained
   // buffer is replaced, not reused, and growth copies the live part into a new buffer.
   #append(bytes: Uint8Array): void {
-    if (this.#start > 0 && this.#start === this.#end) {
-      this.#buf = new Uint8Array(Math.max(8192, bytes.byteLength));
-      this.#start = this.#end = 0;
+    if (this.#start === this.#end) {
+      // The caller's view is only valid during the call, and bodies are views of this buffer: a copy.
+      this.#buf = bytes.slice();
+      this.#start = 0;
+      this.#end = bytes.byteLength;
+      return;
     }
     if (this.#end + bytes.byteLength > this.#buf.byteLength) {
       const live = this.#end - this.#start;

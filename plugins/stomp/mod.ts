@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { definePlugin, loadTls, serveProtocol, type TlsSettings } from "../../mod.ts";
+import { definePlugin, loadTls, serveProtocol, type TcpIo, type TlsSettings } from "../../mod.ts";
 import { StompConnection, type StompOptions } from "./connection.ts";
 
 interface Options extends StompOptions {
@@ -11,6 +11,7 @@ interface Options extends StompOptions {
   wsPort: number;
   wsPath: string;
   hostname: string;
+  io: TcpIo;
   tls?: TlsSettings & { port: number; wsPort: number };
 }
 
@@ -28,6 +29,7 @@ export default definePlugin<Options>({
       protocol: "stomp",
       port: o.port,
       hostname: o.hostname,
+      io: o.io,
       wsPort: o.wsPort,
       wsPath: o.wsPath,
       subprotocols: ["v12.stomp", "v11.stomp", "v10.stomp"],

@@ -60,7 +60,8 @@ async function persistentQueue(port: number, n: number, window: number): Promise
   const consumer = await stomp(port, (cmd, headers) => {
     if (cmd !== "MESSAGE") return;
     const ack = /\nack:([^\n]*)/.exec("\n" + headers)![1];
-    void consumer.write(`ACK\nid:${ack.replace(/\\c/g, ":")}\n\n\0`);
+    // Not awaited, so an ACK may still be on its way when the run closes the connection.
+    consumer.write(`ACK\nid:${ack.replace(/\\c/g, ":")}\n\n\0`).catch(() => {});
     if (++consumed === n) done();
   });
   await consumer.write(
