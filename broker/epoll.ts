@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { Coalescer, type Transport } from "./transport.ts";
+import { Coalescer, Held, type Transport } from "./transport.ts";
 
 const EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLRDHUP = 0x2000;
 const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
@@ -89,6 +89,10 @@ class Poller {
   readonly #ctlEvent = new Uint8Array(EVENT_SIZE);
   readonly #ctlView = new DataView(this.#ctlEvent.buffer);
   #running = false;
+  /** What writes that went out whole wait for: the end of the batch, or the event loop's next turn. */
+  #heldWrites: { held: Held; release: () => void } | undefined;
+  /** In the blocking wait, which may last until the next socket event: no write may wait for it. */
+  #parked = false;
 
   constructor() {
     const c = lib();
@@ -117,6 +121,26 @@ class Poller {
     }
   }
 
+  /**
+   * What the next write of a socket whose write went out whole waits for: the next socket of the batch, or
+   * the event loop's next turn before parking. The messages made meanwhile leave in one write, as they do
+   * behind an async write on Deno.listen. Nothing while parked: nothing would release it soon.
+   */
+  afterWrite(): Held | void {
+    if (!this.#running || this.#parked) return;
+    if (!this.#heldWrites) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.#heldWrites = { held: new Held(promise), release: resolve };
+    }
+    return this.#heldWrites.held;
+  }
+
+  #releaseWrites(): void {
+    const held = this.#heldWrites;
+    this.#heldWrites = undefined;
+    held?.release();
+  }
+
   change(fd: number, events: number): void {
     this.#ctl(EPOLL_CTL_MOD, fd, events);
   }
@@ -132,6 +156,8 @@ class Poller {
   async #run(): Promise<void> {
     const c = libc!;
     let polled = 0;
+    /** A batch was handled since the last wait: its work may still run on in microtasks. */
+    let handled = false;
     while (this.#watched.size > 0) {
       // Under load there is usually more ready by the time a batch is done: take it here, without the
       // hop to a runtime thread and back that the blocking wait costs. Every few batches the blocking
@@ -142,11 +168,21 @@ class Poller {
         throw new Error(`epoll_wait failed (errno ${errno()})`);
       }
       if (n > 0) polled++;
-      else {
+      else if (handled || this.#heldWrites) {
+        // Before parking, one turn of the event loop: what the last batch started may go on in microtasks
+        // (a protocol that awaits per frame), and its writes are held meanwhile, to leave together.
         polled = 0;
+        handled = false;
+        n = await c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, 0);
+        this.#releaseWrites();
+        if (n < 0) continue;
+      } else {
+        polled = 0;
+        this.#parked = true;
         n = await c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, -1);
+        this.#parked = false;
         // The blocking wait ran on another thread, whose errno is out of reach: the poll that opens the next
-        // round tells a lasting failure from an interruption.
+        // iteration tells a lasting failure from an interruption.
         if (n < 0) continue;
       }
       for (let i = 0; i < n; i++) {
@@ -168,8 +204,12 @@ class Poller {
         // What that read produced leaves (coalesced writes are microtasks) before the next socket is read:
         // a batch of many busy sockets would otherwise hold all their messages at once.
         await undefined;
+        this.#releaseWrites();
       }
+      if (n > 0) handled = true;
+      this.#releaseWrites();
     }
+    this.#releaseWrites();
     this.#running = false;
   }
 }
@@ -253,9 +293,9 @@ export class EpollTransport extends Coalescer implements Transport, Watched {
     return this.#unsent?.length ?? 0;
   }
 
-  protected send(data: Uint8Array): Promise<void> | void {
+  protected send(data: Uint8Array): Promise<void> | Held | void {
     const n = libc!.write(this.#fd, data, data.length);
-    if (n === data.length) return;
+    if (n === data.length) return thePoller().afterWrite();
     if (n < 0 && errno() !== EAGAIN && errno() !== EINTR) throw new Error(`write failed (errno ${errno()})`);
     this.#unsent = n > 0 ? data.subarray(n) : data;
     this.#want(this.#interest | EPOLLOUT);

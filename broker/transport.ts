@@ -35,12 +35,19 @@ const FIRST_READ_SIZE = 128;
 const textEncoder = new TextEncoder();
 const END_TIMEOUT_MS = 2000;
 
+/** What a send returns when its bytes are out but the next send should wait for `until`. */
+export class Held {
+  constructor(readonly until: Promise<void>) {}
+}
+
 /** Write coalescing and flow control every transport shares; subclasses move the bytes. */
 export abstract class Coalescer {
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #scheduled = false;
   #inFlight = 0;
+  /** A send went out whole but asked the next one to wait (see {@linkcode Held}). */
+  #held = false;
   #drainWaiters: (() => void)[] | undefined;
   protected readonly lowWater: number;
   #ending = false;
@@ -58,14 +65,18 @@ export abstract class Coalescer {
     return 0;
   }
 
-  protected abstract send(data: Uint8Array): Promise<void> | void;
+  /**
+   * Moves `data` to the OS. A promise: bytes still on their way, counted as buffered until it settles. A
+   * {@linkcode Held}: all out, but the next send waits for it.
+   */
+  protected abstract send(data: Uint8Array): Promise<void> | Held | void;
   protected abstract shut(): void;
 
   write(chunk: Uint8Array): void {
     if (this.closed) return;
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
-    if (!this.#scheduled && this.#inFlight === 0) {
+    if (!this.#scheduled && this.#inFlight === 0 && !this.#held) {
       this.#scheduled = true;
       queueMicrotask(this.#flush);
     }
@@ -78,14 +89,22 @@ export abstract class Coalescer {
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#inFlight = data.length;
-    let r: Promise<void> | void;
+    let r: Promise<void> | Held | void;
     try {
       r = this.send(data);
     } catch {
       this.close();
       return;
     }
-    if (r instanceof Promise) {
+    if (r instanceof Held) {
+      this.#inFlight = 0;
+      this.#held = true;
+      r.until.then(() => {
+        this.#held = false;
+        if (this.#pending.length !== 0) this.#flush();
+        else this.#afterWrite();
+      });
+    } else if (r instanceof Promise) {
       r.then(() => {
         this.#inFlight = 0;
         if (this.#pending.length !== 0) this.#flush();
@@ -123,7 +142,7 @@ export abstract class Coalescer {
   end(): void {
     if (this.closed || this.#ending) return;
     this.#ending = true;
-    if (this.#pending.length === 0 && this.#inFlight === 0 && !this.#scheduled) {
+    if (this.#pending.length === 0 && this.#inFlight === 0 && !this.#held && !this.#scheduled) {
       this.close();
       return;
     }
