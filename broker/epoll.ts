@@ -89,7 +89,7 @@ class Poller {
   readonly #ctlEvent = new Uint8Array(EVENT_SIZE);
   readonly #ctlView = new DataView(this.#ctlEvent.buffer);
   #running = false;
-  /** What writes that went out whole wait for: the end of the batch, or the event loop's next turn. */
+  /** What writes that went out whole wait for: the next socket of the batch, or the event loop's next turn. */
   #heldWrites: { held: Held; release: () => void } | undefined;
   /** In the blocking wait, which may last until the next socket event: no write may wait for it. */
   #parked = false;
