@@ -45,6 +45,29 @@ async function readAll(conn: Deno.Conn, size = Infinity): Promise<Uint8Array> {
 const pattern = (size: number) => new Uint8Array(size).map((_, i) => (i * 31 + (i >> 10)) & 0xff);
 
 for (const io of ["deno", "epoll"] as const) {
+  Deno.test(`transport (${io}): writes made across many microtasks and later turns all arrive, in order`, async () => {
+    const l = listen(io, (t) => {
+      t.start(() => {
+        // As a protocol that awaits per frame: each write in a later microtask, some after a timer.
+        void (async () => {
+          for (let i = 0; i < 3000; i++) {
+            await Promise.resolve();
+            if (i % 1000 === 999) await new Promise((r) => setTimeout(r, 1));
+            t.write(new Uint8Array([i & 0xff, i >> 8]));
+          }
+          t.end();
+        })();
+      }, () => {});
+    });
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: l.port });
+    await writeAll(conn, new Uint8Array([1]));
+    const got = await readAll(conn);
+    conn.close();
+    await l.close();
+    assert.equal(got.length, 6000);
+    for (let i = 0; i < 3000; i++) assert.equal(got[2 * i] | (got[2 * i + 1] << 8), i, `message ${i}`);
+  });
+
   Deno.test(`transport (${io}): echoes a large stream in order while both sides write`, async () => {
     const closed = Promise.withResolvers<void>();
     let remote = "";
