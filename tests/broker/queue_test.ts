@@ -6,6 +6,16 @@ async function broker(limits = {}): Promise<Broker> {
   return await createBroker({ plugins: [], limits }, { printLogs: false });
 }
 const text = (d: Delivery) => new TextDecoder().decode(d.message.body);
+/** "body:reason" of every message the broker dead-letters from now on. */
+function deadLetters(b: Broker): string[] {
+  const dead: string[] = [];
+  b.hooks.on(
+    "test",
+    "deadLetter",
+    (e) => dead.push(`${new TextDecoder().decode(e.message.body)}:${e.reason}`),
+  );
+  return dead;
+}
 
 Deno.test("queue delivers higher priority first, FIFO within a priority", async () => {
   const b = await broker();
@@ -64,12 +74,7 @@ Deno.test("queue redelivers unacked messages with a redelivery count when their 
 
 Deno.test("nack with requeue redelivers; nack without requeue dead-letters with reason rejected", async () => {
   const b = await broker();
-  const dead: string[] = [];
-  b.hooks.on(
-    "test",
-    "deadLetter",
-    (e) => dead.push(`${new TextDecoder().decode(e.message.body)}:${e.reason}`),
-  );
+  const dead = deadLetters(b);
   await b.publish({ kind: "queue", destination: "n", body: "a" });
   await b.publish({ kind: "queue", destination: "n", body: "b" });
   const got = new Collector<Delivery>();
@@ -262,12 +267,7 @@ Deno.test("publish rejects an invalid destination and an oversized message with 
 
 Deno.test("maxLength: one more pending message dead-letters the oldest of the lowest priority", async () => {
   const b = await broker();
-  const dead: string[] = [];
-  b.hooks.on(
-    "test",
-    "deadLetter",
-    (e) => dead.push(`${new TextDecoder().decode(e.message.body)}:${e.reason}`),
-  );
+  const dead = deadLetters(b);
   await b.createQueue("bounded", { maxLength: 3 });
   for (const [body, priority] of [["a", 4], ["b", 9], ["c", 4], ["d", 1], ["e", 4], ["f", 4]] as const) {
     await b.publish({ kind: "queue", destination: "bounded", body, priority });
