@@ -62,16 +62,21 @@ export const DEFAULT_LIMITS: BrokerLimits = Object.freeze({
   maxSessions: 100_000,
 });
 
-/** A queue length limit as given (none for null or undefined), or throws invalid_argument. */
-function checkMaxLength(name: string, max: number | null | undefined): number | undefined {
-  if (max === null || max === undefined) return undefined;
-  if (!(Number.isInteger(max) && max >= 1)) {
+/** A queue limit as given (none for null or undefined), or throws invalid_argument. */
+function queueLimit(
+  name: string,
+  limit: "maxLength" | "maxRedeliveries",
+  value: number | null | undefined,
+): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const min = limit === "maxLength" ? 1 : 0;
+  if (!(Number.isInteger(value) && value >= min)) {
     throw new BrokerError(
       "invalid_argument",
-      `Cannot set maxLength of "${name}" to ${max}: must be an integer >= 1`,
+      `Cannot set ${limit} of "${name}" to ${value}: must be an integer >= ${min}`,
     );
   }
-  return max;
+  return value;
 }
 
 const throwIfReject = (r: void | Reject): void => {
@@ -416,7 +421,7 @@ export class Core implements BrokerApi, QueueOwner {
   ): Promise<void> {
     validateName(name, this.#addressLimits);
     if (this.#queues.has(name)) return;
-    const maxLength = checkMaxLength(name, opts.maxLength);
+    const maxLength = queueLimit(name, "maxLength", opts.maxLength);
     const q = this.#createQueue(name, {
       durable: opts.durable ?? true,
       maxRedeliveries: opts.maxRedeliveries,
@@ -636,17 +641,10 @@ export class Core implements BrokerApi, QueueOwner {
     const q = this.#queues.get(name);
     if (!q) throw new BrokerError("not_found", `Cannot update queue "${name}": it does not exist`);
     if (limits.maxRedeliveries !== undefined) {
-      const max = limits.maxRedeliveries;
-      if (max !== null && !(Number.isInteger(max) && max >= 0)) {
-        throw new BrokerError(
-          "invalid_argument",
-          `Cannot set maxRedeliveries of "${name}" to ${max}: must be an integer >= 0`,
-        );
-      }
-      q.options.maxRedeliveries = max ?? undefined;
+      q.options.maxRedeliveries = queueLimit(name, "maxRedeliveries", limits.maxRedeliveries);
     }
     if (limits.maxLength !== undefined) {
-      q.options.maxLength = checkMaxLength(name, limits.maxLength);
+      q.options.maxLength = queueLimit(name, "maxLength", limits.maxLength);
       q.trim();
     }
     await this.#saveDef(q);
@@ -705,7 +703,7 @@ export class Core implements BrokerApi, QueueOwner {
   #topicQueue(s: CoreSession, spec: SubscriptionSpec, selector: Selector | undefined): Queue {
     const noLocal = spec.noLocal ? s.id : undefined;
     const name = spec.durable ?? spec.shared;
-    const maxLength = checkMaxLength(spec.destination, spec.maxLength);
+    const maxLength = queueLimit(spec.destination, "maxLength", spec.maxLength);
     if (name === undefined) {
       const q = this.#createQueue(`$tmp.${s.id}.${++this.#sessionSeq}`, {
         durable: false,

@@ -207,7 +207,6 @@ class Poller {
         this.#releaseWrites();
       }
       if (n > 0) handled = true;
-      this.#releaseWrites();
     }
     this.#releaseWrites();
     this.#running = false;

@@ -99,21 +99,17 @@ export abstract class Coalescer {
     if (r instanceof Held) {
       this.#inFlight = 0;
       this.#held = true;
-      r.until.then(() => {
-        this.#held = false;
-        if (this.#pending.length !== 0) this.#flush();
-        else this.#afterWrite();
-      });
-    } else if (r instanceof Promise) {
-      r.then(() => {
-        this.#inFlight = 0;
-        if (this.#pending.length !== 0) this.#flush();
-        else this.#afterWrite();
-      }, () => this.close());
-    } else {
-      this.#inFlight = 0;
-      this.#afterWrite();
-    }
+      r.until.then(this.#sent);
+    } else if (r instanceof Promise) r.then(this.#sent, () => this.close());
+    else this.#sent();
+  };
+
+  /** The last send is over: what was written meanwhile goes next, or the transport is idle. */
+  #sent = (): void => {
+    this.#inFlight = 0;
+    this.#held = false;
+    if (this.#pending.length !== 0) this.#flush();
+    else this.#afterWrite();
   };
 
   #afterWrite(): void {

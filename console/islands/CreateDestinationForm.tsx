@@ -13,6 +13,9 @@ import { useT } from "../lib/i18n.ts";
 import { describeError, errorField } from "../lib/problem.ts";
 import { type Destination, type DestinationKind, destinationPath } from "../lib/types.ts";
 
+/** A form field's value, trimmed ("" when absent). */
+const text = (form: FormData, name: string): string => String(form.get(name) ?? "").trim();
+
 type Errors = Partial<Record<"name" | "maxRedeliveries" | "maxLength" | "form", string>>;
 
 export default function CreateDestinationForm({ kind: initialKind }: { kind: DestinationKind }) {
@@ -23,12 +26,12 @@ export default function CreateDestinationForm({ kind: initialKind }: { kind: Des
 
   function validate(form: FormData): Errors {
     const e: Errors = {};
-    const name = String(form.get("name") ?? "").trim();
+    const name = text(form, "name");
     // What makes a name valid is the broker's to say; the API's answer is shown at this field.
     if (!name) e.name = t("create.nameRequired");
-    const max = String(form.get("maxRedeliveries") ?? "").trim();
+    const max = text(form, "maxRedeliveries");
     if (max && !/^\d+$/.test(max)) e.maxRedeliveries = t("create.maxRedeliveriesInvalid");
-    const length = String(form.get("maxLength") ?? "").trim();
+    const length = text(form, "maxLength");
     if (length && !/^[1-9]\d*$/.test(length)) e.maxLength = t("create.maxLengthInvalid");
     return e;
   }
@@ -43,14 +46,14 @@ export default function CreateDestinationForm({ kind: initialKind }: { kind: Des
       formEl.querySelector<HTMLElement>(`#create-${Object.keys(found)[0]}`)?.focus();
       return;
     }
-    const max = String(form.get("maxRedeliveries") ?? "").trim();
-    const length = String(form.get("maxLength") ?? "").trim();
+    const max = text(form, "maxRedeliveries");
+    const length = text(form, "maxLength");
     setBusy(true);
     try {
       const d = await api<Destination>("/destinations", {
         method: "POST",
         body: {
-          name: String(form.get("name")).trim(),
+          name: text(form, "name"),
           kind,
           durable: form.get("durable") === "on",
           ...(kind === "queue" && max ? { maxRedeliveries: Number(max) } : {}),
@@ -96,38 +99,24 @@ export default function CreateDestinationForm({ kind: initialKind }: { kind: Des
       <Field id="create-durable" label={t("create.durable")} inline>
         <input id="create-durable" type="checkbox" name="durable" defaultChecked />
       </Field>
-      {kind === "queue" && (
-        <Field
-          id="create-maxRedeliveries"
-          label={t("create.maxRedeliveries")}
-          hint={t("create.maxRedeliveriesHint")}
-          error={errors.maxRedeliveries}
-        >
-          <input
-            {...fieldAria("create-maxRedeliveries", t("create.maxRedeliveriesHint"), errors.maxRedeliveries)}
-            name="maxRedeliveries"
-            inputMode="numeric"
-          />
-        </Field>
-      )}
-      {kind === "queue" && (
-        <Field
-          id="create-maxLength"
-          label={t("create.maxLength")}
-          hint={t("create.maxLengthHint")}
-          error={errors.maxLength}
-        >
-          <input
-            {...fieldAria("create-maxLength", t("create.maxLengthHint"), errors.maxLength)}
-            name="maxLength"
-            inputMode="numeric"
-          />
-        </Field>
-      )}
+      {kind === "queue" && <LimitField name="maxRedeliveries" error={errors.maxRedeliveries} />}
+      {kind === "queue" && <LimitField name="maxLength" error={errors.maxLength} />}
       <div class="actions">
         <a class="btn btn-ghost" href="/destinations">{t("common.cancel")}</a>
         <button type="submit" class="btn btn-primary" disabled={busy}>{t("create.submit")}</button>
       </div>
     </form>
+  );
+}
+
+/** An optional whole-number queue limit, with its label and hint from the catalog. */
+function LimitField({ name, error }: { name: "maxRedeliveries" | "maxLength"; error?: string }) {
+  const t = useT();
+  const id = `create-${name}`;
+  const hint = t(`create.${name}Hint`);
+  return (
+    <Field id={id} label={t(`create.${name}`)} hint={hint} error={error}>
+      <input {...fieldAria(id, hint, error)} name={name} inputMode="numeric" />
+    </Field>
   );
 }

@@ -212,7 +212,7 @@ export default definePlugin<Options>({
      * What rhea may read of a connection's input: everything before the first frame over maxFrameSize, which
      * closes the connection with amqp:connection:framing-error instead of being buffered.
      */
-    const admitFrames = (conn: () => Ctx) => {
+    const admitFrames = (c: Ctx) => {
       const check = frameGuard(o.maxFrameSize);
       let refused = false;
       return (bytes: Uint8Array): Uint8Array | undefined => {
@@ -220,7 +220,6 @@ export default definePlugin<Options>({
         const over = check(bytes);
         if (!over) return bytes;
         refused = true;
-        const c = conn();
         ctx.log.debug("amqp frame over max-frame-size", { remote: c.socket?.remoteAddress, size: over.size });
         // rhea writes the close on the next tick, after reading what came before the frame; the connection
         // ends after it, without waiting for the peer's answer.
@@ -271,7 +270,7 @@ export default definePlugin<Options>({
       connections: count(false),
       onConnection: (t) => {
         const conn = connection();
-        const socket = rheaSocket(t, admitFrames(() => conn));
+        const socket = rheaSocket(t, admitFrames(conn));
         conn.accept(socket as Ctx);
         socket.start();
       },
@@ -291,7 +290,7 @@ export default definePlugin<Options>({
             tlsPeers.set(socket, peer);
             // rhea reads this option (EXTERNAL on an authorized TLS socket) but does not declare it.
             const conn = connection({ enable_sasl_external: peer.certificateSubject !== undefined });
-            filterData(socket, admitFrames(() => conn));
+            filterData(socket, admitFrames(conn));
             conn.accept(socket);
           },
         });

@@ -9,6 +9,8 @@ import { Buffer } from "node:buffer";
 import type { Transport } from "../../mod.ts";
 
 type Handler = (arg?: unknown) => void;
+/** What rhea may read of a chunk: all of it, the part before a refused frame, or nothing. */
+type Admit = (bytes: Uint8Array) => Uint8Array | undefined;
 
 /** What rhea's Connection uses of a socket. */
 export interface RheaSocket {
@@ -24,7 +26,7 @@ export interface RheaSocket {
 }
 
 /** Wraps `t` for `container.create_connection(...).accept(socket)`; rhea reads what `admit` lets through. */
-export function rheaSocket(t: Transport, admit: (bytes: Uint8Array) => Uint8Array | undefined): RheaSocket {
+export function rheaSocket(t: Transport, admit: Admit): RheaSocket {
   const handlers: Record<string, Handler> = {};
   const colon = t.remote.lastIndexOf(":");
   return {
@@ -42,25 +44,23 @@ export function rheaSocket(t: Transport, admit: (bytes: Uint8Array) => Uint8Arra
     destroy: () => t.close(),
     // rhea keeps unread bytes across reads: the transport's buffer is reused, so each chunk is copied.
     start: () =>
-      t.start((bytes) => {
-        const admitted = admit(bytes);
-        if (admitted) handlers.data?.(Buffer.from(admitted));
-      }, () => handlers.end?.()),
+      t.start(gated(admit, (bytes) => handlers.data?.(Buffer.from(bytes))), () => handlers.end?.()),
+  };
+}
+
+/** `deliver` called with what `admit` lets through of each chunk. */
+function gated(admit: Admit, deliver: (bytes: Uint8Array) => void): (chunk: Uint8Array) => void {
+  return (chunk) => {
+    const admitted = admit(chunk);
+    if (admitted) deliver(admitted);
   };
 }
 
 /** For a node socket rhea reads itself (TLS): the chunks its `data` handlers get pass `admit` first. */
 export function filterData(
   socket: { on(event: string, fn: (chunk: Uint8Array) => void): unknown },
-  admit: (bytes: Uint8Array) => Uint8Array | undefined,
+  admit: Admit,
 ): void {
   const on = socket.on.bind(socket);
-  socket.on = (event, fn) =>
-    on(
-      event,
-      event !== "data" ? fn : (chunk) => {
-        const admitted = admit(chunk);
-        if (admitted) fn(admitted);
-      },
-    );
+  socket.on = (event, fn) => on(event, event === "data" ? gated(admit, fn) : fn);
 }

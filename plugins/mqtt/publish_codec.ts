@@ -79,12 +79,9 @@ function bytesOf(topic: string): Uint8Array {
 }
 
 const ACK_TYPES: Record<string, number> = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 };
-const ACK_BY_HEADER: Record<number, string> = {
-  0x40: "puback",
-  0x50: "pubrec",
-  0x62: "pubrel",
-  0x70: "pubcomp",
-};
+const ACK_BY_HEADER: Record<number, string> = Object.fromEntries(
+  Object.entries(ACK_TYPES).map(([cmd, header]) => [header, cmd]),
+);
 
 /**
  * A whole PUBACK, PUBREC, PUBREL or PUBCOMP in the 2-byte short form, as mqtt-packet would give it (MQTT 5

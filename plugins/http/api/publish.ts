@@ -114,7 +114,6 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
     const session = await hc.session(c.req.raw, c.env);
     if (isReject(session)) return rejectProblem(session);
     const body = await readBody(c.req.raw);
-    if (body instanceof Response) return body;
     let init: MessageInit;
     try {
       const type = c.req.header("content-type") ?? "";
@@ -153,7 +152,6 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
     const session = await hc.session(c.req.raw, c.env);
     if (isReject(session)) return rejectProblem(session);
     const raw = await readBody(c.req.raw);
-    if (raw instanceof Response) return raw;
     const text = new TextDecoder().decode(raw);
     let items: unknown[];
     try {

@@ -114,10 +114,27 @@ Deno.test("after SIGKILL mid-stream every confirmed message comes back in order 
   }
 });
 
-Deno.test("SqliteStore: a one-queue message that gains a second queue keeps both across a restart", async () => {
+/** Runs `fn` with the path of a database in a temporary directory, which is removed afterwards. */
+async function withDb(fn: (path: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "ferrymq-sqlite-" });
-  const path = join(dir, "t.db");
   try {
+    await fn(join(dir, "t.db"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The ids of the messages a store at `path` recovers, in order. */
+async function recoveredIds(path: string): Promise<string[]> {
+  const store = openSqliteStore(path);
+  const ids = [];
+  for await (const s of store.recover()) ids.push(s.message.id);
+  await store.close();
+  return ids;
+}
+
+Deno.test("SqliteStore: a one-queue message that gains a second queue keeps both across a restart", () =>
+  withDb(async (path) => {
     let store = openSqliteStore(path);
     const one = createMessage({ destination: "t", kind: "topic", body: "one", persistent: true }, 1);
     const two = createMessage({ destination: "t", kind: "topic", body: "two", persistent: true }, 2);
@@ -131,21 +148,12 @@ Deno.test("SqliteStore: a one-queue message that gains a second queue keeps both
     assert.deepEqual(got, [[one.id, ["b"]], [two.id, ["a"]]]);
     await store.ack([{ queue: "b", id: one.id }, { queue: "a", id: two.id }]);
     await store.close();
-    store = openSqliteStore(path);
-    const left = [];
-    for await (const s of store.recover()) left.push(s.message.id);
-    assert.deepEqual(left, []);
-    await store.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+    assert.deepEqual(await recoveredIds(path), []);
+  }));
 
-Deno.test("SqliteStore: many acknowledgements in one transaction delete every row, and only those", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "ferrymq-sqlite-" });
-  const path = join(dir, "t.db");
-  try {
-    let store = openSqliteStore(path);
+Deno.test("SqliteStore: many acknowledgements in one transaction delete every row, and only those", () =>
+  withDb(async (path) => {
+    const store = openSqliteStore(path);
     const messages = Array.from(
       { length: 150 },
       (_, i) => createMessage({ destination: "q", kind: "queue", body: String(i), persistent: true }, i),
@@ -156,20 +164,11 @@ Deno.test("SqliteStore: many acknowledgements in one transaction delete every ro
     await Promise.all(messages.slice(0, 149).map((m) => store.ack([{ queue: "q", id: m.id }])));
     assert.equal(store.transactions - before, 1);
     await store.close();
-    store = openSqliteStore(path);
-    const left = [];
-    for await (const s of store.recover()) left.push(s.message.id);
-    assert.deepEqual(left, [messages[149].id]);
-    await store.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+    assert.deepEqual(await recoveredIds(path), [messages[149].id]);
+  }));
 
-Deno.test("SqliteStore: a transaction of many new messages, large and small, one queue and several, recovers whole", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "ferrymq-sqlite-" });
-  const path = join(dir, "t.db");
-  try {
+Deno.test("SqliteStore: a transaction of many new messages, large and small, one queue and several, recovers whole", () =>
+  withDb(async (path) => {
     let store = openSqliteStore(path);
     // 200 messages in one transaction: three multi-row INSERTs and single rows for the rest; every 7th is
     // big enough to get its own copy, every 5th goes to two queues, and one gains a queue in the same turn.
@@ -200,7 +199,4 @@ Deno.test("SqliteStore: a transaction of many new messages, large and small, one
       assert.deepEqual(r.body, m.body, `body of ${i}`);
     });
     await store.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
