@@ -343,7 +343,9 @@ export class Core implements BrokerApi, QueueOwner {
   }
 
   #dispatch(m: Message): Promise<void | Reject> | void | Reject {
-    if (m.deliverAt !== 0 && m.deliverAt > this.now() && this.#scheduler) {
+    // Later than it was accepted, not later than now: a publish fold may ask for the scheduler with a
+    // deliverAt just after acceptance (a repeating job due at once), and the clock may have passed it since.
+    if (m.deliverAt !== 0 && m.deliverAt > m.timestamp && this.#scheduler) {
       return this.#scheduler.schedule(m);
     }
     return this.routeMessage(m);

@@ -113,7 +113,8 @@ export function applyRequest(m: Message, now: number, lim: RequestLimits): Messa
     annotations[A_REPEAT_PERIOD] = p;
     repeats = true;
   }
-  // A repeating job must reach the scheduler even when its first delivery is due now.
+  // A repeating job must reach the scheduler even when its first delivery is due now: the core schedules a
+  // message whose deliverAt is later than its acceptance.
   if (repeats && deliverAt <= now) deliverAt = now + 1;
   let properties = props;
   if (lim.stripProperties) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { AdminEvent, Delivery } from "../../../mod.ts";
+import { type AdminEvent, type Delivery, Priority } from "../../../mod.ts";
 import type { DelayService } from "../../../plugins/delay/mod.ts";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { Collector, waitFor } from "../../helpers/wait.ts";
@@ -86,6 +86,30 @@ Deno.test("repeat-count 3 with repeat-period 60 delivers four times, the repeats
       assert.ok(items[i].at - items[i - 1].at >= 45, `gap ${items[i].at - items[i - 1].at} ms`);
     }
     await waitFor(() => delayService(tb).size === 0, "the job to finish");
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("a repeating job due at once still reaches the scheduler when a later fold takes time", async () => {
+  const tb = await startBroker({ plugins: [{ use: "delay" }] });
+  try {
+    // A publish fold after the delay plugin's (sealing, say) that takes a few milliseconds: by the time the
+    // message is dispatched, the clock has passed the deliverAt the delay plugin gave it.
+    tb.broker.hooks.on("test", "publish", async ({ message }) => {
+      await new Promise((r) => setTimeout(r, 5));
+      return message;
+    }, { priority: Priority.SEAL });
+    const got = await collect(tb, "slow-fold");
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "slow-fold",
+      id: "job-2",
+      body: "tick",
+      properties: { "repeat-count": 1, "repeat-period": 50 },
+    });
+    const items = await got.atLeast(2);
+    assert.deepEqual(items.map((x) => x.d.message.id), ["job-2", "job-2#1"]);
   } finally {
     await tb.stop();
   }
