@@ -10,7 +10,7 @@ import { addressToTopic, filterToPattern, topicToAddress } from "./address_map.t
 import { Connection } from "./connection.ts";
 import { RetainStore } from "./retain.ts";
 import { type MqttOptions, MqttServer } from "./server.ts";
-import { publishSys } from "./sys.ts";
+import { sysPublisher } from "./sys.ts";
 
 export default definePlugin<MqttOptions>({
   name: "mqtt",
@@ -37,7 +37,7 @@ export default definePlugin<MqttOptions>({
       connect: (t, listener) => new Connection(server, t, listener),
     });
     const sys = o.sysIntervalMs > 0
-      ? setInterval(() => publishSys(ctx.broker, server), o.sysIntervalMs)
+      ? setInterval(sysPublisher(ctx.broker, server), o.sysIntervalMs)
       : undefined;
     ctx.log.info(`listening on ${served.ports.join(", ")}`);
 

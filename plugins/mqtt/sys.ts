@@ -7,20 +7,29 @@
 import type { BrokerApi } from "../../mod.ts";
 import type { MqttServer } from "./server.ts";
 
-/** Publishes one round of statistics. */
-export function publishSys(broker: BrokerApi, server: MqttServer): void {
-  const s = broker.stats;
-  const values: [string, number][] = [
-    ["clients.connected", server.connections.size],
-    ["clients.total", server.connectionCount],
-    ["messages.received", s.messagesIn],
-    ["messages.sent", s.messagesOut],
-    ["bytes.received", s.bytesIn],
-    ["bytes.sent", s.bytesOut],
-    ["retained.count", server.retained.size],
-    ["uptime", Math.floor((Date.now() - s.startedAt) / 1000)],
-  ];
-  for (const [name, v] of values) {
-    broker.publish({ destination: `$SYS.broker.${name}`, body: String(v) }).catch(() => {});
-  }
+/**
+ * A function that publishes one round of statistics. The messages and bytes received leave out the
+ * `$SYS` messages themselves: an idle broker's counters stay still.
+ */
+export function sysPublisher(broker: BrokerApi, server: MqttServer): () => void {
+  let ownMessages = 0, ownBytes = 0;
+  return () => {
+    const s = broker.stats;
+    const values: [string, number][] = [
+      ["clients.connected", server.connections.size],
+      ["clients.total", server.connectionCount],
+      ["messages.received", s.messagesIn - ownMessages],
+      ["messages.sent", s.messagesOut],
+      ["bytes.received", s.bytesIn - ownBytes],
+      ["bytes.sent", s.bytesOut],
+      ["retained.count", server.retained.size],
+      ["uptime", Math.floor((Date.now() - s.startedAt) / 1000)],
+    ];
+    for (const [name, v] of values) {
+      const body = String(v);
+      ownMessages++;
+      ownBytes += body.length;
+      broker.publish({ destination: `$SYS.broker.${name}`, body }).catch(() => {});
+    }
+  };
 }

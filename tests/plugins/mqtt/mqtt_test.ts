@@ -1,27 +1,10 @@
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { startBroker } from "../../helpers/broker.ts";
 import { Collector, deferred, within } from "../../helpers/wait.ts";
+import { connect, end, MQTT_PLUGIN, text, vanish } from "./client.ts";
 
-type Client = ReturnType<typeof mqtt.connect>;
-const opts = {
-  plugins: [{ use: "mqtt", options: { port: 0, wsPort: 0, hostname: "127.0.0.1", sysIntervalMs: 0 } }],
-};
-
-function connect(tb: TestBroker, o: Record<string, unknown> = {}, ws = false): Promise<Client> {
-  const url = ws ? `ws://127.0.0.1:${tb.ports["mqtt:ws"]}/mqtt` : `mqtt://127.0.0.1:${tb.ports["mqtt:tcp"]}`;
-  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, ...o });
-  return within(
-    new Promise((resolve, reject) => {
-      c.once("connect", () => resolve(c));
-      c.once("error", reject);
-    }),
-    5000,
-    "MQTT connect",
-  );
-}
-const end = (c: Client, force = false) => new Promise<void>((r) => c.end(force, {}, () => r()));
-const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const opts = { plugins: [MQTT_PLUGIN] };
 
 for (const version of [4, 5] as const) {
   for (const ws of [false, true]) {
@@ -139,8 +122,7 @@ Deno.test("mqtt: the will is published when a client vanishes, not after a clean
     const polite = await connect(tb, { will: { topic: "will/polite", payload: "bye", qos: 1 } });
     await end(polite);
     const rude = await connect(tb, { will: { topic: "will/rude", payload: "lost", qos: 1 } });
-    // deno-lint-ignore no-explicit-any
-    (rude as any).stream.destroy();
+    vanish(rude);
     assert.deepEqual(await got.atLeast(1), ["will/rude:lost"]);
     await end(rude, true);
     await end(watcher);
@@ -159,8 +141,7 @@ Deno.test("mqtt: a will with the retain flag becomes the topic's retained messag
     const watcher = await connect(tb);
     watcher.on("message", () => fired.resolve());
     await watcher.subscribeAsync("status/dev1", { qos: 1 });
-    // deno-lint-ignore no-explicit-any
-    (rude as any).stream.destroy();
+    vanish(rude);
     await within(fired.promise, 5000, "the will");
     // A subscriber arriving later gets it as a retained message.
     const late = await connect(tb);
@@ -190,7 +171,7 @@ Deno.test("mqtt: a will on a topic the client may not publish to is refused at C
     ],
   });
   try {
-    for (const protocolVersion of [4, 5]) {
+    for (const protocolVersion of [4, 5] as const) {
       await assert.rejects(
         connect(tb, { protocolVersion, will: { topic: "locked/x", payload: "no", qos: 0 } }),
         (e: { code?: number }) => e.code === (protocolVersion === 5 ? 0x87 : 5),
