@@ -27,6 +27,7 @@ import type { Transport } from "../../mod.ts";
 import { Handlers, type SubInfo } from "./handlers.ts";
 import { willInit } from "./message_map.ts";
 import { EnhancedAuth } from "./enhanced_auth.ts";
+import { PacketState } from "./packet_state.ts";
 
 // deno-lint-ignore no-explicit-any
 export type Packet = any;
@@ -46,6 +47,8 @@ export class Connection implements DeliverySink, Ticking {
   clientMaxPacket = Infinity;
   /** Topic aliases the client accepts from us (MQTT 5). */
   clientTopicAliasMax = 0;
+  /** The session's packet identifiers; a persistent session's outlive the connection. */
+  packets = NO_PACKETS;
   #subs: Map<string, SubInfo> | undefined;
   #bySub: Map<Subscription, SubInfo> | undefined;
   /** Subscriptions by filter; made on first use (idle connections have none). */
@@ -243,6 +246,7 @@ export class Connection implements DeliverySink, Ticking {
     let present = false;
     if (record && (clean || !this.persistent)) await this.server.dropSession(clientId);
     else if (record) present = true;
+    this.packets = this.server.packetsOf(clientId, this.persistent, present ? record : undefined);
     if (p.will) {
       this.#will = will;
       this.#willDelay = (p.will.properties?.willDelayInterval ?? 0) * 1000;
@@ -272,8 +276,10 @@ export class Connection implements DeliverySink, Ticking {
       sessionPresent: present,
       properties: connackProps,
     });
-    if (present) await this.#handlers.restore(record!.subs);
-    else if (this.persistent) await this.saveSession();
+    if (present) {
+      this.#handlers.resendReleases();
+      await this.#handlers.restore(record!.subs);
+    } else if (this.persistent) await this.saveSession();
   }
 
   /** AUTH after CONNACK: re-authentication with the CONNECT's method [MQTT-4.12.1-1]. */
@@ -417,14 +423,24 @@ export class Connection implements DeliverySink, Ticking {
         : 0;
       this.server.scheduleWill(this.clientId, this.#will, delay);
     }
-    if (this.persistent && this.sessionExpiry > 0) {
+    if (this.persistent) {
       const ms = this.sessionExpiry * 1000;
       const rec = await this.server.sessions.get(this.clientId);
-      if (rec) await this.server.sessions.set(this.clientId, { ...rec, expiresAt: Date.now() + ms });
-      this.server.expireLater(this.clientId, ms);
-    } else if (!this.persistent) {
+      const expiresAt = this.sessionExpiry > 0 ? Date.now() + ms : 0;
+      if (rec) {
+        await this.server.sessions.set(this.clientId, {
+          ...rec,
+          expiresAt,
+          packets: this.packets.toRecord(),
+        });
+      }
+      if (this.sessionExpiry > 0) this.server.expireLater(this.clientId, ms);
+    } else {
       await this.server.dropSession(this.clientId);
     }
     this.#ended?.(this);
   }
 }
+
+/** Before CONNECT: nothing is sent or received under a packet identifier yet. */
+const NO_PACKETS = new PacketState();

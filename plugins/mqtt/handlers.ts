@@ -30,7 +30,7 @@ export interface SubInfo {
 interface Inflight {
   readonly sub?: Subscription;
   readonly tag: number;
-  /** QoS 2: PUBREC came, PUBREL sent. */
+  /** QoS 2: PUBREC came (the core delivery is acked), PUBREL sent. */
   released: boolean;
 }
 
@@ -39,15 +39,11 @@ export class Handlers {
   readonly #c: Connection;
   // Made on first use: most of 10,000s of idle connections never need them.
   #outMap: Map<number, Inflight> | undefined;
-  #inQos2Set: Set<number> | undefined;
   #aliasMap: Map<number, string> | undefined;
   #outAliasMap: Map<string, number> | undefined;
   #earlyMap: Map<Subscription, Delivery[]> | undefined;
   get #out(): Map<number, Inflight> {
     return this.#outMap ??= new Map();
-  }
-  get #inQos2(): Set<number> {
-    return this.#inQos2Set ??= new Set();
   }
   get #aliases(): Map<number, string> {
     return this.#aliasMap ??= new Map();
@@ -84,7 +80,8 @@ export class Handlers {
     const address = topicToAddress(topic);
     if (isReject(address)) return this.#fatal(RC.TOPIC_NAME_INVALID, address.reason); // [MQTT-3.3.2-2]
     const qos: number = p.qos;
-    if (qos === 2 && this.#inQos2.has(p.messageId)) {
+    const received = c.packets.received;
+    if (qos === 2 && received.has(p.messageId)) {
       c.send({ cmd: "pubrec", messageId: p.messageId }); // a duplicate: the first copy is already routed
       return;
     }
@@ -92,7 +89,7 @@ export class Handlers {
       return this.#fatal(RC.RECEIVE_MAXIMUM_EXCEEDED, "too many unacknowledged publishes"); // [MQTT-3.3.4-9]
     }
     const init = publishInit(p, address, c.version);
-    if (qos === 2) this.#inQos2.add(p.messageId);
+    if (qos === 2) received.add(p.messageId);
     const session = c.session!;
     const done = session.publish(init);
     const retain = p.retain === true;
@@ -109,7 +106,7 @@ export class Handlers {
       if (qos === 0) return;
       this.#inPending--;
       const reasonCode = r === undefined ? 0 : pubackCode(r);
-      if (qos === 2 && reasonCode >= 0x80) this.#inQos2.delete(p.messageId);
+      if (qos === 2 && reasonCode >= 0x80) received.delete(p.messageId);
       c.send({
         cmd: qos === 1 ? "puback" : "pubrec",
         messageId: p.messageId,
@@ -118,7 +115,10 @@ export class Handlers {
       });
     }, (e) => {
       c.server.log.warn("publish failed", { error: e });
-      if (qos > 0 && v5) {
+      if (qos === 0) return;
+      this.#inPending--;
+      if (qos === 2) received.delete(p.messageId);
+      if (v5) {
         c.send({
           cmd: qos === 1 ? "puback" : "pubrec",
           messageId: p.messageId,
@@ -129,7 +129,7 @@ export class Handlers {
   }
 
   pubrel(p: Packet): void {
-    const known = this.#inQos2.delete(p.messageId);
+    const known = this.#c.packets.received.delete(p.messageId);
     this.#c.send({
       cmd: "pubcomp",
       messageId: p.messageId,
@@ -152,7 +152,14 @@ export class Handlers {
     const retain = info.record.rap && d.message.annotations?.[ANN.RETAIN] === true;
     let messageId: number | undefined;
     if (qos > 0) {
-      messageId = this.#allocId();
+      if (c.persistent) {
+        // A resend keeps the identifier the delivery first had [MQTT-4.4.0-1].
+        const key = `${d.queue}\n${d.message.id}`;
+        messageId = c.packets.idOf(key) ?? this.#allocId();
+        c.packets.hold(key, messageId);
+      } else {
+        messageId = this.#allocId();
+      }
       this.#out.set(messageId, { sub, tag: d.tag, released: false });
     } else if (d.tag !== 0) {
       sub.ack([d.tag]); // a QoS 0 message on a QoS>0 subscription is settled once written
@@ -226,7 +233,9 @@ export class Handlers {
   }
 
   pubrec(p: Packet): void {
+    const c = this.#c;
     const f = this.#out.get(p.messageId);
+    if (!f && c.packets.released.has(p.messageId)) return c.send({ cmd: "pubrel", messageId: p.messageId });
     if (!f) {
       this.#c.send({
         cmd: "pubrel",
@@ -236,11 +245,18 @@ export class Handlers {
       return;
     }
     if (p.reasonCode >= 0x80) return this.#settle(p.messageId); // the client refused it: done [MQTT-4.3.3]
+    if (f.released) return c.send({ cmd: "pubrel", messageId: p.messageId });
+    // The client has the message: the core's delivery is done, what is left is PUBREL and PUBCOMP, which a
+    // persistent session resends after a reconnect instead of the message.
     f.released = true;
-    this.#c.send({ cmd: "pubrel", messageId: p.messageId });
+    if (f.sub && f.tag !== 0) f.sub.ack([f.tag]);
+    c.packets.drop(p.messageId);
+    if (c.persistent) c.packets.released.add(p.messageId);
+    c.send({ cmd: "pubrel", messageId: p.messageId });
   }
 
   pubcomp(p: Packet): void {
+    this.#c.packets.released.delete(p.messageId);
     this.#settle(p.messageId);
   }
 
@@ -248,17 +264,27 @@ export class Handlers {
     const f = this.#out.get(id);
     if (!f) return;
     this.#out.delete(id);
+    this.#c.packets.drop(id);
     if (f.sub && f.tag !== 0) {
-      f.sub.ack([f.tag]);
+      if (!f.released) f.sub.ack([f.tag]);
       f.sub.credit(1);
     }
   }
 
+  /** After a reconnect to a present session: the PUBREL of each QoS 2 message the client already has. */
+  resendReleases(): void {
+    for (const id of this.#c.packets.released) {
+      this.#out.set(id, { tag: 0, released: true });
+      this.#c.send({ cmd: "pubrel", messageId: id });
+    }
+  }
+
   #allocId(): number {
+    const taken = this.#c.packets;
     for (let i = 0; i < 65535; i++) {
       const id = this.#nextId;
       this.#nextId = id === 65535 ? 1 : id + 1;
-      if (!this.#out.has(id)) return id;
+      if (!this.#out.has(id) && !taken.taken(id)) return id;
     }
     throw new Error("no free packet identifier");
   }

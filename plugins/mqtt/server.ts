@@ -15,6 +15,7 @@ import {
 } from "../../mod.ts";
 import { ANN } from "./message_map.ts";
 import type { RetainStore } from "./retain.ts";
+import { type PacketRecord, PacketState } from "./packet_state.ts";
 
 /** Plugin options (see plugin.json for defaults and meaning). */
 export interface MqttOptions {
@@ -54,6 +55,8 @@ export interface SessionRecord {
   expiry: number;
   /** When the session expires (ms since epoch) while no connection holds it; 0 = not scheduled. */
   expiresAt: number;
+  /** Packet identifiers in use when its last connection ended (a clean stop writes them). */
+  packets?: PacketRecord;
 }
 
 /** What a connection needs from its plugin. */
@@ -77,6 +80,8 @@ export class MqttServer {
   readonly connections = new Map<string, ConnectionHost>();
   readonly #wills = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #expiries = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Packet identifiers of persistent sessions, across their connections. */
+  readonly #packets = new Map<string, PacketState>();
   /** Every open connection, CONNECTed or not. */
   readonly live = new Set<Ticking>();
   // One timer for all connections: a timer each costs memory and wake-ups with 10,000s of idle clients.
@@ -147,8 +152,26 @@ export class MqttServer {
     }
   }
 
+  /**
+   * The packet identifiers of a connecting client's session: a present session's (kept in memory, or
+   * read back from its `record` after a restart), a fresh set otherwise.
+   */
+  packetsOf(clientId: string, persistent: boolean, record: SessionRecord | undefined): PacketState {
+    if (!persistent) {
+      this.#packets.delete(clientId);
+      return new PacketState();
+    }
+    let state = record ? this.#packets.get(clientId) : undefined;
+    if (!state) {
+      state = PacketState.from(record?.packets);
+      this.#packets.set(clientId, state);
+    }
+    return state;
+  }
+
   /** Removes a persistent session: its record and the queues holding its messages. */
   async dropSession(clientId: string): Promise<void> {
+    this.#packets.delete(clientId);
     const rec = await this.sessions.get(clientId);
     if (!rec) return;
     for (const s of rec.subs) {
