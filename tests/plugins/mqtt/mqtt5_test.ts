@@ -280,3 +280,49 @@ Deno.test("mqtt: a silent client is disconnected after 1.5 times its keep-alive 
       }
     }
   }));
+
+Deno.test("mqtt 5: the broker's DISCONNECT says why: session taken over 0x8E, server shutting down 0x8B", async () => {
+  const tb = await startBroker({ plugins: [MQTT_PLUGIN] });
+  const reasons = new Collector<string>();
+  const watch = (name: string) => (c: Client) => {
+    c.on("disconnect", (p) => reasons.push(`${name}:0x${p.reasonCode?.toString(16)}`));
+  };
+  try {
+    const first = await connect(tb, { protocolVersion: 5, clientId: "twice" }, false, watch("first"));
+    await connect(tb, { protocolVersion: 5, clientId: "twice" }, false, watch("second"));
+    assert.deepEqual(await reasons.atLeast(1), ["first:0x8e"]);
+    await end(first, true);
+  } finally {
+    await tb.stop();
+  }
+  assert.deepEqual(await reasons.atLeast(2), ["first:0x8e", "second:0x8b"]);
+});
+
+Deno.test("mqtt 5: Receive Maximum exceeded gets DISCONNECT 0x93; a bad topic alias 0x94, an unknown one 0x82", () =>
+  withBroker({ receiveMaximum: 2, topicAliasMaximum: 2 }, async (tb) => {
+    const connectPacket = gen({
+      cmd: "connect",
+      protocolId: "MQTT",
+      protocolVersion: 5,
+      clientId: "rx",
+      clean: true,
+      keepalive: 0,
+    }, 5);
+    const publish = (p: Record<string, unknown>) =>
+      gen({ cmd: "publish", topic: "rx/t", payload: Buffer.from("x"), qos: 0, ...p }, 5);
+    const reasonOf = async (packets: Uint8Array[]) => {
+      const bytes = new Uint8Array(packets.reduce((n, p) => n + p.length, 0));
+      packets.reduce((off, p) => (bytes.set(p, off), off + p.length), 0);
+      // One write: the broker sees every PUBLISH before it can acknowledge the first.
+      const out = parse(
+        await exchange(tb.ports["mqtt:tcp"], [connectPacket, bytes], { replyFirst: true }),
+        5,
+      );
+      const d = out.find((p) => p.cmd === "disconnect") as mqttPacket.IDisconnectPacket | undefined;
+      return d?.reasonCode;
+    };
+    const flood = Array.from({ length: 10 }, (_, i) => publish({ qos: 1, messageId: i + 1 }));
+    assert.equal(await reasonOf(flood), 0x93);
+    assert.equal(await reasonOf([publish({ properties: { topicAlias: 3 } })]), 0x94);
+    assert.equal(await reasonOf([publish({ topic: "", properties: { topicAlias: 1 } })]), 0x82);
+  }));

@@ -43,20 +43,21 @@ function holdAcks(c: Client): { received: Collector<Publish>; release(): void } 
   };
 }
 
-for (const protocolVersion of [4, 5] as const) {
+for (const [protocolVersion, ws] of [[4, false], [5, false], [4, true], [5, true]] as const) {
+  const via = ws ? "ws" : "tcp";
   const session = protocolVersion === 5 ? { properties: { sessionExpiryInterval: 300 } } : {};
   const persistent = { protocolVersion, clean: false, ...session };
 
-  Deno.test(`mqtt v${protocolVersion}: the broker keeps at most Receive Maximum / maxInflight deliveries unacknowledged`, () =>
+  Deno.test(`mqtt v${protocolVersion} ${via}: the broker keeps at most Receive Maximum / maxInflight deliveries unacknowledged`, () =>
     withBroker(async (tb) => {
       const window = protocolVersion === 5 ? 2 : 100;
       const sub = await connect(tb, {
         protocolVersion,
         properties: protocolVersion === 5 ? { receiveMaximum: 2 } : {},
-      });
+      }, ws);
       const acks = holdAcks(sub);
       await sub.subscribeAsync("rm/#", { qos: 1 });
-      const pub = await connect(tb, { protocolVersion });
+      const pub = await connect(tb, { protocolVersion }, ws);
       const total = window + 3;
       await Promise.all(
         Array.from({ length: total }, (_, i) => pub.publishAsync("rm/x", `m${i}`, { qos: 1 })),
@@ -77,12 +78,12 @@ for (const protocolVersion of [4, 5] as const) {
     }));
 
   for (const qos of [1, 2] as const) {
-    Deno.test(`mqtt v${protocolVersion}: an unacknowledged QoS ${qos} PUBLISH is resent on reconnect with DUP and its packet id`, () =>
+    Deno.test(`mqtt v${protocolVersion} ${via}: an unacknowledged QoS ${qos} PUBLISH is resent on reconnect with DUP and its packet id`, () =>
       withBroker(async (tb) => {
-        const clientId = `resend-${protocolVersion}-${qos}`;
-        let sub = await connect(tb, { ...persistent, clientId });
+        const clientId = `resend-${protocolVersion}-${qos}-${via}`;
+        let sub = await connect(tb, { ...persistent, clientId }, ws);
         await sub.subscribeAsync("a/#", { qos });
-        const pub = await connect(tb, { protocolVersion });
+        const pub = await connect(tb, { protocolVersion }, ws);
         // Three go through first: the held one gets a packet id a fresh connection would not start at.
         const warm = new Collector<string>();
         sub.on("message", (_t, p) => warm.push(text(p)));
@@ -99,7 +100,7 @@ for (const protocolVersion of [4, 5] as const) {
         await end(sub, true);
 
         const again = deferred<Publish>();
-        sub = await connect(tb, { ...persistent, clientId }, false, (c) => {
+        sub = await connect(tb, { ...persistent, clientId }, ws, (c) => {
           c.on("packetreceive", (p) => p.cmd === "publish" && again.resolve(p as Publish));
         });
         const resent = await within(again.promise, 5000, "the resent delivery");
@@ -112,22 +113,22 @@ for (const protocolVersion of [4, 5] as const) {
       }));
   }
 
-  Deno.test(`mqtt v${protocolVersion}: a QoS 2 message the client got is not sent again after a reconnect; its PUBREL is`, () =>
+  Deno.test(`mqtt v${protocolVersion} ${via}: a QoS 2 message the client got is not sent again after a reconnect; its PUBREL is`, () =>
     withBroker(async (tb) => {
-      const clientId = `rel-${protocolVersion}`;
-      let sub = await connect(tb, { ...persistent, clientId });
+      const clientId = `rel-${protocolVersion}-${via}`;
+      let sub = await connect(tb, { ...persistent, clientId }, ws);
       await sub.subscribeAsync("q2/#", { qos: 2 });
       let messages = 0;
       sub.on("message", () => messages++);
       const acks = holdAcks(sub); // MQTT.js hands a QoS 2 message on at PUBREL: the PUBCOMP is held
-      const pub = await connect(tb, { protocolVersion });
+      const pub = await connect(tb, { protocolVersion }, ws);
       await pub.publishAsync("q2/x", "exactly-once", { qos: 2 });
       const [first] = await acks.received.atLeast(1);
       vanish(sub);
       await end(sub, true);
 
       const pubrel = deferred<number>();
-      sub = await connect(tb, { ...persistent, clientId }, false, (c) => {
+      sub = await connect(tb, { ...persistent, clientId }, ws, (c) => {
         c.on("packetreceive", (p) => {
           if (p.cmd === "pubrel") pubrel.resolve(p.messageId!);
         });
