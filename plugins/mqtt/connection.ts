@@ -311,7 +311,7 @@ export class Connection implements DeliverySink, Ticking {
   saveSession(): Promise<void> {
     if (!this.persistent) return Promise.resolve();
     return this.server.sessions.set(this.clientId, {
-      subs: [...this.subs.values()].filter((s) => !s.shared).map((s) => s.record),
+      subs: [...this.subs.values()].map((s) => s.record),
       expiry: this.sessionExpiry,
       expiresAt: 0,
     });

@@ -330,3 +330,27 @@ Deno.test("mqtt: after a broker restart a persistent session still gets the PUBR
     await tb2.stop();
   }
 });
+
+Deno.test("mqtt: a persistent session's shared subscription is still there after a reconnect", () =>
+  withBroker(async (tb) => {
+    const o = {
+      protocolVersion: 5,
+      clientId: "worker",
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+    } as const;
+    const first = await connect(tb, o);
+    await first.subscribeAsync("$share/pool/jobs/#", { qos: 1 });
+    await end(first);
+    const got = new Collector<string>();
+    const { client, connack } = await connectWithAck(tb, o);
+    assert.equal(connack.sessionPresent, true);
+    client.on("message", (t, p) => got.push(`${t}:${text(p)}`));
+    await waitFor(
+      () => tb.broker.destinations().some((d) => d.boundTo === "jobs.>" && d.consumers === 1),
+      "member",
+    );
+    await tb.broker.publish({ destination: "jobs.a", body: "work" });
+    assert.deepEqual(await got.atLeast(1), ["jobs/a:work"]);
+    await end(client);
+  }));
