@@ -323,10 +323,14 @@ export class Connection implements DeliverySink, Ticking {
     this.#handlers.deliver(sub, d);
   }
 
+  /** A packet's bytes in this connection's protocol version. */
+  encode(packet: Packet): Uint8Array {
+    return encodeAck(packet) ?? mqttPacket.generate(packet, { protocolVersion: this.version });
+  }
+
   /** Encodes and queues a packet. */
   send(packet: Packet): void {
-    if (this.transport.closed) return;
-    this.transport.write(encodeAck(packet) ?? mqttPacket.generate(packet, { protocolVersion: this.version }));
+    if (!this.transport.closed) this.transport.write(this.encode(packet));
   }
 
   /** Queues an encoded packet. */

@@ -193,12 +193,9 @@ export class Handlers {
     const c = this.#c;
     const topic = addressToTopic(m.destination);
     const properties = c.version === 5 ? publishProperties(m, subId) : undefined;
-    if (c.clientMaxPacket !== Infinity && m.body.byteLength + topic.length + 64 > c.clientMaxPacket) {
-      tooBig();
-      return;
-    }
     if (properties === undefined && c.clientTopicAliasMax === 0) {
-      return c.sendBytes(encodePublish(c.version, topic, m.body, qos, retain, dup && qos > 0, messageId));
+      const bytes = encodePublish(c.version, topic, m.body, qos, retain, dup && qos > 0, messageId);
+      return bytes.length > c.clientMaxPacket ? tooBig() : c.sendBytes(bytes);
     }
     const packet = {
       cmd: "publish",
@@ -210,6 +207,12 @@ export class Handlers {
       messageId,
       properties,
     };
+    if (c.clientMaxPacket !== Infinity) {
+      // Measured with the whole topic, before an alias is given that the client would then never learn.
+      const bytes = c.encode(packet);
+      if (bytes.length > c.clientMaxPacket) return tooBig();
+      if (c.clientTopicAliasMax === 0) return c.sendBytes(bytes);
+    }
     if (c.clientTopicAliasMax > 0) this.#alias(packet);
     c.send(packet);
   }
