@@ -174,7 +174,10 @@ Deno.test("mqtt 5: a delivery larger than the client's Maximum Packet Size is dr
     const pub = await connect(tb, { protocolVersion: 5 });
     await pub.publishAsync("mp/a", "x".repeat(1000), { qos: 1 });
     // A small body whose properties make the packet too large counts by its whole size.
-    await pub.publishAsync("mp/p", "p", { qos: 1, properties: { userProperties: { note: "y".repeat(300) } } });
+    await pub.publishAsync("mp/p", "p", {
+      qos: 1,
+      properties: { userProperties: { note: "y".repeat(300) } },
+    });
     await pub.publishAsync("mp/b", "fits", { qos: 1 });
     // The dropped ones are settled, not left holding the client's one-message window.
     assert.deepEqual(await gotSmall.atLeast(1), ["mp/b:fits"]);
