@@ -331,3 +331,17 @@ Deno.test("mqtt 5: Receive Maximum exceeded gets DISCONNECT 0x93; a bad topic al
     assert.equal(await reasonOf([publish({ properties: { topicAlias: 3 } })]), 0x94);
     assert.equal(await reasonOf([publish({ topic: "", properties: { topicAlias: 1 } })]), 0x82);
   }));
+
+Deno.test("mqtt 5: UNSUBACK says which filters had a subscription (0x00) and which did not (0x11)", () =>
+  withBroker({}, async (tb) => {
+    const c = await connect(tb, { protocolVersion: 5 });
+    const got = messages(c);
+    await c.subscribeAsync("un/a", { qos: 1 });
+    const ack = await c.unsubscribeAsync(["un/a", "un/never"]) as mqttPacket.IUnsubackPacket;
+    assert.deepEqual(ack.granted, [0x00, 0x11]);
+    await c.subscribeAsync("un/b", { qos: 1 });
+    await c.publishAsync("un/a", "gone", { qos: 1 });
+    await c.publishAsync("un/b", "here", { qos: 1 });
+    assert.deepEqual(await got.atLeast(1), ["un/b:here"]);
+    await end(c);
+  }));
