@@ -60,6 +60,7 @@ export class StompConnection implements DeliverySink {
   #sendEvery = 0;
   #expectEvery = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #tickMs = TICK_MS;
   #endedResolve!: () => void;
   readonly ended: Promise<void> = new Promise((r) => this.#endedResolve = r);
 
@@ -84,7 +85,7 @@ export class StompConnection implements DeliverySink {
   start(ended: (c: StompConnection) => void): void {
     this.ended.then(() => ended(this));
     this.#t.start((b) => this.#onBytes(b), () => void this.#end("connection lost"));
-    this.#timer = setInterval(() => this.#tick(), 1000);
+    this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
 
   #onBytes(bytes: Uint8Array): void {
@@ -124,7 +125,7 @@ export class StompConnection implements DeliverySink {
         if (isReject(init)) return this.#error(init.reason, h.receipt);
         if (tx !== undefined) return this.#inTx(tx, { kind: "send", init }, h.receipt);
         const receipt = h.receipt;
-        const done = this.#session!.publish(init);
+        const done = this.#track(this.#session!.publish(init));
         if (receipt === undefined) {
           done.then((r) => r && this.#error(r.reason), (e) => this.#error(String(e?.message ?? e)));
         } else {
@@ -164,6 +165,8 @@ export class StompConnection implements DeliverySink {
         if (!tx || !this.#tx.delete(tx)) return this.#error(`No transaction "${tx}"`, h.receipt);
         return this.#receipt(h.receipt);
       case "DISCONNECT":
+        // Its receipt says every frame before it was processed: the SENDs still being stored first.
+        await this.#publishing;
         this.#receipt(h.receipt);
         this.#t.end();
         return await this.#end("client disconnected");
@@ -200,6 +203,12 @@ export class StompConnection implements DeliverySink {
     const hb = this.#o.heartBeatMs;
     this.#sendEvery = cy > 0 && hb > 0 ? Math.max(cy, hb) : 0;
     this.#expectEvery = cx > 0 && hb > 0 ? Math.max(cx, hb) : 0;
+    if (this.#sendEvery > 0 && this.#sendEvery < 2 * TICK_MS) {
+      // Beats under two ticks apart need a faster clock, or they go out late.
+      clearInterval(this.#timer);
+      this.#tickMs = Math.max(10, Math.floor(this.#sendEvery / 2));
+      this.#timer = setInterval(() => this.#tick(), this.#tickMs);
+    }
     this.#state = "open";
     this.#write("CONNECTED", {
       version,
@@ -265,20 +274,44 @@ export class StompConnection implements DeliverySink {
   }
 
   // ACK/NACK: "id" (1.2) or "message-id" (1.0/1.1) holds "<subscription>:<tag>".
-  #settle(f: Frame): boolean {
+  #target(f: Frame): { s: Sub; tag: number } | undefined {
     const ref = f.headers.id ?? f.headers["message-id"];
     const colon = ref?.lastIndexOf(":") ?? -1;
-    if (!ref || colon < 0) return false;
+    if (!ref || colon < 0) return;
     const s = this.#subs.get(ref.slice(0, colon));
     const tag = Number(ref.slice(colon + 1));
-    if (!s || s.mode === "auto") return false;
+    if (!s || s.mode === "auto" || !s.pending.includes(tag)) return;
+    return { s, tag };
+  }
+
+  #settle(f: Frame): boolean {
+    const target = this.#target(f);
+    if (!target) return false;
+    const { s, tag } = target;
     const at = s.pending.indexOf(tag);
-    if (at < 0) return false;
+    if (at < 0) return true; // an earlier cumulative ACK of the same transaction took it
     const tags = s.mode === "client" ? s.pending.splice(0, at + 1) : s.pending.splice(at, 1); // client = cumulative
     if (f.command === "ACK") s.sub.ack(tags);
     else s.sub.nack(tags, true);
     s.sub.credit(tags.length);
     return true;
+  }
+
+  /** Publishes not settled yet, counted so that DISCONNECT can wait for them. */
+  #pending = 0;
+  #publishing: Promise<void> | undefined;
+  #settled: (() => void) | undefined;
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    if (this.#pending++ === 0) this.#publishing = new Promise((r) => this.#settled = r);
+    const done = () => {
+      if (--this.#pending === 0) {
+        this.#publishing = undefined;
+        this.#settled!();
+      }
+    };
+    p.then(done, done);
+    return p;
   }
 
   #inTx(tx: string, op: TxOp, receipt: string | undefined): void {
@@ -295,6 +328,10 @@ export class StompConnection implements DeliverySink {
     if (!ops) return this.#error(`No transaction "${tx}"`, receipt);
     this.#tx.delete(tx!);
     const sends = ops.filter((o): o is { kind: "send"; init: MessageInit } => o.kind === "send");
+    // Every ACK and NACK names a delivery before anything applies: a bad one fails the whole COMMIT.
+    if (ops.some((o) => o.kind !== "send" && !this.#target(o.frame))) {
+      return this.#error(`Transaction "${tx}": unknown message`, receipt);
+    }
     // Every send is authorized before any is published, so an ACL refusal leaves nothing behind.
     for (const { init } of sends) {
       const ok = await this.#session!.authorize("publish", init.destination, init.kind ?? "topic");
@@ -303,11 +340,7 @@ export class StompConnection implements DeliverySink {
     const results = await Promise.all(sends.map(({ init }) => this.#session!.publish(init)));
     const failed = results.find((r): r is Reject => r !== undefined);
     if (failed) return this.#error(`Transaction "${tx}" failed: ${failed.reason}`, receipt);
-    for (const o of ops) {
-      if (o.kind !== "send" && !this.#settle(o.frame)) {
-        return this.#error(`Transaction "${tx}": unknown message`, receipt);
-      }
-    }
+    for (const o of ops) if (o.kind !== "send") this.#settle(o.frame);
     this.#receipt(receipt);
   }
 
@@ -350,7 +383,8 @@ export class StompConnection implements DeliverySink {
       void this.#end("heart-beat timeout");
       return;
     }
-    if (this.#sendEvery > 0 && now - this.#lastOut >= this.#sendEvery) {
+    // A beat is due when waiting for the next tick would make it late.
+    if (this.#sendEvery > 0 && now - this.#lastOut + this.#tickMs > this.#sendEvery) {
       this.#lastOut = now;
       this.#t.write(EOL);
     }
@@ -376,3 +410,5 @@ export class StompConnection implements DeliverySink {
 }
 
 const EOL = new Uint8Array([10]);
+/** How often a connection checks its CONNECT deadline and heart-beats. */
+const TICK_MS = 1000;

@@ -31,7 +31,8 @@ export function encodeFrame(
   let head = command + "\n";
   for (const k in headers) {
     const v = headers[k];
-    if (v === undefined) continue;
+    // STOMP 1.0 has no escapes: a name with a colon cannot be written.
+    if (v === undefined || (version === "1.0" && k.includes(":"))) continue;
     const value = String(v);
     head += raw ? `${k}:${value}\n` : `${escape(k, version)}:${escape(value, version)}\n`;
   }

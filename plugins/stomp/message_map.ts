@@ -128,7 +128,9 @@ export function messageHeaders(d: Delivery, subscription: string, ack: string | 
     "redelivery-count": m.redeliveryCount || undefined,
   };
   for (const k in m.properties) {
-    if (!(k in h)) {
+    // A property another protocol named like a frame header never replaces it; content-length is the
+    // encoder's, and a second one would tell the client another body length.
+    if (!(k in h) && k !== "content-length") {
       const v = m.properties[k];
       h[k] = v === null ? "" : v;
     }

@@ -131,3 +131,43 @@ Deno.test("stomp fuzz: 10,000 random and mutated frames; the broker stays up and
     await tb.stop();
   }
 });
+
+Deno.test("stomp: the DISCONNECT receipt comes after the receipts of every frame before it", async () => {
+  const tb = await startBroker({ plugins: [{ use: "sqlite-store" }, ...opts.plugins] });
+  try {
+    const sends = Array.from(
+      { length: 5 },
+      (_, i) => `SEND\ndestination:/queue/d\npersistent:true\nreceipt:s${i}\n\nm${i}\0`,
+    );
+    const out = await exchange(tb, [CONNECT, sends.join("") + "DISCONNECT\nreceipt:bye\n\n\0"]);
+    const receipts = [...out.matchAll(/receipt-id:([^\n]*)/g)].map((m) => m[1]);
+    assert.deepEqual(receipts, ["s0", "s1", "s2", "s3", "s4", "bye"]);
+    assert.equal(tb.broker.queue("d")!.pending, 5);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("stomp: heart-beats under a second are sent on time", async () => {
+  const tb = await startBroker(opts); // heartBeatMs 100
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: tb.ports["stomp:tcp"] });
+  try {
+    await conn.write(enc.encode("CONNECT\naccept-version:1.2\nheart-beat:0,100\n\n\0"));
+    // Every read after CONNECTED is a beat (EOL); a second of them, at 100 ms, is about ten.
+    const beats: number[] = [];
+    const buf = new Uint8Array(1024);
+    let text = "";
+    const deadline = Date.now() + 1000;
+    while (Date.now() < deadline) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      const chunk = new TextDecoder().decode(buf.subarray(0, n));
+      if (text.includes("\0")) beats.push(Date.now());
+      text += chunk;
+    }
+    assert.ok(beats.length >= 6, `${beats.length} beats in a second`);
+  } finally {
+    conn.close();
+    await tb.stop();
+  }
+});

@@ -251,3 +251,66 @@ Deno.test("stomp: a transaction with one unauthorized send publishes none of its
     await tb.stop();
   }
 });
+
+Deno.test("stomp: user properties named like frame headers cannot break the frame; odd values round-trip", async () => {
+  const tb = await startBroker(opts);
+  const { client } = await connect(tb, "tcp");
+  try {
+    const got = new Collector<IMessage>();
+    const subscribed = deferred<void>();
+    client.watchForReceipt("s", () => subscribed.resolve());
+    client.subscribe("/queue/hdr", (m) => got.push(m), { receipt: "s" });
+    await within(subscribed.promise, 5000, "SUBSCRIBE receipt");
+    // Any producer can set these: an MQTT user property, an AMQP application property.
+    await tb.broker.publish({
+      kind: "queue",
+      destination: "hdr",
+      body: "hello world",
+      properties: { "content-length": "2", odd: "a:b\nc\\d" },
+    });
+    const [m] = await got.atLeast(1);
+    assert.equal(m.body, "hello world");
+    assert.equal(m.headers["content-length"], "11");
+    assert.equal(m.headers.odd, "a:b\nc\\d");
+  } finally {
+    await client.deactivate();
+    await tb.stop();
+  }
+});
+
+Deno.test("stomp: an ACK inside a transaction applies on COMMIT, not on ABORT; a bad ACK fails the whole COMMIT", async () => {
+  const tb = await startBroker(opts);
+  const { client, failed } = await connect(tb, "tcp");
+  try {
+    for (const b of ["a", "b"]) await tb.broker.publish({ kind: "queue", destination: "txa", body: b });
+    const got = new Collector<IMessage>();
+    const sub = client.subscribe("/queue/txa", (m) => got.push(m), { ack: "client-individual" });
+    const [a, b] = await got.atLeast(2);
+    const sync = async (id: string) => {
+      const r = deferred<void>();
+      client.watchForReceipt(id, () => r.resolve());
+      client.publish({ destination: "/queue/sync", body: id, headers: { receipt: id } });
+      await within(r.promise, 5000, `receipt ${id}`);
+    };
+    const aborted = client.begin();
+    a.ack({ transaction: aborted.id });
+    aborted.abort();
+    await sync("r1");
+    assert.equal(tb.broker.queue("txa")!.inflight, 2, "the aborted ACK did nothing");
+    const committed = client.begin();
+    a.ack({ transaction: committed.id });
+    committed.commit();
+    await sync("r2");
+    assert.equal(tb.broker.queue("txa")!.inflight, 1, "the committed ACK took");
+    const bad = client.begin();
+    client.publish({ destination: "/queue/txout", body: "x", headers: { transaction: bad.id } });
+    b.ack({ transaction: bad.id });
+    client.ack("nosuch:1", sub.id, { transaction: bad.id });
+    bad.commit();
+    assert.match(await within(failed, 5000, "ERROR"), /unknown message/);
+    assert.equal(tb.broker.queue("txout")?.pending ?? 0, 0, "the transaction's SEND was not published");
+  } finally {
+    await client.deactivate();
+    await tb.stop();
+  }
+});
