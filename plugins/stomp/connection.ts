@@ -61,6 +61,8 @@ export class StompConnection implements DeliverySink {
   #expectEvery = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #tickMs = TICK_MS;
+  /** The input had a frame that does not parse: what follows it is not read. */
+  #unparsable = false;
   #endedResolve!: () => void;
   readonly ended: Promise<void> = new Promise((r) => this.#endedResolve = r);
 
@@ -90,14 +92,17 @@ export class StompConnection implements DeliverySink {
 
   #onBytes(bytes: Uint8Array): void {
     this.#lastIn = Date.now();
+    if (this.#unparsable) return;
     try {
       this.#parser.push(bytes, (f) => {
         this.#enqueue(f);
         return this.#state !== "closed";
       });
     } catch (e) {
-      if (e instanceof FrameError) this.#error(e.message);
-      else throw e;
+      if (!(e instanceof FrameError)) throw e;
+      // The frames before the bad one are handled first (a CONNECT answered, SENDs published), then the ERROR.
+      this.#unparsable = true;
+      this.#queue = this.#queue.then(() => this.#error(e.message));
     }
   }
 

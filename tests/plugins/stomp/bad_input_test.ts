@@ -171,3 +171,16 @@ Deno.test("stomp: heart-beats under a second are sent on time", async () => {
     await tb.stop();
   }
 });
+
+Deno.test("stomp bad input: the frames before a bad one are handled before the ERROR", async () => {
+  const tb = await startBroker(opts);
+  try {
+    const out = await exchange(tb, [
+      "CONNECT\naccept-version:1.2\n\n\0SEND\ndestination:/queue/first\nreceipt:r\n\nkept\0FROB\n\n\0",
+    ]);
+    assert.match(out, /^CONNECTED\n[\s\S]*RECEIPT\nreceipt-id:r\n[\s\S]*ERROR\n/);
+    assert.equal(tb.broker.queue("first")!.pending, 1);
+  } finally {
+    await tb.stop();
+  }
+});
