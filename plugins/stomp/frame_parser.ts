@@ -60,6 +60,12 @@ export class FrameParser {
   #buf = EMPTY;
   #start = 0;
   #end = 0;
+  /**
+   * The frame at #start whose headers are parsed but whose body is not all here: kept so that a large
+   * body arriving in many reads is not parsed again from its command line each time. Offsets are from
+   * #start, which buffer growth moves.
+   */
+  #partial: { command: string; headers: Record<string, string>; body: number; scanned: number } | undefined;
 
   constructor(limits: FrameLimits) {
     this.#limits = limits;
@@ -95,6 +101,8 @@ export class FrameParser {
       return null;
     }
     const lim = this.#limits;
+    const partial = this.#partial;
+    if (partial) return this.#body(partial.command, partial.headers, this.#start + partial.body);
     const lines: string[] = [];
     let lineStart = i;
     for (;; i++) {
@@ -121,25 +129,39 @@ export class FrameParser {
       const name = this.#unescape(line.slice(0, colon), raw);
       if (!(name in headers)) headers[name] = this.#unescape(line.slice(colon + 1), raw);
     }
+    return this.#body(command, headers, bodyStart);
+  }
+
+  #body(command: string, headers: Record<string, string>, bodyStart: number): Frame | undefined {
+    const b = this.#buf, lim = this.#limits;
     let bodyEnd: number;
     const cl = headers["content-length"];
     if (cl !== undefined) {
       const n = Number(cl);
       if (!/^\d+$/.test(cl) || !Number.isSafeInteger(n)) throw new FrameError(`bad content-length "${cl}"`);
       if (n > lim.maxBodySize) throw new FrameError(`body of ${n} bytes exceeds ${lim.maxBodySize}`);
-      if (this.#end - bodyStart < n + 1) return undefined;
+      if (this.#end - bodyStart < n + 1) return this.#wait(command, headers, bodyStart, bodyStart);
       bodyEnd = bodyStart + n;
       if (b[bodyEnd] !== NUL) throw new FrameError("body longer than content-length");
     } else {
-      bodyEnd = b.subarray(0, this.#end).indexOf(NUL, bodyStart);
+      // The search goes on where the last read's ended.
+      const from = Math.max(bodyStart, this.#start + (this.#partial?.scanned ?? 0));
+      bodyEnd = b.subarray(0, this.#end).indexOf(NUL, from);
       const seen = bodyEnd < 0 ? this.#end - bodyStart : bodyEnd - bodyStart;
       if (seen > lim.maxBodySize) throw new FrameError(`body exceeds ${lim.maxBodySize} bytes`);
-      if (bodyEnd < 0) return undefined;
+      if (bodyEnd < 0) return this.#wait(command, headers, bodyStart, this.#end);
     }
+    this.#partial = undefined;
     this.#start = bodyEnd + 1;
     // Escaping depends on the version CONNECT negotiates, and later frames may already be buffered.
-    if (raw) this.version = negotiate(headers["accept-version"]) ?? this.version;
+    if (command === "CONNECT" || command === "STOMP") {
+      this.version = negotiate(headers["accept-version"]) ?? this.version;
+    }
     return { command, headers, body: b.subarray(bodyStart, bodyEnd) };
+  }
+
+  #wait(command: string, headers: Record<string, string>, bodyStart: number, scannedTo: number): undefined {
+    this.#partial = { command, headers, body: bodyStart - this.#start, scanned: scannedTo - this.#start };
   }
 
   #checkPartial(lines: string[], partial: number): void {

@@ -28,3 +28,12 @@ Deno.test("stomp frame parser: frames split anywhere; bodies stay intact while t
     );
   }
 });
+
+Deno.test("stomp frame parser: a body without content-length arriving in many reads is held to the limit", () => {
+  const parser = new FrameParser({ ...limits, maxBodySize: 1000 });
+  parser.push(enc.encode("SEND\ndestination:/queue/a\n\n"), () => true);
+  const chunk = enc.encode("x".repeat(100));
+  assert.throws(() => {
+    for (let i = 0; i < 20; i++) parser.push(chunk, () => true);
+  }, /body exceeds 1000 bytes/);
+});
