@@ -11,6 +11,8 @@ export type FrameError = "too_large" | "malformed";
 
 // Shared by every framer that has never had to keep a partial packet.
 const EMPTY = new Uint8Array(0);
+/** The largest buffer kept once drained: about one read's worth. */
+const KEEP_BUFFER = 64 * 1024;
 
 /** Accumulates bytes and hands out complete packets. */
 export class Framer {
@@ -64,6 +66,8 @@ export class Framer {
     if (owned) {
       if (off > 0) src.copyWithin(0, off, len);
       this.#len = len - off;
+      // One large packet must not leave a large buffer behind for the rest of the connection.
+      if (this.#len === 0 && src.byteLength > KEEP_BUFFER) this.#buf = EMPTY;
     } else if (off < len) {
       this.#append(src.subarray(off, len));
     }
