@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Client, type IMessage } from "@stomp/stompjs";
+import { Client, type IMessage, Versions } from "@stomp/stompjs";
 import { TCPWrapper } from "@stomp/tcp-wrapper";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { Collector, deferred, waitFor, within } from "../../helpers/wait.ts";
@@ -21,9 +21,12 @@ async function connect(
     reconnectDelay: 0,
     heartbeatIncoming: 0,
     heartbeatOutgoing: 0,
-    onConnect: () => connected.resolve(),
     onStompError: (f) => failed.resolve(f.headers.message),
     ...extra,
+    onConnect: (f) => {
+      extra.onConnect?.(f);
+      connected.resolve();
+    },
   });
   client.activate();
   await within(connected.promise, 5000, "STOMP CONNECTED");
@@ -314,3 +317,35 @@ Deno.test("stomp: an ACK inside a transaction applies on COMMIT, not on ABORT; a
     await tb.stop();
   }
 });
+
+for (const [version, how] of [["1.0", "ws"], ["1.1", "ws"], ["1.0", "tcp"], ["1.1", "tcp"]] as const) {
+  Deno.test(`stomp ${version} ${how}: negotiated; client acks by message-id; headers as the version escapes them`, async () => {
+    const tb = await startBroker(opts);
+    const subprotocol = version === "1.0" ? "v10.stomp" : "v11.stomp";
+    const negotiated = deferred<string>();
+    const { client } = await connect(tb, how, {
+      stompVersions: new Versions([version]),
+      webSocketFactory: how === "tcp"
+        ? () => new TCPWrapper("127.0.0.1", tb.ports["stomp:tcp"])
+        : () => new WebSocket(`ws://127.0.0.1:${tb.ports["stomp:ws"]}/stomp`, [subprotocol]),
+      onConnect: (f) => negotiated.resolve(f.headers.version),
+    });
+    try {
+      assert.equal(await within(negotiated.promise, 5000, "CONNECTED"), version);
+      const got = new Collector<IMessage>();
+      client.subscribe("/queue/v", (m) => got.push(m), { ack: "client-individual" });
+      await tb.broker.publish({ kind: "queue", destination: "v", body: "one", properties: { note: "a b" } });
+      const [m] = await got.atLeast(1);
+      assert.equal(m.body, "one");
+      assert.equal(m.headers.note, "a b");
+      m.ack();
+      await waitFor(
+        () => tb.broker.queue("v")!.inflight === 0 && tb.broker.queue("v")!.pending === 0,
+        "acked",
+      );
+    } finally {
+      await client.deactivate();
+      await tb.stop();
+    }
+  });
+}
