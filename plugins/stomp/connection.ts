@@ -61,6 +61,8 @@ export class StompConnection implements DeliverySink {
   #expectEvery = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #tickMs = TICK_MS;
+  /** CONNECT named the client (client-id), as a durable subscription needs. */
+  #namedClient = false;
   /** The input had a frame that does not parse: what follows it is not read. */
   #unparsable = false;
   #endedResolve!: () => void;
@@ -190,6 +192,7 @@ export class StompConnection implements DeliverySink {
     }
     this.#version = this.#parser.version = version;
     const enc = new TextEncoder();
+    this.#namedClient = h["client-id"] !== undefined;
     const session = await this.#broker.openSession({
       clientId: h["client-id"] ?? `stomp-${crypto.randomUUID()}`,
       protocol: "stomp",
@@ -237,6 +240,10 @@ export class StompConnection implements DeliverySink {
     const prefetch = Number(h["prefetch-count"] ?? h["activemq.prefetchSize"] ?? this.#o.defaultPrefetch);
     if (!(prefetch > 0)) return this.#error(`Bad prefetch-count "${h["prefetch-count"]}"`, h.receipt);
     const durable = h["durable-subscription-name"] ?? h["activemq.subscriptionName"];
+    if (durable && dest.kind === "topic" && !this.#namedClient) {
+      // Its name is kept under the client id: a generated one would be lost with the connection.
+      return this.#error("A durable subscription needs a client-id header on CONNECT", h.receipt);
+    }
     const spec: SubscriptionSpec = {
       kind: dest.kind,
       destination: dest.name,

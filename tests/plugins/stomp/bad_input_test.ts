@@ -48,6 +48,10 @@ const BAD: [string, (Uint8Array | string)[], RegExp][] = [
   ], /UTF-8/],
   ["a bad escape", [CONNECT, "SEND\ndestination:/queue/a\nx:\\t\n\n\0"], /escape/],
   ["an unsupported version", ["CONNECT\naccept-version:9.9\n\n\0"], /versions/],
+  ["a durable subscription without a client-id", [
+    CONNECT,
+    "SUBSCRIBE\nid:1\ndestination:/topic/t\ndurable-subscription-name:d\n\n\0",
+  ], /client-id/],
 ];
 
 for (const [what, chunks, expected] of BAD) {
