@@ -19,5 +19,10 @@ export function sessionRedirect(req: Request, reason?: string): Response {
 
 /** A same-site path to return to after login; anything else (another origin, "//x") becomes "/". */
 export function safeNext(next: string | null): string {
-  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  if (!next?.startsWith("/")) return "/";
+  // Resolved the way a browser resolves a Location: it drops tabs and newlines and reads "\\" as "/", so
+  // "/\t/evil" is "//evil", another origin.
+  const base = "http://console.invalid";
+  const url = new URL(next, base);
+  return url.origin === base ? url.pathname + url.search + url.hash : "/";
 }

@@ -23,11 +23,13 @@ export function liveRoutes(app: Routes, ac: AdminContext): () => void {
       summary: "Live stats, destinations and log records (SSE)",
       ok: [200],
     }),
-    () => {
+    (c) => {
+      const session = c.get("session");
       let end = () => {};
       const body = new ReadableStream<Uint8Array>({
         start(ctl) {
           const send = (event: string, data: unknown) => {
+            if (session.ended) return end();
             try {
               ctl.enqueue(frame(event, data));
             } catch {

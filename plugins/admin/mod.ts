@@ -94,6 +94,10 @@ export default definePlugin<AdminOptions>({
     app.onError((err) => {
       // zod-openapi's own body parsing reports malformed JSON as a plain Error.
       if (/Malformed JSON/.test(err.message)) return problem("invalid_json", err.message);
+      // Hono's body validation, for a body that is not JSON at all.
+      if (/Unsupported Media Type/i.test(err.message)) {
+        return problem("unsupported_media_type", "The body must be application/json");
+      }
       ctx.log.error("request failed", { error: err });
       return problem("server_busy", "Internal error");
     });

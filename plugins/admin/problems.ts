@@ -16,6 +16,7 @@ const OWN: Record<string, number> = {
   rate_limited: 429,
   csrf: 403,
   invalid_json: 400,
+  unsupported_media_type: 415,
   unavailable: 503,
 };
 

@@ -18,6 +18,8 @@ export interface ConsoleSession {
   readonly user: PublicUser;
   readonly csrfToken: string;
   lastSeen: number;
+  /** Logged out, expired or revoked: what the session started (a live stream) ends too. */
+  ended?: boolean;
 }
 
 const token = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
@@ -49,7 +51,7 @@ export class ConsoleSessions {
     if (s === undefined) return "unauthenticated";
     const now = this.#now();
     if (now - s.lastSeen > this.#idleMs) {
-      this.#byToken.delete(cookie!);
+      this.#end(cookie!, s);
       return "session_expired";
     }
     s.lastSeen = now;
@@ -61,20 +63,26 @@ export class ConsoleSessions {
   }
 
   close(cookie: string | undefined): void {
-    if (cookie !== undefined) this.#byToken.delete(cookie);
+    const s = cookie === undefined ? undefined : this.#byToken.get(cookie);
+    if (s) this.#end(cookie!, s);
   }
 
   /** Ends every session of a user (deleted, or password changed elsewhere). */
   closeUser(username: string, except?: ConsoleSession): void {
     for (const [k, s] of this.#byToken) {
-      if (s.user.username === username && s !== except) this.#byToken.delete(k);
+      if (s.user.username === username && s !== except) this.#end(k, s);
     }
   }
 
   /** Forgets sessions idle for more than twice the timeout (kept a while to answer session_expired). */
   sweep(): void {
     const cutoff = this.#now() - 2 * this.#idleMs;
-    for (const [k, s] of this.#byToken) if (s.lastSeen < cutoff) this.#byToken.delete(k);
+    for (const [k, s] of this.#byToken) if (s.lastSeen < cutoff) this.#end(k, s);
+  }
+
+  #end(cookie: string, s: ConsoleSession): void {
+    this.#byToken.delete(cookie);
+    s.ended = true;
   }
 }
 

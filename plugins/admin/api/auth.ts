@@ -68,6 +68,9 @@ export function authRoutes(app: Routes, ac: AdminContext): void {
           "retry-after": String(Math.ceil(wait / 1000)),
         });
       }
+      // Counted as a failure before the (slow) password check, so that a burst of concurrent attempts
+      // cannot all pass the check above; a success clears it.
+      ac.limiter.fail(address);
       const { username, password } = c.req.valid("json");
       if ((await ac.users.list()).length === 0) {
         return problem(
@@ -76,10 +79,7 @@ export function authRoutes(app: Routes, ac: AdminContext): void {
         );
       }
       const user = await ac.users.verify(username, password);
-      if (!user) {
-        ac.limiter.fail(address);
-        return problem("bad_credentials", "Wrong username or password");
-      }
+      if (!user) return problem("bad_credentials", "Wrong username or password");
       ac.limiter.succeed(address);
       const { cookie, session } = ac.sessions.open(user);
       c.set("session", session);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConsoleSessions, LoginLimiter } from "../../../plugins/admin/session_auth.ts";
-import { waitFor } from "../../helpers/wait.ts";
+import { waitFor, within } from "../../helpers/wait.ts";
 import { expectProblem, login, PASSWORD, startAdmin, USER } from "./helpers.ts";
 
 /** startAdmin's options for a broker with no first admin configured. */
@@ -226,6 +226,54 @@ Deno.test("admin: users are added, change password, and are removed (not the las
     assert.equal((del.before as { username: string }).username, "bob");
     assert.equal(del.after, null);
     assert.equal(del.principal.id, USER);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("admin: concurrent wrong passwords cannot get past the rate limit", async () => {
+  const { tb, base } = await startAdmin({ admin: { loginMaxFailures: 3 } });
+  try {
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () => post(`${base}/login`, { username: USER, password: "wrong" })),
+    );
+    const statuses = burst.map((r) => r.status);
+    await Promise.all(burst.map((r) => r.body?.cancel()));
+    assert.equal(statuses.filter((s) => s === 401).length, 3, statuses.join());
+    assert.equal(statuses.filter((s) => s === 429).length, 17);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("admin: a live stream ends when its session is logged out", async () => {
+  const { tb, base } = await startAdmin();
+  try {
+    const c = await login(base);
+    const res = await c.call("GET", "/events");
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    await reader.read(); // ": connected"
+    assert.equal((await c.call("POST", "/logout")).status, 204);
+    // The stream closes instead of carrying on (a sample comes every second).
+    const drained = (async () => {
+      while (!(await reader.read()).done) { /* frames sent before the logout was seen */ }
+    })();
+    await within(drained, 5000, "the stream to end");
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("admin: a body that is not JSON gets 415, not an internal error", async () => {
+  const { tb, base } = await startAdmin();
+  try {
+    const res = await fetch(`${base}/login`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: JSON.stringify({ username: USER, password: PASSWORD }),
+    });
+    await expectProblem(res, 415, "unsupported_media_type");
   } finally {
     await tb.stop();
   }
