@@ -251,7 +251,10 @@ export class StompConnection implements DeliverySink {
       ack: mode === "auto" ? "auto" : "client",
       prefetch: mode === "auto" ? Infinity : prefetch,
       durable: dest.kind === "topic" && durable
-        ? `$stomp.durable.${this.#session!.client.clientId}.${durable}`
+        // Under the principal too: another user naming the same client-id gets a subscription of their own.
+        ? `$stomp.durable.${encodeURIComponent(this.#session!.principal.id)}.${
+          encodeURIComponent(this.#session!.client.clientId)
+        }.${durable}`
         : undefined,
     };
     const sub = await this.#session!.subscribe(spec);

@@ -349,3 +349,46 @@ for (const [version, how] of [["1.0", "ws"], ["1.1", "ws"], ["1.0", "tcp"], ["1.
     }
   });
 }
+
+Deno.test("stomp: a durable subscription belongs to its user: another login with the same client-id gets its own", async () => {
+  const tb = await startBroker({
+    plugins: [{
+      use: "auth",
+      options: {
+        anonymous: "off",
+        users: [{ username: "alice", password: "a-pw" }, { username: "bob", password: "b-pw" }],
+        acl: { default: "allow", rules: [] },
+      },
+    }, plugin],
+  });
+  const as = (login: string, passcode: string) =>
+    connect(tb, "tcp", { connectHeaders: { login, passcode, "client-id": "app" } });
+  const durable = { "durable-subscription-name": "feed", ack: "client" };
+  try {
+    let { client } = await as("alice", "a-pw");
+    const subscribed = deferred<void>();
+    client.watchForReceipt("s", () => subscribed.resolve());
+    client.subscribe("/topic/feed", () => {}, { ...durable, receipt: "s" });
+    await within(subscribed.promise, 5000, "SUBSCRIBE receipt");
+    await client.deactivate();
+    await tb.broker.publish({ destination: "feed", body: "for alice" });
+
+    ({ client } = await as("bob", "b-pw"));
+    const bobGot = new Collector<string>();
+    const bobSubscribed = deferred<void>();
+    client.watchForReceipt("b", () => bobSubscribed.resolve());
+    client.subscribe("/topic/feed", (m) => (bobGot.push(m.body), m.ack()), { ...durable, receipt: "b" });
+    await within(bobSubscribed.promise, 5000, "SUBSCRIBE receipt");
+    await tb.broker.publish({ destination: "feed", body: "for both" });
+    assert.deepEqual(await bobGot.atLeast(1), ["for both"]);
+    await client.deactivate();
+
+    ({ client } = await as("alice", "a-pw"));
+    const aliceGot = new Collector<string>();
+    client.subscribe("/topic/feed", (m) => (aliceGot.push(m.body), m.ack()), durable);
+    assert.deepEqual(await aliceGot.atLeast(2), ["for alice", "for both"]);
+    await client.deactivate();
+  } finally {
+    await tb.stop();
+  }
+});
