@@ -84,6 +84,8 @@ export default definePlugin<Options>({
     );
     if (o.nationalCrypto) ctx.log.info("national-crypto profile: new passwords are hashed with PBKDF2-SM3");
 
+    // A success clears nothing: failures from an address may be another client's (NAT, or an attacker
+    // with an account of its own logging in between guesses); they expire with the window instead.
     const recent = (remote: string, now: number) =>
       (failures.get(remote) ?? []).filter((t) => now - t < o.failureWindowMs);
     const refuse = (remote: string, reason: string): Reject => {
@@ -113,7 +115,6 @@ export default definePlugin<Options>({
         }
         const user = users.get(cn);
         if (!user) return refuse(remote, `The client certificate's CN "${cn}" names no user`);
-        failures.delete(remote);
         const principal: Principal = {
           id: user.username,
           groups: user.groups,
@@ -133,7 +134,6 @@ export default definePlugin<Options>({
       if (!user || !(await verifyPassword(password, user.passwordHash))) {
         return refuse(remote, "Unknown user or wrong password");
       }
-      failures.delete(remote);
       const principal: Principal = { id: user.username, groups: user.groups };
       issued.add(principal);
       return principal;

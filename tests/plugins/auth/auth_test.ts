@@ -135,6 +135,36 @@ Deno.test("auth: good and bad passwords, unknown users, anonymous off, rate limi
   }
 });
 
+Deno.test("auth: a good login does not clear the failures others made from its address", async () => {
+  const tb = await startBroker({ plugins: [auth] });
+  const from = "10.0.0.7:1";
+  const login = async (user: string, password: string) => {
+    const r = await tb.broker.openSession(client(user, password, from), sink);
+    if ("code" in r) return r.reason;
+    await (r as Session).close("done");
+    return "ok";
+  };
+  try {
+    // Guesses at alice's password interleaved with root's own good logins from the same address.
+    const out = [];
+    for (const guess of ["g1", "g2", "g3"]) {
+      out.push(await login("alice", guess), await login("root", "root-pw"));
+    }
+    assert.deepEqual(out.slice(0, 5), [
+      "Unknown user or wrong password",
+      "ok",
+      "Unknown user or wrong password",
+      "ok",
+      "Unknown user or wrong password",
+    ]);
+    assert.match(out[5], /Too many failed logins/);
+    assert.match(await login("alice", "alice-pw"), /Too many failed logins/);
+    assert.deepEqual(tb.broker.host.service("users")!.failedLogins().byAddress, { "10.0.0.7": 3 });
+  } finally {
+    await tb.stop();
+  }
+});
+
 Deno.test("auth: anonymous on loopback only when configured", async () => {
   const tb = await startBroker({
     plugins: [{ ...auth, options: { ...auth.options, anonymous: "loopback" } }],
