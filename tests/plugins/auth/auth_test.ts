@@ -6,7 +6,8 @@ import type { Session } from "../../../mod.ts";
 import type { UsersService } from "../../../plugins/auth/mod.ts";
 import { hmacSm3Prf, pbkdf2 } from "../../../plugins/auth/pbkdf2.ts";
 import { fromHex } from "../../../plugins/crypto-sm/hex.ts";
-import { hashPassword, verifyPassword } from "../../../plugins/auth/users.ts";
+import { passwordCheck } from "../../../plugins/auth/password_check.ts";
+import { hashPassword, toUser, verifyPassword } from "../../../plugins/auth/users.ts";
 import { startBroker } from "../../helpers/broker.ts";
 import { Collector, waitFor } from "../../helpers/wait.ts";
 import { mqttAs, pubackOf, stompAs } from "../acl/clients.ts";
@@ -84,6 +85,25 @@ Deno.test("PBKDF2-SM3 hashes verify the right password only; scrypt hashes still
   assert.equal(await verifyPassword("s3cret", h), true);
   assert.equal(await verifyPassword("s3cres", h), false);
   assert.equal(await verifyPassword("x", "md5:abc"), false);
+});
+
+Deno.test("an unknown user name costs a hash of the same kind and cost as a known one", async () => {
+  for (
+    const [scheme, kind] of [["scrypt", /^scrypt:16384:8:1:/], ["pbkdf2-sm3", /^pbkdf2-sm3:10000:/]] as const
+  ) {
+    const hashed: string[] = [];
+    const check = await passwordCheck(scheme, (password, stored) => {
+      hashed.push(stored);
+      return verifyPassword(password, stored);
+    });
+    const alice = await toUser({ username: "alice", password: "pw" }, scheme);
+    assert.equal(await check(alice, "pw"), true);
+    assert.equal(await check(alice, "nope"), false);
+    assert.equal(await check(undefined, "pw"), false);
+    assert.equal(hashed.length, 3, "the unknown user went through verify too");
+    assert.match(hashed[2], kind);
+    assert.notEqual(hashed[2], alice.passwordHash);
+  }
 });
 
 Deno.test("ACL coverage: a rule pattern covers a subscription only when it covers all it can match", () => {
