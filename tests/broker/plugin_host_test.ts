@@ -99,6 +99,30 @@ Deno.test("a setup that finishes after the timeout is torn down then: its listen
   Deno.listen({ hostname: "127.0.0.1", port }).close();
 });
 
+Deno.test("a plugin in a folder whose path has a space, # and ? loads", async () => {
+  const tmp = await Deno.makeTempDir();
+  const dir = `${tmp}/my plugin #1?x`;
+  try {
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(
+      `${dir}/plugin.json`,
+      JSON.stringify({
+        name: "odd-path",
+        version: "1.0.0",
+        description: "test",
+        entry: "mod.ts",
+        broker: "^0.1",
+      }),
+    );
+    await Deno.writeTextFile(`${dir}/mod.ts`, `export default { name: "odd-path", setup() {} };`);
+    const b = await start([{ use: dir }]);
+    await b.stop();
+    assert.deepEqual(b.plugins().map((p) => p.id), ["odd-path"]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("a bad broker manifest names the field", async () => {
   await assert.rejects(
     createBroker({ plugins: [{ use: 5 }] } as never, { printLogs: false }),
