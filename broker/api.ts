@@ -171,6 +171,11 @@ export interface SubscribeEvent {
   readonly spec: SubscriptionSpec;
   readonly principal: Principal;
   readonly client?: ClientInfo;
+  /**
+   * The subscribing session: a handler that maps the spec onto other destinations checks them with
+   * `session.authorize` (the same gate, refusals reported the same way).
+   */
+  readonly session: Session;
 }
 export interface DeliverEvent {
   readonly message: Message;

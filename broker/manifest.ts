@@ -6,7 +6,7 @@
  */
 import AjvModule from "ajv";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { BrokerManifest, JsonSchema, Plugin, PluginManifest } from "./api.ts";
 import { BrokerError } from "./errors.ts";
 
@@ -181,7 +181,7 @@ export async function resolvePlugin(use: string, baseDir: string): Promise<Resol
     load: async () => {
       let mod: { default?: unknown };
       try {
-        mod = await import(new URL(`file://${entry}`).href);
+        mod = await import(pathToFileURL(entry).href);
       } catch (e) {
         throw new BrokerError(
           "plugin_invalid",

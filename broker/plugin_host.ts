@@ -1,7 +1,8 @@
 /**
  * The plugin host: resolve every manifest entry, validate options, order by provides/requires/after,
  * set up in order with a timeout, tear down in reverse. Nothing half-starts: a failure tears down what
- * was set up and names the plugin and the field.
+ * was set up and names the plugin and the field; a setup that finishes after its timeout is torn down
+ * then.
  *
  * @module
  */
@@ -164,27 +165,53 @@ export class PluginHost {
         return services.get(name)?.impl as Services[K] | undefined;
       },
     };
+    const setup = Promise.resolve(plugin.setup(ctx));
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let timedOut = false;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new BrokerError(
-              "plugin_failed",
-              `Plugin "${inst.id}" did not finish setup within ${deps.timeoutMs} ms`,
-            ),
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(
+          new BrokerError(
+            "plugin_failed",
+            `Plugin "${inst.id}" did not finish setup within ${deps.timeoutMs} ms`,
           ),
-        deps.timeoutMs,
-      );
+        );
+      }, deps.timeoutMs);
     });
     try {
-      inst.teardown = await Promise.race([Promise.resolve(plugin.setup(ctx)), timeout]);
+      inst.teardown = await Promise.race([setup, timeout]);
+    } catch (e) {
+      if (timedOut) this.#undoLate(inst, setup);
+      throw e;
     } finally {
       clearTimeout(timer);
     }
     inst.state = "running";
     for (const [name, impl] of provided) await deps.onProvided(name, impl);
     this.#log.debug(`started ${inst.id}`);
+  }
+
+  /**
+   * A setup the host gave up on keeps running; whatever it opens by the time it finishes (listeners,
+   * timers) is torn down then, as start-up has failed.
+   */
+  #undoLate(inst: PluginInstance, setup: Promise<Teardown | void>): void {
+    setup.then(async (teardown) => {
+      this.#log.warn(`${inst.id} finished setup after the timeout; tearing it down`);
+      try {
+        if (typeof teardown === "function") await teardown("failed");
+      } catch (e) {
+        this.#log.error(`teardown of ${inst.id} failed`, { error: e });
+      }
+      this.#release(inst);
+    }, () => {/* it failed late: nothing to undo */});
+  }
+
+  /** Drops the hooks and services a plugin registered. */
+  #release(inst: PluginInstance): void {
+    this.#deps.hooks.release(inst.id);
+    for (const [name, s] of this.#services) if (s.owner === inst.id) this.#services.delete(name);
   }
 
   /** Tears down every started plugin in reverse order; errors are logged, never thrown. */
@@ -206,8 +233,7 @@ export class PluginHost {
       } catch (e) {
         this.#log.error(`teardown of ${inst.id} failed`, { error: e });
       }
-      this.#deps.hooks.release(inst.id);
-      for (const [name, s] of this.#services) if (s.owner === inst.id) this.#services.delete(name);
+      this.#release(inst);
       inst.state = "stopped";
     }
   }

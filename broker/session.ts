@@ -129,7 +129,12 @@ export class CoreSession implements Session {
       if (a !== true) return a;
     }
     if (hooks.subscribe) {
-      const r = await hooks.subscribe({ spec, principal: this.principal, client: this.client });
+      const r = await hooks.subscribe({
+        spec,
+        principal: this.principal,
+        client: this.client,
+        session: this,
+      });
       if (isReject(r)) return r;
       spec = r;
     }

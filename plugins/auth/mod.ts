@@ -1,8 +1,9 @@
 /**
  * The auth plugin: the `authenticate` gate (users from broker.json, a watched file and the `users`
  * service, hashed with scrypt or PBKDF2-SM3; anonymous off, loopback-only or on; failed logins
- * rate-limited per client address) and the `authorize` gate (ACL rules, first match; reserved prefixes
- * for admins only; a user removed while connected is refused and disconnected at the next check).
+ * rate-limited per client address; an unknown name costs a hash too) and the `authorize` gate (ACL
+ * rules, first match; reserved prefixes for admins only; a user removed while connected is refused
+ * and disconnected at the next check).
  * With `certificateIdentity`, a client that gives no password is the user its verified TLS client
  * certificate's CN names.
  *
@@ -13,7 +14,8 @@ import { type Action, definePlugin, type Principal, Priority, type Reject } from
 import { type AclRule, compileRules, evaluate } from "./acl.ts";
 import { commonName } from "./certificate.ts";
 import { UserDirectory, type UsersService } from "./directory.ts";
-import { type UserConfig, verifyPassword } from "./users.ts";
+import { passwordCheck } from "./password_check.ts";
+import type { UserConfig } from "./users.ts";
 
 export type { UserChange, UserInfo, UsersService } from "./directory.ts";
 
@@ -49,6 +51,7 @@ export default definePlugin<Options>({
     const o = ctx.options;
     const scheme = o.nationalCrypto ? "pbkdf2-sm3" : "scrypt";
     const users = await UserDirectory.open(o.users, ctx.broker.store.kv("auth.users"), scheme);
+    const checkPassword = await passwordCheck(scheme);
     // Principals this plugin issued: only these are checked for revocation (others come from other gates).
     const issued = new WeakSet<Principal>();
     const failures = new Map<string, number[]>();
@@ -84,6 +87,8 @@ export default definePlugin<Options>({
     );
     if (o.nationalCrypto) ctx.log.info("national-crypto profile: new passwords are hashed with PBKDF2-SM3");
 
+    // A success clears nothing: failures from an address may be another client's (NAT, or an attacker
+    // with an account of its own logging in between guesses); they expire with the window instead.
     const recent = (remote: string, now: number) =>
       (failures.get(remote) ?? []).filter((t) => now - t < o.failureWindowMs);
     const refuse = (remote: string, reason: string): Reject => {
@@ -113,7 +118,6 @@ export default definePlugin<Options>({
         }
         const user = users.get(cn);
         if (!user) return refuse(remote, `The client certificate's CN "${cn}" names no user`);
-        failures.delete(remote);
         const principal: Principal = {
           id: user.username,
           groups: user.groups,
@@ -130,10 +134,11 @@ export default definePlugin<Options>({
       }
       const user = users.get(client.username ?? "");
       const password = new TextDecoder().decode(client.password ?? new Uint8Array());
-      if (!user || !(await verifyPassword(password, user.passwordHash))) {
+      // Checked before `user` is: an unknown name must hash as long as a known one.
+      const ok = await checkPassword(user, password);
+      if (!user || !ok) {
         return refuse(remote, "Unknown user or wrong password");
       }
-      failures.delete(remote);
       const principal: Principal = { id: user.username, groups: user.groups };
       issued.add(principal);
       return principal;

@@ -1,8 +1,9 @@
 /**
  * The virtual-destinations plugin: virtual topics (each consumer group's own queue bound to the
- * topic), composite destinations, mirrored queues and routing rules with selector filters. Set in
- * broker.json options; changed at runtime through the typed `virtual-destinations` service, each
- * change persisted and reported as an `adminAction`.
+ * topic; consuming it takes the right to subscribe to the topic), composite destinations, mirrored
+ * queues and routing rules with selector filters. Set in broker.json options; changed at runtime
+ * through the typed `virtual-destinations` service, each change persisted and reported as an
+ * `adminAction`.
  *
  * @example
  * ```ts
@@ -23,6 +24,7 @@ import {
   isBrokerError,
   type Principal,
   Priority,
+  type Reject,
   type SubscriptionSpec,
 } from "../../mod.ts";
 import {
@@ -129,9 +131,8 @@ export default definePlugin<VirtualConfig>({
       );
     }, { priority: Priority.ROUTE });
 
-    ctx.hooks.on("subscribe", ({ spec }) => {
-      const vt = consumerQueue(cfg.virtualTopics, spec.destination);
-      if (vt === undefined || (spec.kind === "topic" && !cfg.virtualTopics.topicSubscriptions)) return spec;
+    // A group queue is made on first use and bound to its topic; a topic subscription consumes it.
+    const bindGroup = (spec: SubscriptionSpec, topic: string): Promise<SubscriptionSpec | Reject> => {
       const queueSpec: SubscriptionSpec = spec.kind === "queue" ? spec : {
         kind: "queue",
         destination: spec.destination,
@@ -141,11 +142,23 @@ export default definePlugin<VirtualConfig>({
         exclusive: spec.exclusive,
       };
       return broker.createQueue(spec.destination, { durable: true })
-        .then(() => broker.bindQueue(spec.destination, vt.topic))
+        .then(() => broker.bindQueue(spec.destination, topic))
         .then(() => queueSpec, (e) => ({
           code: isBrokerError(e) ? e.code : "server_busy",
-          reason: `Cannot bind "${spec.destination}" to "${vt.topic}": ${(e as Error)?.message ?? e}`,
+          reason: `Cannot bind "${spec.destination}" to "${topic}": ${(e as Error)?.message ?? e}`,
         }));
+    };
+    ctx.hooks.on("subscribe", ({ spec, session }) => {
+      const vt = consumerQueue(cfg.virtualTopics, spec.destination);
+      if (vt === undefined || (spec.kind === "topic" && !cfg.virtualTopics.topicSubscriptions)) return spec;
+      // A group queue holds the topic's messages: reading it takes the right to subscribe to the topic,
+      // asked of the same authorize gate (the core checked only the queue's name). Checked before the
+      // queue is made, so nothing collects the topic for a consumer who may not read it.
+      return session.authorize("subscribe", vt.topic, "topic").then((allowed) =>
+        allowed === true
+          ? bindGroup(spec, vt.topic)
+          : { ...allowed, reason: `Cannot consume "${spec.destination}": ${allowed.reason}` }
+      );
     }, { priority: Priority.ROUTE });
 
     // One change at a time, so before/after in adminAction events are exact.

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { createBroker, type PluginEntry } from "../../mod.ts";
+import { resetLateListener } from "../fixtures/plugins/late-listener/control.ts";
 import { events } from "../fixtures/plugins/record.ts";
+import { within } from "../helpers/wait.ts";
 
 const fixture = (name: string, extra: Partial<PluginEntry> = {}): PluginEntry => ({
   use: `./tests/fixtures/plugins/${name}`,
@@ -82,6 +84,43 @@ Deno.test("a plugin that hangs in setup fails after the plugin timeout", async (
     start([fixture("hangs")], { pluginTimeoutMs: 50 }),
     /"hangs" did not finish setup within 50 ms/,
   );
+});
+
+Deno.test("a setup that finishes after the timeout is torn down then: its listener does not outlive start-up", async () => {
+  const late = resetLateListener();
+  await assert.rejects(
+    start([fixture("late-listener")], { pluginTimeoutMs: 50 }),
+    /"late-listener" did not finish setup within 50 ms/,
+  );
+  late.release.resolve();
+  const port = await within(late.port.promise, 5000, "the late setup to listen");
+  await within(late.closed.promise, 5000, "the host to tear the late setup down");
+  // The port is free again.
+  Deno.listen({ hostname: "127.0.0.1", port }).close();
+});
+
+Deno.test("a plugin in a folder whose path has a space, # and ? loads", async () => {
+  const tmp = await Deno.makeTempDir();
+  const dir = `${tmp}/my plugin #1?x`;
+  try {
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(
+      `${dir}/plugin.json`,
+      JSON.stringify({
+        name: "odd-path",
+        version: "1.0.0",
+        description: "test",
+        entry: "mod.ts",
+        broker: "^0.1",
+      }),
+    );
+    await Deno.writeTextFile(`${dir}/mod.ts`, `export default { name: "odd-path", setup() {} };`);
+    const b = await start([{ use: dir }]);
+    await b.stop();
+    assert.deepEqual(b.plugins().map((p) => p.id), ["odd-path"]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
 
 Deno.test("a bad broker manifest names the field", async () => {

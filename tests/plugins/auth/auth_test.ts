@@ -6,7 +6,8 @@ import type { Session } from "../../../mod.ts";
 import type { UsersService } from "../../../plugins/auth/mod.ts";
 import { hmacSm3Prf, pbkdf2 } from "../../../plugins/auth/pbkdf2.ts";
 import { fromHex } from "../../../plugins/crypto-sm/hex.ts";
-import { hashPassword, verifyPassword } from "../../../plugins/auth/users.ts";
+import { passwordCheck } from "../../../plugins/auth/password_check.ts";
+import { hashPassword, toUser, verifyPassword } from "../../../plugins/auth/users.ts";
 import { startBroker } from "../../helpers/broker.ts";
 import { Collector, waitFor } from "../../helpers/wait.ts";
 import { mqttAs, pubackOf, stompAs } from "../acl/clients.ts";
@@ -86,6 +87,25 @@ Deno.test("PBKDF2-SM3 hashes verify the right password only; scrypt hashes still
   assert.equal(await verifyPassword("x", "md5:abc"), false);
 });
 
+Deno.test("an unknown user name costs a hash of the same kind and cost as a known one", async () => {
+  for (
+    const [scheme, kind] of [["scrypt", /^scrypt:16384:8:1:/], ["pbkdf2-sm3", /^pbkdf2-sm3:10000:/]] as const
+  ) {
+    const hashed: string[] = [];
+    const check = await passwordCheck(scheme, (password, stored) => {
+      hashed.push(stored);
+      return verifyPassword(password, stored);
+    });
+    const alice = await toUser({ username: "alice", password: "pw" }, scheme);
+    assert.equal(await check(alice, "pw"), true);
+    assert.equal(await check(alice, "nope"), false);
+    assert.equal(await check(undefined, "pw"), false);
+    assert.equal(hashed.length, 3, "the unknown user went through verify too");
+    assert.match(hashed[2], kind);
+    assert.notEqual(hashed[2], alice.passwordHash);
+  }
+});
+
 Deno.test("ACL coverage: a rule pattern covers a subscription only when it covers all it can match", () => {
   assert.equal(covers("a.>", "a.*.b"), true);
   assert.equal(covers("a.*", "a.>"), false);
@@ -130,6 +150,36 @@ Deno.test("auth: good and bad passwords, unknown users, anonymous off, rate limi
     const counted = tb.broker.host.service("users")!.failedLogins();
     assert.equal(counted.total, 4);
     assert.deepEqual(counted.byAddress, { "10.0.0.1": 3 });
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("auth: a good login does not clear the failures others made from its address", async () => {
+  const tb = await startBroker({ plugins: [auth] });
+  const from = "10.0.0.7:1";
+  const login = async (user: string, password: string) => {
+    const r = await tb.broker.openSession(client(user, password, from), sink);
+    if ("code" in r) return r.reason;
+    await (r as Session).close("done");
+    return "ok";
+  };
+  try {
+    // Guesses at alice's password interleaved with root's own good logins from the same address.
+    const out = [];
+    for (const guess of ["g1", "g2", "g3"]) {
+      out.push(await login("alice", guess), await login("root", "root-pw"));
+    }
+    assert.deepEqual(out.slice(0, 5), [
+      "Unknown user or wrong password",
+      "ok",
+      "Unknown user or wrong password",
+      "ok",
+      "Unknown user or wrong password",
+    ]);
+    assert.match(out[5], /Too many failed logins/);
+    assert.match(await login("alice", "alice-pw"), /Too many failed logins/);
+    assert.deepEqual(tb.broker.host.service("users")!.failedLogins().byAddress, { "10.0.0.7": 3 });
   } finally {
     await tb.stop();
   }
