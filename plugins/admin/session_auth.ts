@@ -111,6 +111,7 @@ export class LoginLimiter {
     return f.count >= this.#max ? left : 0;
   }
 
+  /** Counts an attempt as failed; the login route counts each one before checking its password. */
   fail(address: string): void {
     const now = this.#now();
     const f = this.#failures.get(address);
@@ -120,8 +121,13 @@ export class LoginLimiter {
     } else f.count++;
   }
 
+  /**
+   * Takes back the one attempt counted for a login that succeeded. Failures of other attempts stay until
+   * the window ends: a good login of one account must not clear guesses at another from the same address.
+   */
   succeed(address: string): void {
-    this.#failures.delete(address);
+    const f = this.#failures.get(address);
+    if (f && --f.count <= 0) this.#failures.delete(address);
   }
 }
 

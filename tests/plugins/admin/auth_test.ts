@@ -91,7 +91,7 @@ Deno.test("admin: a body without end is refused with 413 before anyone has logge
   }
 });
 
-Deno.test("admin: the limiter locks an address for the window, and a success resets it", () => {
+Deno.test("admin: the limiter locks an address for the window; a success takes back only its own attempt", () => {
   let now = 1_000;
   const l = new LoginLimiter(2, 10_000, () => now);
   l.fail("10.0.0.1");
@@ -101,10 +101,13 @@ Deno.test("admin: the limiter locks an address for the window, and a success res
   assert.equal(l.retryAfter("10.0.0.2"), 0);
   now += 10_001;
   assert.equal(l.retryAfter("10.0.0.1"), 0);
-  l.fail("10.0.0.1");
-  l.succeed("10.0.0.1");
-  l.fail("10.0.0.1");
+  // The login route counts every attempt first; a success takes back its own, not the others'.
+  l.fail("10.0.0.1"); // a wrong guess
+  l.fail("10.0.0.1"); // a good login, counted first...
+  l.succeed("10.0.0.1"); // ...and taken back
   assert.equal(l.retryAfter("10.0.0.1"), 0);
+  l.fail("10.0.0.1"); // a second wrong guess
+  assert.equal(l.retryAfter("10.0.0.1"), 10_000, "the good login did not clear the first guess");
 });
 
 Deno.test("admin: a session expires after the idle timeout; requests keep it alive", () => {
