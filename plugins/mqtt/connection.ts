@@ -221,10 +221,20 @@ export class Connection implements DeliverySink, Ticking {
       if (isReject(outcome)) return this.#refuse(connackCode(outcome, this.version), outcome.reason);
       verified = outcome;
     }
-    const old = this.server.connections.get(clientId);
-    if (old) await old.takeover(); // [MQTT-3.1.4-3]
     const session = await this.server.broker.openSession(client, this, { principal: verified?.principal });
     if (isReject(session)) return this.#refuse(connackCode(session, this.version), session.reason);
+    // A client id names one user's session: another user naming it is refused, not given the session
+    // (its queued messages, its subscriptions) or a way to knock the owner off.
+    const old = this.server.connections.get(clientId);
+    const owner = old?.principalId ?? (await this.server.sessions.get(clientId))?.principal;
+    if (owner !== undefined && owner !== session.principal.id) {
+      await session.close("client id held by another user");
+      return this.#refuse(
+        this.version === 5 ? RC.CLIENT_IDENTIFIER_NOT_VALID : CONNACK_V4.IDENTIFIER_REJECTED,
+        "the client id belongs to another user's session",
+      );
+    }
+    if (old) await old.takeover(); // [MQTT-3.1.4-3]
     // The will is published as the broker later: the client must be allowed to publish it now.
     const will = p.will ? willInit(p.will, this.version) : undefined;
     const willDenied = p.will && !will
@@ -242,6 +252,7 @@ export class Connection implements DeliverySink, Ticking {
     this.server.cancelWill(clientId);
     this.server.cancelExpiry(clientId);
     this.persistent = this.sessionExpiry !== 0;
+    // Read after the takeover: the connection taken over wrote the session's last state as it ended.
     const record = await this.server.sessions.get(clientId);
     let present = false;
     if (record && (clean || !this.persistent)) await this.server.dropSession(clientId);
@@ -307,6 +318,10 @@ export class Connection implements DeliverySink, Ticking {
     });
   }
 
+  get principalId(): string | undefined {
+    return this.session?.principal.id;
+  }
+
   /** Writes the persistent session's subscription list to the store. */
   saveSession(): Promise<void> {
     if (!this.persistent) return Promise.resolve();
@@ -314,6 +329,7 @@ export class Connection implements DeliverySink, Ticking {
       subs: [...this.subs.values()].map((s) => s.record),
       expiry: this.sessionExpiry,
       expiresAt: 0,
+      principal: this.session!.principal.id,
     });
   }
 

@@ -57,10 +57,14 @@ export interface SessionRecord {
   expiresAt: number;
   /** Packet identifiers in use when its last connection ended (a clean stop writes them). */
   packets?: PacketRecord;
+  /** The principal the session belongs to: another one may not take it over. */
+  principal?: string;
 }
 
 /** What a connection needs from its plugin. */
 export interface ConnectionHost {
+  /** The principal the connection authenticated as. */
+  readonly principalId: string | undefined;
   close(reason: string): Promise<void>;
   takeover(): Promise<void>;
 }

@@ -354,3 +354,48 @@ Deno.test("mqtt: a persistent session's shared subscription is still there after
     assert.deepEqual(await got.atLeast(1), ["jobs/a:work"]);
     await end(client);
   }));
+
+Deno.test("mqtt: a client id belongs to its user's session: another user naming it is refused, online or offline", async () => {
+  const tb = await startBroker({
+    plugins: [{
+      use: "auth",
+      options: {
+        anonymous: "off",
+        users: [{ username: "alice", password: "a-pw" }, { username: "bob", password: "b-pw" }],
+        acl: { default: "allow", rules: [] },
+      },
+    }, MQTT_PLUGIN],
+  });
+  const as = (username: string, password: string, protocolVersion: 4 | 5) =>
+    connect(tb, {
+      clientId: "dev",
+      clean: false,
+      username,
+      password,
+      protocolVersion,
+      ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 300 } } : {}),
+    });
+  try {
+    const alice = await as("alice", "a-pw", 5);
+    const aliceClosed = deferred<void>();
+    alice.once("close", () => aliceClosed.resolve());
+    await assert.rejects(as("bob", "b-pw", 5), (e: { code?: number }) => e.code === 0x85);
+    await assert.rejects(as("bob", "b-pw", 4), (e: { code?: number }) => e.code === 2);
+    assert.equal(alice.connected, true, "the owner stays connected");
+    await alice.subscribeAsync("dev/#", { qos: 1 });
+    await end(alice);
+    await assert.rejects(as("bob", "b-pw", 5), (e: { code?: number }) => e.code === 0x85);
+    const again = await connectWithAck(tb, {
+      clientId: "dev",
+      clean: false,
+      username: "alice",
+      password: "a-pw",
+      protocolVersion: 5,
+      properties: { sessionExpiryInterval: 300 },
+    });
+    assert.equal(again.connack.sessionPresent, true);
+    await end(again.client);
+  } finally {
+    await tb.stop();
+  }
+});
