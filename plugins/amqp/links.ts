@@ -27,6 +27,7 @@ import {
   acceptedIn,
   controlOf,
   declared,
+  drainRequested,
   innerOutcome,
   isCoordinator,
   PAYLOAD,
@@ -83,6 +84,8 @@ export class AmqpLinks implements DeliverySink {
   readonly #deliveries = new WeakMap<RheaDelivery, { sub: Subscription; tag: number }>();
   readonly #temporary = new Map<Link, string>();
   readonly #coordinators = new WeakSet<Link>();
+  /** Senders that answered the drain of the peer's last flow. */
+  readonly #drained = new WeakSet<Link>();
   readonly #transactions = new Transactions();
 
   constructor(session: Session, o: LinkOptions) {
@@ -180,16 +183,22 @@ export class AmqpLinks implements DeliverySink {
     const sub = await this.session.subscribe(spec);
     if (isReject(sub)) return link.close(condition(sub));
     this.#senders.set(sub, link);
-    link.on("sendable", () => {
-      this.#flush(sub, link);
+    // Every flow sets what the core may push, lowered or raised: the link credit less the deliveries
+    // the core already handed over that still wait here (rhea counts a transfer only once it is written).
+    link.on("sender_flow", () => {
+      this.#drained.delete(link);
       sub.setCredit(Math.max(0, (link.credit ?? 0) - (this.#held.get(sub)?.length ?? 0)));
     });
+    link.on("sender_draining", () => this.#pump(sub, link));
+    link.on("sendable", () => this.#pump(sub, link));
     sub.setCredit(link.credit ?? 0);
     const early = this.#early.get(sub);
     if (early) {
       this.#early.delete(sub);
       for (const d of early) this.deliver(sub, d);
     }
+    // A drain that came with the attach, before the subscription existed, is answered now.
+    this.#pump(sub, link);
   }
 
   /** Core delivery -> AMQP transfer. */
@@ -225,6 +234,20 @@ export class AmqpLinks implements DeliverySink {
     if (!held) return;
     while (held.length && link.sendable()) this.#transfer(sub, link, held.shift()!);
     if (!held.length) this.#held.delete(sub);
+  }
+
+  /**
+   * Sends what waits here; a link asked to drain is answered once nothing does. The core delivers what
+   * it has at once when the flow sets its credit, so by then the link has had all there is: the rest of
+   * the credit is used up (rhea advances the delivery-count by it in the flow it answers with) and the
+   * core may push nothing more until the next flow.
+   */
+  #pump(sub: Subscription, link: Link): void {
+    this.#flush(sub, link);
+    if (!drainRequested(link) || this.#held.has(sub) || this.#drained.has(link)) return;
+    this.#drained.add(link);
+    sub.setCredit(0);
+    link.set_drained(true);
   }
 
   /** A disposition from the client for one of our transfers. */

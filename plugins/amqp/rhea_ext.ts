@@ -11,6 +11,7 @@
 import rhea from "rhea";
 import terminus from "rhea/lib/terminus.js";
 import transport from "rhea/lib/transport.js";
+import link from "rhea/lib/link.js";
 import process from "node:process";
 
 // deno-lint-ignore no-explicit-any
@@ -155,6 +156,26 @@ transport.prototype.write = function (this: unknown, socket: Typed) {
   }
   return writeFrames.call(this, socket);
 };
+
+// Two gaps in rhea's answer to a drain, each leaving the peer waiting for it: it sends it only while the
+// sender has credit left to use up (by advancing the delivery-count), so not after transfers took all the
+// credit; and `set_drained` marks the flow for writing without asking the connection to write, so
+// outside of input processing it waits for the next frame the connection happens to send.
+const sender = link.Sender.prototype;
+sender._get_drain = function (this: Typed) {
+  if (!this._draining || !this._drained) return false;
+  this.delivery_count += this.credit;
+  this.credit = 0;
+  return true;
+};
+const setDrained = sender.set_drained;
+sender.set_drained = function (this: Typed, drained: boolean) {
+  setDrained.call(this, drained);
+  if (this.issue_flow) this.connection._register();
+};
+
+/** Whether the peer's last flow asked this sender to drain its credit (rhea keeps it private). */
+export const drainRequested = (sender: Typed): boolean => sender._draining === true;
 
 /** Set on a receiving link while rhea dispatches a transfer that arrived without link credit. */
 export const OVER_CREDIT: unique symbol = Symbol("amqp.overCredit");
