@@ -163,6 +163,10 @@ export default definePlugin<Options>({
       const temp = src.dynamic ? `temp.${crypto.randomUUID()}` : undefined;
       c.sender.set_source(temp ? { ...src, address: `queue://${temp}`, dynamic: true } : src);
       c.sender.set_target(c.sender.remote?.attach?.target ?? {});
+      // The settlement mode we send with is the one the receiver asked for (its subscription acks
+      // pre-settled transfers as it delivers them): rhea sends settled transfers on a link whose attach says so.
+      const mode = c.sender.remote?.attach?.snd_settle_mode;
+      if (mode !== undefined) c.sender.local.attach.snd_settle_mode = mode;
       if (!c.sender.is_open()) c.sender.open();
       // rhea writes the attach when this turn's input is done; the first transfer must come after it.
       setTimeout(

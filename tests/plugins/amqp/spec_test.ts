@@ -98,3 +98,23 @@ Deno.test("amqp spec: a flow that lowers the link credit lowers what the core pu
     await tb.stop();
   }
 });
+
+Deno.test("amqp spec: a receiver asking for pre-settled transfers gets them settled, and the attach says so", async () => {
+  const tb = await startBroker({ plugins: [amqp] });
+  const conn = await amqpConnect(tb.ports["amqp:tcp"]);
+  try {
+    const got = new Collector<Any>();
+    const r = conn.open_receiver({ source: "queue://ps", snd_settle_mode: 1, autoaccept: false });
+    r.on("message", (c: Any) => got.push(c));
+    await within(new Promise((ok) => r.once("receiver_open", ok)), 5000, "attach");
+    assert.equal(r.remote.attach.snd_settle_mode, 1);
+    await waitFor(() => consumer(tb, "ps")?.prefetch, "the subscription's credit");
+    await tb.broker.publish({ kind: "queue", destination: "ps", body: "once" });
+    const [c] = await got.atLeast(1);
+    assert.equal(c.delivery.remote_settled, true);
+    assert.equal(tb.broker.queue("ps")!.inflight + tb.broker.queue("ps")!.pending, 0);
+  } finally {
+    await amqpClose(conn);
+    await tb.stop();
+  }
+});
