@@ -86,10 +86,13 @@ export default definePlugin<Options>({
     // Producers' link credit is granted here, not by rhea's credit window (which re-grants as transfers
     // arrive): a message returns its credit once the broker has answered it, so `receiverCredit` bounds
     // the unconfirmed messages of a link, and a transfer beyond it is refused.
+    // rhea reports a `modified` outcome as `released` unless told otherwise, which loses what the client
+    // said about the delivery (failed, undeliverable here): our senders pass it on as it came.
     const container = rhea.create_container({
       id: `ferrymq-${broker.nodeId}`,
       autoaccept: false,
       credit_window: 0,
+      treat_modified_as_released: false,
     } as Ctx);
     container.sasl_server_mechanisms.PLAIN = mechanism(true);
     container.sasl_server_mechanisms.ANONYMOUS = mechanism(false);

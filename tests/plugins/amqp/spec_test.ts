@@ -118,3 +118,36 @@ Deno.test("amqp spec: a receiver asking for pre-settled transfers gets them sett
     await tb.stop();
   }
 });
+
+Deno.test("amqp spec: modified undeliverable-here is not redelivered to the link; modified delivery-failed is, counted", async () => {
+  const tb = await startBroker({ plugins: [amqp] });
+  const dead: string[] = [];
+  tb.broker.hooks.on("test", "deadLetter", (e) => dead.push(`${text(e.message.body)}:${e.reason}`));
+  const conn = await amqpConnect(tb.ports["amqp:tcp"]);
+  try {
+    for (const b of ["here", "failed"]) {
+      await tb.broker.publish({ kind: "queue", destination: "md", body: b });
+    }
+    const got = new Collector<Any>();
+    const r = conn.open_receiver({ source: "queue://md", credit_window: 0, autoaccept: false });
+    r.on("message", (c: Any) => got.push(c));
+    r.add_credit(2);
+    const [here, failed] = await got.atLeast(2);
+    // One at a time: rhea sends two dispositions given in one turn as one, with the first one's outcome.
+    here.delivery.modified({ delivery_failed: true, undeliverable_here: true });
+    await waitFor(() => dead.length === 1, "the dead letter");
+    failed.delivery.modified({ delivery_failed: true });
+    r.add_credit(5);
+    const [again] = (await got.atLeast(3)).slice(2);
+    assert.equal(text(again.message.body), "failed");
+    assert.equal(again.message.delivery_count, 1);
+    again.delivery.accept();
+    await waitFor(() => tb.broker.queue("md")!.inflight === 0, "the ack");
+    assert.deepEqual(dead, ["here:rejected"]);
+    assert.equal(tb.broker.queue("md")!.pending, 0);
+    assert.equal(got.items.length, 3);
+  } finally {
+    await amqpClose(conn);
+    await tb.stop();
+  }
+});
