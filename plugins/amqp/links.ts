@@ -30,6 +30,7 @@ import {
   drainRequested,
   innerOutcome,
   isCoordinator,
+  type Outcome,
   PAYLOAD,
   type TransactionalState,
   transactionOf,
@@ -255,7 +256,7 @@ export class AmqpLinks implements DeliverySink {
     const t = this.#deliveries.get(delivery);
     if (!t) return;
     this.#deliveries.delete(delivery);
-    this.#apply(t.sub, t.tag, outcome, delivery.remote_state?.undeliverable_here === true);
+    this.#apply(t.sub, t.tag, outcome, delivery.remote_state);
   }
 
   /** A disposition given inside a transaction: applied when the transaction commits. */
@@ -266,23 +267,24 @@ export class AmqpLinks implements DeliverySink {
     // An outcome in an unknown transaction is not applied: the message stays unacked and comes back.
     if (!t || !txn) return;
     this.#deliveries.delete(delivery);
-    const outcome = innerOutcome(state) ?? "accepted";
+    const outcome = innerOutcome(state);
     const pending: PendingOutcome = {
-      apply: () => this.#apply(t.sub, t.tag, outcome, state.outcome?.undeliverable_here === true),
+      apply: () => this.#apply(t.sub, t.tag, outcome?.constructor.composite_type ?? "accepted", outcome),
       // Rolled back: the message goes back to its queue, as if the consumer had gone.
       undo: () => t.sub.nack([t.tag], true),
     };
     txn.outcomes.push(pending);
   }
 
-  #apply(sub: Subscription, tag: number, outcome: string, undeliverableHere: boolean): void {
+  /** The client's outcome for one of our transfers: `state` is the outcome's fields. */
+  #apply(sub: Subscription, tag: number, outcome: string, state: Outcome | undefined): void {
     if (outcome === "accepted") sub.ack([tag]);
-    else if (outcome === "rejected") sub.nack([tag], false); // -> deadLetter hook
-    else {
-      // released: back without counting; modified(delivery-failed): back with the count raised.
-      // The core raises the count on every requeue, so both requeue; released ones are rare.
-      sub.nack([tag], !undeliverableHere || outcome === "released");
-    }
+    // rejected -> the deadLetter hook; so is a message undeliverable here: the core cannot keep it from
+    // this one consumer only, and it must not come back to it.
+    else if (outcome === "rejected" || state?.undeliverable_here === true) sub.nack([tag], false);
+    // modified is a failed delivery attempt only with delivery-failed; otherwise the message goes back
+    // as it was. released ones are counted still (see the README).
+    else sub.nack([tag], true, outcome === "released" || state?.delivery_failed === true);
   }
 
   /** A transfer inside a transaction: checked now, published when the transaction commits. */

@@ -99,9 +99,16 @@ export function transactionOf(state: unknown): Uint8Array | undefined {
   return Array.isArray(state) && state[0] instanceof Uint8Array ? state[0] : undefined;
 }
 
-/** The outcome name inside a transactional state ("accepted", "rejected", ...). */
-export function innerOutcome(s: TransactionalState): string | undefined {
-  return s.outcome ? unwrapOutcome(s.outcome)?.constructor?.composite_type : undefined;
+/** An outcome as rhea decodes a disposition's state: its fields, and its name as the constructor's type. */
+export interface Outcome {
+  readonly constructor: { readonly composite_type?: string };
+  readonly delivery_failed?: boolean;
+  readonly undeliverable_here?: boolean;
+}
+
+/** The outcome inside a transactional state, decoded like a disposition's (the state keeps it raw). */
+export function innerOutcome(s: TransactionalState): Outcome | undefined {
+  return s.outcome ? unwrapOutcome(s.outcome) : undefined;
 }
 
 /** A control message on a coordinator link. */

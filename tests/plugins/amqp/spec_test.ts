@@ -151,3 +151,28 @@ Deno.test("amqp spec: modified undeliverable-here is not redelivered to the link
     await tb.stop();
   }
 });
+
+Deno.test("amqp spec: modified without delivery-failed puts the message back without raising its delivery count", async () => {
+  const tb = await startBroker({ plugins: [amqp] });
+  const conn = await amqpConnect(tb.ports["amqp:tcp"]);
+  try {
+    await tb.broker.publish({ kind: "queue", destination: "mp", body: "m" });
+    const got = new Collector<Any>();
+    const r = conn.open_receiver({ source: "queue://mp", credit_window: 0, autoaccept: false });
+    r.on("message", (c: Any) => got.push(c));
+    r.add_credit(1);
+    const [first] = await got.atLeast(1);
+    first.delivery.modified({ delivery_failed: false });
+    r.add_credit(1);
+    const [, again] = await got.atLeast(2);
+    assert.equal(text(again.message.body), "m");
+    assert.equal(again.message.delivery_count ?? 0, 0);
+    again.delivery.modified({ delivery_failed: true });
+    r.add_credit(1);
+    const [, , third] = await got.atLeast(3);
+    assert.equal(third.message.delivery_count, 1);
+  } finally {
+    await amqpClose(conn);
+    await tb.stop();
+  }
+});
