@@ -26,6 +26,7 @@ import {
   coordinatorTarget,
   guardTransfers,
   isCoordinator,
+  onUnreadableFrame,
   OVER_CREDIT,
   PAYLOAD,
   RECEIVED,
@@ -228,18 +229,24 @@ export default definePlugin<Options>({
         if (!over) return bytes;
         refused = true;
         ctx.log.debug("amqp frame over max-frame-size", { remote: c.socket?.remoteAddress, size: over.size });
-        // rhea writes the close on the next tick, after reading what came before the frame; the connection
-        // ends after it, without waiting for the peer's answer.
-        setTimeout(() => {
-          c.close({
-            condition: "amqp:connection:framing-error",
-            description: `Frame of ${over.size} bytes exceeds max-frame-size ${o.maxFrameSize}`,
-          });
-          setTimeout(() => c.socket?.end(), 0);
-        }, 0);
+        refuse(c, {
+          condition: "amqp:connection:framing-error",
+          description: `Frame of ${over.size} bytes exceeds max-frame-size ${o.maxFrameSize}`,
+        });
         return over.offset > 0 ? bytes.subarray(0, over.offset) : undefined;
       };
     };
+
+    /**
+     * Ends a connection over the peer's bad input with a close naming the error. rhea writes it on the next
+     * tick, after what it read before the bad input; the connection ends after it, without waiting for the
+     * peer's answer.
+     */
+    const refuse = (c: Ctx, error: { condition: string; description: string }) =>
+      setTimeout(() => {
+        c.close(error);
+        setTimeout(() => c.socket?.end(), 0);
+      }, 0);
 
     // rhea reports dispositions that arrived with the close only when it next writes: let those
     // settle before the session returns unsettled messages to their queues.
@@ -263,6 +270,12 @@ export default definePlugin<Options>({
         if (!conn.is_remote_open()) conn.socket?.destroy();
       }, o.connectTimeoutMs);
       Deno.unrefTimer(timer);
+      onUnreadableFrame(conn, (e) => {
+        ctx.log.debug("amqp unreadable frame", { remote: conn.socket?.remoteAddress, error: e.message });
+        // The bad frame may be the peer's open: a close comes after an open, so ours goes first.
+        if (!conn.remote?.open) conn.open();
+        refuse(conn, { condition: e.condition, description: e.message });
+      });
       return conn;
     };
 
