@@ -384,8 +384,12 @@ export interface Subscription {
   /** Sets credit to exactly n (AMQP flow). */
   setCredit(n: number): void;
   ack(tags: readonly number[]): void;
-  /** requeue: back to the queue with redeliveryCount + 1; else dead-lettered with reason "rejected". */
-  nack(tags: readonly number[], requeue: boolean): void;
+  /**
+   * requeue: back to the queue with redeliveryCount + 1, or unchanged when `counted` is false (the client
+   * says the delivery was no attempt, as AMQP `modified` without delivery-failed does); else dead-lettered
+   * with reason "rejected".
+   */
+  nack(tags: readonly number[], requeue: boolean, counted?: boolean): void;
   /** Stops deliveries; unacked messages go back to the queue. */
   cancel(): Promise<void>;
 }

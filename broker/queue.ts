@@ -116,8 +116,8 @@ export class Consumer implements Subscription {
     this.#q.ack(this, tags);
   }
 
-  nack(tags: readonly number[], requeue: boolean): void {
-    this.#q.nack(this, tags, requeue);
+  nack(tags: readonly number[], requeue: boolean, counted = true): void {
+    this.#q.nack(this, tags, requeue, counted);
   }
 
   cancel(): Promise<void> {
@@ -242,13 +242,13 @@ export class Queue {
     }
   }
 
-  nack(c: Consumer, tags: readonly number[], requeue: boolean): void {
+  nack(c: Consumer, tags: readonly number[], requeue: boolean, counted = true): void {
     for (const tag of tags) {
       const e = c.inflight.get(tag);
       if (e === undefined) continue;
       c.inflight.delete(tag);
       this.#inflight--;
-      if (requeue) this.#requeue(e, true);
+      if (requeue) this.#requeue(e, counted);
       else this.#deadLetter(e, "rejected");
     }
     this.drain();

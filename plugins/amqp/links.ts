@@ -27,8 +27,10 @@ import {
   acceptedIn,
   controlOf,
   declared,
+  drainRequested,
   innerOutcome,
   isCoordinator,
+  type Outcome,
   PAYLOAD,
   type TransactionalState,
   transactionOf,
@@ -83,6 +85,8 @@ export class AmqpLinks implements DeliverySink {
   readonly #deliveries = new WeakMap<RheaDelivery, { sub: Subscription; tag: number }>();
   readonly #temporary = new Map<Link, string>();
   readonly #coordinators = new WeakSet<Link>();
+  /** Senders that answered the drain of the peer's last flow. */
+  readonly #drained = new WeakSet<Link>();
   readonly #transactions = new Transactions();
 
   constructor(session: Session, o: LinkOptions) {
@@ -180,16 +184,22 @@ export class AmqpLinks implements DeliverySink {
     const sub = await this.session.subscribe(spec);
     if (isReject(sub)) return link.close(condition(sub));
     this.#senders.set(sub, link);
-    link.on("sendable", () => {
-      this.#flush(sub, link);
+    // Every flow sets what the core may push, lowered or raised: the link credit less the deliveries
+    // the core already handed over that still wait here (rhea counts a transfer only once it is written).
+    link.on("sender_flow", () => {
+      this.#drained.delete(link);
       sub.setCredit(Math.max(0, (link.credit ?? 0) - (this.#held.get(sub)?.length ?? 0)));
     });
+    link.on("sender_draining", () => this.#pump(sub, link));
+    link.on("sendable", () => this.#pump(sub, link));
     sub.setCredit(link.credit ?? 0);
     const early = this.#early.get(sub);
     if (early) {
       this.#early.delete(sub);
       for (const d of early) this.deliver(sub, d);
     }
+    // A drain that came with the attach, before the subscription existed, is answered now.
+    this.#pump(sub, link);
   }
 
   /** Core delivery -> AMQP transfer. */
@@ -227,12 +237,26 @@ export class AmqpLinks implements DeliverySink {
     if (!held.length) this.#held.delete(sub);
   }
 
+  /**
+   * Sends what waits here; a link asked to drain is answered once nothing does. The core delivers what
+   * it has at once when the flow sets its credit, so by then the link has had all there is: the rest of
+   * the credit is used up (rhea advances the delivery-count by it in the flow it answers with) and the
+   * core may push nothing more until the next flow.
+   */
+  #pump(sub: Subscription, link: Link): void {
+    this.#flush(sub, link);
+    if (!drainRequested(link) || this.#held.has(sub) || this.#drained.has(link)) return;
+    this.#drained.add(link);
+    sub.setCredit(0);
+    link.set_drained(true);
+  }
+
   /** A disposition from the client for one of our transfers. */
   settled(delivery: RheaDelivery, outcome: string): void {
     const t = this.#deliveries.get(delivery);
     if (!t) return;
     this.#deliveries.delete(delivery);
-    this.#apply(t.sub, t.tag, outcome, delivery.remote_state?.undeliverable_here === true);
+    this.#apply(t.sub, t.tag, outcome, delivery.remote_state);
   }
 
   /** A disposition given inside a transaction: applied when the transaction commits. */
@@ -243,23 +267,24 @@ export class AmqpLinks implements DeliverySink {
     // An outcome in an unknown transaction is not applied: the message stays unacked and comes back.
     if (!t || !txn) return;
     this.#deliveries.delete(delivery);
-    const outcome = innerOutcome(state) ?? "accepted";
+    const outcome = innerOutcome(state);
     const pending: PendingOutcome = {
-      apply: () => this.#apply(t.sub, t.tag, outcome, state.outcome?.undeliverable_here === true),
+      apply: () => this.#apply(t.sub, t.tag, outcome?.constructor.composite_type ?? "accepted", outcome),
       // Rolled back: the message goes back to its queue, as if the consumer had gone.
       undo: () => t.sub.nack([t.tag], true),
     };
     txn.outcomes.push(pending);
   }
 
-  #apply(sub: Subscription, tag: number, outcome: string, undeliverableHere: boolean): void {
+  /** The client's outcome for one of our transfers: `state` is the outcome's fields. */
+  #apply(sub: Subscription, tag: number, outcome: string, state: Outcome | undefined): void {
     if (outcome === "accepted") sub.ack([tag]);
-    else if (outcome === "rejected") sub.nack([tag], false); // -> deadLetter hook
-    else {
-      // released: back without counting; modified(delivery-failed): back with the count raised.
-      // The core raises the count on every requeue, so both requeue; released ones are rare.
-      sub.nack([tag], !undeliverableHere || outcome === "released");
-    }
+    // rejected -> the deadLetter hook; so is a message undeliverable here: the core cannot keep it from
+    // this one consumer only, and it must not come back to it.
+    else if (outcome === "rejected" || state?.undeliverable_here === true) sub.nack([tag], false);
+    // modified is a failed delivery attempt only with delivery-failed; otherwise the message goes back
+    // as it was. released ones are counted still (see the README).
+    else sub.nack([tag], true, outcome === "released" || state?.delivery_failed === true);
   }
 
   /** A transfer inside a transaction: checked now, published when the transaction commits. */

@@ -26,6 +26,7 @@ import {
   coordinatorTarget,
   guardTransfers,
   isCoordinator,
+  onUnreadableFrame,
   OVER_CREDIT,
   PAYLOAD,
   RECEIVED,
@@ -86,10 +87,13 @@ export default definePlugin<Options>({
     // Producers' link credit is granted here, not by rhea's credit window (which re-grants as transfers
     // arrive): a message returns its credit once the broker has answered it, so `receiverCredit` bounds
     // the unconfirmed messages of a link, and a transfer beyond it is refused.
+    // rhea reports a `modified` outcome as `released` unless told otherwise, which loses what the client
+    // said about the delivery (failed, undeliverable here): our senders pass it on as it came.
     const container = rhea.create_container({
       id: `ferrymq-${broker.nodeId}`,
       autoaccept: false,
       credit_window: 0,
+      treat_modified_as_released: false,
     } as Ctx);
     container.sasl_server_mechanisms.PLAIN = mechanism(true);
     container.sasl_server_mechanisms.ANONYMOUS = mechanism(false);
@@ -163,6 +167,10 @@ export default definePlugin<Options>({
       const temp = src.dynamic ? `temp.${crypto.randomUUID()}` : undefined;
       c.sender.set_source(temp ? { ...src, address: `queue://${temp}`, dynamic: true } : src);
       c.sender.set_target(c.sender.remote?.attach?.target ?? {});
+      // The settlement mode we send with is the one the receiver asked for (its subscription acks
+      // pre-settled transfers as it delivers them): rhea sends settled transfers on a link whose attach says so.
+      const mode = c.sender.remote?.attach?.snd_settle_mode;
+      if (mode !== undefined) c.sender.local.attach.snd_settle_mode = mode;
       if (!c.sender.is_open()) c.sender.open();
       // rhea writes the attach when this turn's input is done; the first transfer must come after it.
       setTimeout(
@@ -221,18 +229,24 @@ export default definePlugin<Options>({
         if (!over) return bytes;
         refused = true;
         ctx.log.debug("amqp frame over max-frame-size", { remote: c.socket?.remoteAddress, size: over.size });
-        // rhea writes the close on the next tick, after reading what came before the frame; the connection
-        // ends after it, without waiting for the peer's answer.
-        setTimeout(() => {
-          c.close({
-            condition: "amqp:connection:framing-error",
-            description: `Frame of ${over.size} bytes exceeds max-frame-size ${o.maxFrameSize}`,
-          });
-          setTimeout(() => c.socket?.end(), 0);
-        }, 0);
+        refuse(c, {
+          condition: "amqp:connection:framing-error",
+          description: `Frame of ${over.size} bytes exceeds max-frame-size ${o.maxFrameSize}`,
+        });
         return over.offset > 0 ? bytes.subarray(0, over.offset) : undefined;
       };
     };
+
+    /**
+     * Ends a connection over the peer's bad input with a close naming the error. rhea writes it on the next
+     * tick, after what it read before the bad input; the connection ends after it, without waiting for the
+     * peer's answer.
+     */
+    const refuse = (c: Ctx, error: { condition: string; description: string }) =>
+      setTimeout(() => {
+        c.close(error);
+        setTimeout(() => c.socket?.end(), 0);
+      }, 0);
 
     // rhea reports dispositions that arrived with the close only when it next writes: let those
     // settle before the session returns unsettled messages to their queues.
@@ -256,6 +270,12 @@ export default definePlugin<Options>({
         if (!conn.is_remote_open()) conn.socket?.destroy();
       }, o.connectTimeoutMs);
       Deno.unrefTimer(timer);
+      onUnreadableFrame(conn, (e) => {
+        ctx.log.debug("amqp unreadable frame", { remote: conn.socket?.remoteAddress, error: e.message });
+        // The bad frame may be the peer's open: a close comes after an open, so ours goes first.
+        if (!conn.remote?.open) conn.open();
+        refuse(conn, { condition: e.condition, description: e.message });
+      });
       return conn;
     };
 

@@ -4,13 +4,17 @@
  *   transactional-state outcomes (rhea decodes unknown termini to null and unknown outcomes with a
  *   console error), and builders for the values a coordinator answers with;
  * - a decoded message's raw payload (rhea drops it), for the size limit and for control messages whose
- *   body descriptor its decoder discards.
+ *   body descriptor its decoder discards;
+ * - the error condition of a frame it cannot read, for the plugin to close the connection with (rhea drops
+ *   the socket without a word).
  *
  * @module
  */
 import rhea from "rhea";
 import terminus from "rhea/lib/terminus.js";
 import transport from "rhea/lib/transport.js";
+import link from "rhea/lib/link.js";
+import frames from "rhea/lib/frames.js";
 import process from "node:process";
 
 // deno-lint-ignore no-explicit-any
@@ -98,9 +102,16 @@ export function transactionOf(state: unknown): Uint8Array | undefined {
   return Array.isArray(state) && state[0] instanceof Uint8Array ? state[0] : undefined;
 }
 
-/** The outcome name inside a transactional state ("accepted", "rejected", ...). */
-export function innerOutcome(s: TransactionalState): string | undefined {
-  return s.outcome ? unwrapOutcome(s.outcome)?.constructor?.composite_type : undefined;
+/** An outcome as rhea decodes a disposition's state: its fields, and its name as the constructor's type. */
+export interface Outcome {
+  readonly constructor: { readonly composite_type?: string };
+  readonly delivery_failed?: boolean;
+  readonly undeliverable_here?: boolean;
+}
+
+/** The outcome inside a transactional state, decoded like a disposition's (the state keeps it raw). */
+export function innerOutcome(s: TransactionalState): Outcome | undefined {
+  return s.outcome ? unwrapOutcome(s.outcome) : undefined;
 }
 
 /** A control message on a coordinator link. */
@@ -156,6 +167,26 @@ transport.prototype.write = function (this: unknown, socket: Typed) {
   return writeFrames.call(this, socket);
 };
 
+// Two gaps in rhea's answer to a drain, each leaving the peer waiting for it: it sends it only while the
+// sender has credit left to use up (by advancing the delivery-count), so not after transfers took all the
+// credit; and `set_drained` marks the flow for writing without asking the connection to write, so
+// outside of input processing it waits for the next frame the connection happens to send.
+const sender = link.Sender.prototype;
+sender._get_drain = function (this: Typed) {
+  if (!this._draining || !this._drained) return false;
+  this.delivery_count += this.credit;
+  this.credit = 0;
+  return true;
+};
+const setDrained = sender.set_drained;
+sender.set_drained = function (this: Typed, drained: boolean) {
+  setDrained.call(this, drained);
+  if (this.issue_flow) this.connection._register();
+};
+
+/** Whether the peer's last flow asked this sender to drain its credit (rhea keeps it private). */
+export const drainRequested = (sender: Typed): boolean => sender._draining === true;
+
 /** Set on a receiving link while rhea dispatches a transfer that arrived without link credit. */
 export const OVER_CREDIT: unique symbol = Symbol("amqp.overCredit");
 /** On a delivery that came in several frames: its size in bytes (its payload is dropped over the limit). */
@@ -204,4 +235,63 @@ export function guardTransfers(receiver: Typed, maxSize: number): void {
     }
   };
   guarded = true;
+}
+
+/** A frame that cannot be read, with the error condition of the close that answers it. */
+export class FrameError extends Error {
+  // By this name rhea reports an error as the peer's fault (protocol_error), not as its own (error).
+  override readonly name = "ProtocolError";
+  constructor(readonly condition: "amqp:decode-error" | "amqp:connection:framing-error", message: string) {
+    super(message);
+  }
+}
+const FRAME_HEADER = 8;
+
+// rhea's frame reader throws its ProtocolError for a bad frame header (data offset, frame type), and
+// whatever the decoder throws for a bad body; an unknown performative it returns undecoded.
+const readFrame = frames.read_frame;
+frames.read_frame = (buffer: Uint8Array) => {
+  if (buffer.length < FRAME_HEADER) {
+    throw new FrameError("amqp:connection:framing-error", `Frame of ${buffer.length} bytes`);
+  }
+  let frame: Typed;
+  try {
+    frame = readFrame(buffer);
+  } catch (e) {
+    const header = (e as Error)?.name === "ProtocolError";
+    throw new FrameError(
+      header ? "amqp:connection:framing-error" : "amqp:decode-error",
+      String((e as Error)?.message ?? e),
+    );
+  }
+  if (frame?.performative && typeof frame.performative.dispatch !== "function") {
+    throw new FrameError("amqp:decode-error", "Unknown performative");
+  }
+  return frame;
+};
+
+const UNREADABLE: unique symbol = Symbol("amqp.unreadable");
+const STOPPED: unique symbol = Symbol("amqp.stopped");
+const readFrames = transport.prototype.read;
+// The AMQP layer's transport has its connection as handler (the SASL layer's has the SASL server).
+transport.prototype.read = function (this: Typed, buffer: Uint8Array) {
+  const answer = this.handler?.[UNREADABLE];
+  if (!answer) return readFrames.call(this, buffer);
+  if (this[STOPPED]) return buffer.length;
+  try {
+    return readFrames.call(this, buffer);
+  } catch (e) {
+    if (!(e instanceof FrameError)) throw e;
+    this[STOPPED] = true;
+    answer(e);
+    return buffer.length;
+  }
+};
+
+/**
+ * Hands the AMQP frames of `connection` that cannot be read to `answer`, instead of rhea dropping the socket.
+ * Nothing after such a frame is read: the connection is over.
+ */
+export function onUnreadableFrame(connection: Typed, answer: (e: FrameError) => void): void {
+  connection[UNREADABLE] = answer;
 }

@@ -94,6 +94,21 @@ Deno.test("nack with requeue redelivers; nack without requeue dead-letters with 
   await b.stop();
 });
 
+Deno.test("nack with requeue but not counted puts the message back with its redelivery count unchanged", async () => {
+  const b = await broker();
+  await b.publish({ kind: "queue", destination: "nc", body: "a" });
+  const got = new Collector<Delivery>();
+  await b.subscribe({ kind: "queue", destination: "nc", prefetch: 1 }, (d, s) => {
+    got.push(d);
+    if (got.items.length === 1) queueMicrotask(() => (s.nack([d.tag], true, false), s.credit(1)));
+    else if (got.items.length === 2) queueMicrotask(() => (s.nack([d.tag], true), s.credit(1)));
+    else s.ack([d.tag]);
+  });
+  await got.atLeast(3);
+  assert.deepEqual(got.items.map((d) => d.message.redeliveryCount), [0, 0, 1]);
+  await b.stop();
+});
+
 Deno.test("message groups stick to one consumer and move when it leaves", async () => {
   const b = await broker();
   const owners = new Map<string, Set<number>>();

@@ -104,3 +104,11 @@ export function sendInTransaction(sender: Any, msg: Record<string, unknown>, txn
 export function acceptInTransaction(delivery: Any, txnId: Uint8Array): void {
   delivery.update(true, acceptedIn(txnId));
 }
+
+/** Gives a delivery `outcome` (rhea's, e.g. `rhea.message.modified({...}).described()`) inside the transaction. */
+export function settleInTransaction(delivery: Any, txnId: Uint8Array, outcome: Any): void {
+  delivery.update(
+    true,
+    types.described(types.wrap_ulong(0x34), types.wrap_list([types.wrap_binary(txnId), outcome])),
+  );
+}

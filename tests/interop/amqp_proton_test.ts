@@ -130,3 +130,69 @@ Deno.test({
     }
   },
 });
+
+const DRAIN_SCRIPT = `
+import sys
+from proton.handlers import MessagingHandler
+from proton.reactor import Container
+
+class Drain(MessagingHandler):
+    def __init__(self, url):
+        super(Drain, self).__init__(prefetch=0)
+        self.url = url
+        self.got = []
+        self.rounds = []
+
+    def on_start(self, event):
+        self.conn = event.container.connect(self.url)
+        self.receiver = event.container.create_receiver(self.conn, "queue://proton.drain", name="drain-r")
+        self.timer = event.container.schedule(5, self)
+
+    def on_timer_task(self, event):
+        print("TIMEOUT " + ";".join(self.rounds))
+        self.conn.close()
+
+    def on_link_opened(self, event):
+        if event.receiver == self.receiver:
+            self.receiver.drain(5)
+
+    def on_message(self, event):
+        self.got.append(event.message.body.decode())
+
+    # A drain is over when the broker's answering flow has used up the credit.
+    def on_link_flow(self, event):
+        if event.receiver != self.receiver or self.receiver.draining():
+            return
+        self.rounds.append("%s/%d" % (",".join(self.got), self.receiver.credit))
+        if len(self.rounds) == 1:
+            self.receiver.drain(3)
+        else:
+            print("DRAINED " + ";".join(self.rounds))
+            self.timer.cancel()
+            self.conn.close()
+
+Container(Drain("amqp://127.0.0.1:%s" % sys.argv[1])).run()
+`;
+
+Deno.test({
+  name: "qpid-proton drain: what the queue has, then the credit used up; again on an empty queue",
+  ignore: !hasProton,
+  async fn() {
+    const tb = await startBroker({ plugins: [{ use: "amqp", options: { port: 0, hostname: "127.0.0.1" } }] });
+    try {
+      for (const body of ["a", "b"]) {
+        await tb.broker.publish({ kind: "queue", destination: "proton.drain", body });
+      }
+      const out = await new Deno.Command(PYTHON, { args: ["-c", DRAIN_SCRIPT, String(tb.ports["amqp:tcp"])] })
+        .output();
+      const stdout = new TextDecoder().decode(out.stdout);
+      assert.equal(
+        stdout.trim().split("\n").at(-1),
+        "DRAINED a,b/0;a,b/0",
+        stdout + new TextDecoder().decode(out.stderr),
+      );
+    } finally {
+      await tb.stop();
+    }
+  },
+});

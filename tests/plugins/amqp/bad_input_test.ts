@@ -152,6 +152,54 @@ Deno.test("amqp bad input: a frame over max-frame-size closes the connection wit
   }
 });
 
+/** An AMQP frame on channel 0 with `body` after the 8-byte header; `doff` is the data offset in words. */
+function frame(body: number[], doff = 2): Uint8Array {
+  const f = new Uint8Array(8 + body.length);
+  new DataView(f.buffer).setUint32(0, f.length);
+  f[4] = doff;
+  f.set(body, 8);
+  return f;
+}
+
+/** The performative descriptors of the broker's frames (0x10 open, 0x18 close...) and its output as text. */
+function answer(out: Uint8Array): { performatives: number[]; text: string } {
+  assert.equal(new TextDecoder().decode(out.subarray(0, 4)), "AMQP", "the broker answered");
+  const [, ...frames] = units(out);
+  // Each frame: size, data offset 2, type, channel, then 0x00 0x53 <descriptor> (a small ulong).
+  return { performatives: frames.map((f) => f[10]), text: new TextDecoder().decode(out) };
+}
+
+Deno.test("amqp bad input: a frame that cannot be read is answered with a close naming the error", async () => {
+  const tb = await startBroker({ plugins: [amqp] });
+  const port = tb.ports["amqp:tcp"];
+  try {
+    const [header, open] = units(await record(port, {}));
+    const cases: [string, Uint8Array, string][] = [
+      ["unknown performative", frame([0x00, 0x53, 0x99, 0x45]), "amqp:decode-error"],
+      // begin{remote-channel: a uint cut short}
+      ["truncated field", frame([0x00, 0x53, 0x11, 0xc0, 0x03, 0x01, 0x70, 0xff]), "amqp:decode-error"],
+      ["bad typecode", frame([0x00, 0x53, 0x11, 0xc0, 0x02, 0x01, 0xff]), "amqp:decode-error"],
+      ["data offset under 2", frame([0x00, 0x53, 0x11, 0x45], 1), "amqp:connection:framing-error"],
+      ["frame shorter than its header", new Uint8Array([0, 0, 0, 6, 2, 0]), "amqp:connection:framing-error"],
+    ];
+    for (const [what, bad, condition] of cases) {
+      // The bad frame after a good open, and the same with a good frame behind it, which is not read.
+      for (const after of [[], [frame([0x00, 0x53, 0x11, 0x45])]]) {
+        const out = answer(await exchange(port, [header, open, bad, ...after], { timeoutMs: 3000 }));
+        assert.deepEqual(out.performatives, [0x10, 0x18], `${what}: open, then close`);
+        assert.ok(out.text.includes(condition), `${what}: ${condition} in ${JSON.stringify(out.text)}`);
+      }
+    }
+    // A broken open: the broker opens, to close at once.
+    const badOpen = frame([0x00, 0x53, 0x10, 0xc0, 0x05, 0x02, 0xa1, 0x01, 0x78, 0xff]);
+    const out = answer(await exchange(port, [header, badOpen], { timeoutMs: 3000 }));
+    assert.deepEqual(out.performatives, [0x10, 0x18]);
+    assert.ok(out.text.includes("amqp:decode-error"));
+  } finally {
+    await tb.stop();
+  }
+});
+
 Deno.test("amqp bad input: a message over the limit in many frames is rejected; the link goes on", async () => {
   const tb = await startBroker({ plugins: [limits] });
   const conn = await amqpConnect(tb.ports["amqp:tcp"]);

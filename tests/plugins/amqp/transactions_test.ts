@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { amqpClose, amqpConnect, type AmqpConnection } from "../../helpers/amqp.ts";
-import { acceptInTransaction, sendInTransaction, TxnController } from "../../helpers/amqp_txn.ts";
+import rhea from "rhea";
+import {
+  acceptInTransaction,
+  sendInTransaction,
+  settleInTransaction,
+  TxnController,
+} from "../../helpers/amqp_txn.ts";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { Collector, waitFor, within } from "../../helpers/wait.ts";
 
@@ -97,6 +103,38 @@ Deno.test("amqp transactions: acks apply on commit; rollback puts the messages b
       const d = tb.broker.destinations().find((x) => x.name === "tx.acks");
       return d?.pending === 0 && d.inflight === 0;
     }, "queue drained");
+  } finally {
+    await amqpClose(conn);
+    await tb.stop();
+  }
+});
+
+Deno.test("amqp transactions: modified outcomes apply on commit with their fields", async () => {
+  const tb = await startBroker({ plugins: [amqp] });
+  const dead: string[] = [];
+  tb.broker.hooks.on("test", "deadLetter", (e) => dead.push(new TextDecoder().decode(e.message.body)));
+  for (const body of ["a", "b", "c"]) await tb.broker.publish({ destination: "tx.mod", kind: "queue", body });
+  const conn = await connect(tb);
+  try {
+    const ctl = await TxnController.attach(conn);
+    const got = new Collector<Any>();
+    const r = conn.open_receiver({ source: "queue://tx.mod", autoaccept: false, credit_window: 0 });
+    r.on("message", (c: Any) => got.push(c));
+    r.add_credit(3);
+    const [a, b, c] = await got.atLeast(3);
+    const t = await ctl.declare();
+    // In this order: rhea sends the outcomes of adjacent deliveries given in one turn as one.
+    const modified = (fields: Record<string, boolean>) => (rhea.message as Any).modified(fields).described();
+    settleInTransaction(a.delivery, t, modified({ delivery_failed: true, undeliverable_here: true }));
+    settleInTransaction(c.delivery, t, modified({}));
+    acceptInTransaction(b.delivery, t);
+    assert.equal(await ctl.discharge(t, false), "accepted");
+    await waitFor(() => dead.length === 1, "the dead letter");
+    assert.deepEqual(dead, ["a"]);
+    r.add_credit(3);
+    const [again] = (await got.atLeast(4)).slice(3);
+    assert.equal(new TextDecoder().decode(again.message.body.content), "c");
+    assert.equal(again.message.delivery_count ?? 0, 0);
   } finally {
     await amqpClose(conn);
     await tb.stop();
