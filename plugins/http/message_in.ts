@@ -8,6 +8,15 @@
 import { z } from "@hono/zod-openapi";
 import type { DestinationKind, MessageInit, PropertyValue } from "../../mod.ts";
 
+/** The bytes of a base64 text (padding optional, whitespace ignored); undefined when it is not base64. */
+function base64(text: string): Uint8Array | undefined {
+  try {
+    return Uint8Array.fromBase64(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The JSON envelope of one message (also the item of a batch). */
 export const Envelope = z.object({
   body: z.string().default(""),
@@ -22,14 +31,17 @@ export const Envelope = z.object({
   groupId: z.string().optional(),
   correlationId: z.string().optional(),
   replyTo: z.string().optional(),
+}).refine((e) => e.bodyEncoding !== "base64" || base64(e.body) !== undefined, {
+  path: ["body"],
+  message: "Invalid base64",
 }).openapi("MessageEnvelope");
 export type Envelope = z.infer<typeof Envelope>;
 
 export const ENVELOPE_TYPE = "application/vnd.ferrymq.message+json";
 
-/** Builds a MessageInit from an envelope. */
+/** Builds a MessageInit from an envelope the schema accepted. */
 export function fromEnvelope(e: Envelope, kind: DestinationKind, destination: string): MessageInit {
-  const body = e.bodyEncoding === "base64" ? Uint8Array.from(atob(e.body), (c) => c.charCodeAt(0)) : e.body;
+  const body = e.bodyEncoding === "base64" ? base64(e.body)! : e.body;
   return {
     kind,
     destination,

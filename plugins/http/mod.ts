@@ -11,8 +11,9 @@ import { definePlugin, type HttpConnInfo, type HttpMount, loadTls, serveHttp } f
 import { consumeRoutes } from "./api/consume.ts";
 import type { HttpContext, HttpOptions, Routes, ServeEnv } from "./api/context.ts";
 import { publishRoutes } from "./api/publish.ts";
-import { handleSocket, methodNotAllowed, pushRoutes } from "./api/push.ts";
-import { problem } from "./problems.ts";
+import { methodNotAllowed, pushRoutes } from "./api/push.ts";
+import { handleSocket } from "./api/socket.ts";
+import { issuesText, problem } from "./problems.ts";
 import { Receipts } from "./receipts.ts";
 import { SessionCache } from "./sessions.ts";
 
@@ -29,6 +30,7 @@ export default definePlugin<HttpOptions>({
       broker: ctx.broker,
       options: o,
       receipts,
+      log: ctx.log,
       session: (
         req,
         env,
@@ -39,10 +41,7 @@ export default definePlugin<HttpOptions>({
     const app = new OpenAPIHono<{ Bindings: ServeEnv }>({
       defaultHook: (result) => {
         if (!result.success) {
-          return problem(
-            "invalid_argument",
-            result.error.issues.map((i) => `${i.path.join(".") || "request"}: ${i.message}`).join("; "),
-          );
+          return problem("invalid_argument", issuesText(result.error.issues));
         }
       },
     });

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { BrokerApi, DeliverySink, Reject, Session, TlsSettings } from "../../../mod.ts";
+import type { BrokerApi, DeliverySink, Logger, Reject, Session, TlsSettings } from "../../../mod.ts";
 import type { Receipts } from "../receipts.ts";
 
 /** HTTP plugin options (see plugin.json). */
@@ -32,6 +32,7 @@ export interface HttpContext {
   readonly broker: BrokerApi;
   readonly options: HttpOptions;
   readonly receipts: Receipts;
+  readonly log: Logger;
   /** The cached session of the request's credentials; with a sink, a new session of its own. */
   session(req: Request, env: ServeEnv, sink?: DeliverySink): Promise<Session | Reject>;
   queueExists(name: string): boolean;

@@ -13,7 +13,7 @@ import {
   validateName,
 } from "../../../mod.ts";
 import { Envelope, ENVELOPE_TYPE, fromEnvelope, fromRequest } from "../message_in.ts";
-import { problem, rejectProblem } from "../problems.ts";
+import { issuesText, problem, rejectProblem } from "../problems.ts";
 import type { HttpContext, Routes } from "./context.ts";
 
 const Kind = z.enum(["queues", "topics"]).openapi({ description: "Destination kind" });
@@ -120,10 +120,7 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
       if (type.startsWith(ENVELOPE_TYPE) || q.envelope === "true") {
         const parsed = Envelope.safeParse(JSON.parse(new TextDecoder().decode(body)));
         if (!parsed.success) {
-          return problem(
-            "invalid_message",
-            parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
-          );
+          return problem("invalid_message", issuesText(parsed.error.issues));
         }
         init = fromEnvelope(parsed.data, kindOf(kind), name);
       } else {
@@ -172,10 +169,7 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
     for (const [i, item] of items.entries()) {
       const parsed = Envelope.safeParse(item);
       if (!parsed.success) {
-        return problem(
-          "invalid_message",
-          `item ${i}: ${parsed.error.issues.map((x) => `${x.path.join(".")} ${x.message}`).join("; ")}`,
-        );
+        return problem("invalid_message", `item ${i}: ${issuesText(parsed.error.issues)}`);
       }
       inits.push({ ...fromEnvelope(parsed.data, kindOf(kind), name), id: newMessageId() });
     }
