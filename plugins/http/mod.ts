@@ -36,7 +36,6 @@ export default definePlugin<HttpOptions>({
         env,
         sink,
       ) => (sink ? sessions.open(req, env, sink) : sessions.forRequest(req, env)),
-      queueExists: (name) => ctx.broker.destinations().some((d) => d.kind === "queue" && d.name === name),
     };
     const app = new OpenAPIHono<{ Bindings: ServeEnv }>({
       defaultHook: (result) => {

@@ -35,7 +35,6 @@ export interface HttpContext {
   readonly log: Logger;
   /** The cached session of the request's credentials; with a sink, a new session of its own. */
   session(req: Request, env: ServeEnv, sink?: DeliverySink): Promise<Session | Reject>;
-  queueExists(name: string): boolean;
 }
 
 /**

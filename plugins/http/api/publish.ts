@@ -5,13 +5,7 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import {
-  type DestinationKind,
-  isReject,
-  type MessageInit,
-  newMessageId,
-  validateName,
-} from "../../../mod.ts";
+import { type DestinationKind, isReject, type MessageInit, newMessageId } from "../../../mod.ts";
 import { Envelope, ENVELOPE_TYPE, fromEnvelope, fromRequest } from "../message_in.ts";
 import { issuesText, problem, rejectProblem } from "../problems.ts";
 import type { HttpContext, Routes } from "./context.ts";
@@ -164,7 +158,7 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
     if (items.length > hc.options.maxBatch) {
       return problem("payload_too_large", `A batch holds at most ${hc.options.maxBatch} messages`);
     }
-    // All or none: every item is checked before the first is published.
+    // All or none: every envelope is checked here, then the core checks every message before it routes any.
     const inits: MessageInit[] = [];
     for (const [i, item] of items.entries()) {
       const parsed = Envelope.safeParse(item);
@@ -173,20 +167,8 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
       }
       inits.push({ ...fromEnvelope(parsed.data, kindOf(kind), name), id: newMessageId() });
     }
-    try {
-      validateName(name);
-    } catch (e) {
-      return problem("invalid_destination", (e as Error).message);
-    }
-    const auth = await session.authorize("publish", name, kindOf(kind));
-    if (auth !== true) return rejectProblem(auth);
-    if (kind === "queues" && !hc.queueExists(name) && !hc.broker.limits.autoCreate) {
-      return problem("destination_not_found", `Queue "${name}" does not exist`);
-    }
-    // Published in one turn, the persistent ones share one store transaction.
-    const results = await Promise.all(inits.map((m) => session.publish(m)));
-    const failed = results.find((r) => r !== undefined);
-    if (failed) return rejectProblem(failed);
+    const r = await session.publishBatch(inits);
+    if (r) return rejectProblem(r);
     return c.json({ ids: inits.map((m) => m.id!) }, 201);
   });
 
