@@ -66,8 +66,6 @@ export default definePlugin<HttpOptions>({
     );
     app.notFound((c) => problem("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`));
     app.onError((err) => {
-      // zod-openapi's own body parsing reports malformed JSON as a plain Error.
-      if (/Malformed JSON/.test(err.message)) return problem("invalid_json", err.message, 400);
       ctx.log.error("request failed", { error: err });
       return problem("server_busy", "Internal error", 500);
     });
