@@ -37,6 +37,9 @@ export const Envelope = z.object({
 }).openapi("MessageEnvelope");
 export type Envelope = z.infer<typeof Envelope>;
 
+/** A date, or a date and time with an optional zone (Date.parse alone takes nearly anything: "-5"). */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i;
+
 export const ENVELOPE_TYPE = "application/vnd.ferrymq.message+json";
 
 /** Builds a MessageInit from an envelope the schema accepted. */
@@ -77,6 +80,11 @@ export function fromRequest(
     }
     return n;
   };
+  const time = (name: string, v: string) => {
+    const t = ISO_8601.test(v) ? Date.parse(v) : NaN;
+    if (!(t >= 0)) throw new Error(`"${name}" must be ms since the epoch or an ISO 8601 time, not "${v}"`);
+    return t;
+  };
   const persistent = opt("persistent", "persistent");
   if (persistent !== undefined && persistent !== "true" && persistent !== "false") {
     throw new Error(`"persistent" must be true or false, not "${persistent}"`);
@@ -84,9 +92,9 @@ export function fromRequest(
   const properties: Record<string, PropertyValue> = {};
   for (const [k, v] of req.headers) if (k.startsWith("x-property-")) properties[k.slice(11)] = v;
   for (const [k, v] of q) if (k.startsWith("property.")) properties[k.slice(9)] = v;
-  const deliverAtText = opt("deliver-at", "deliverAt");
-  let deliverAt = int("deliverAt", deliverAtText);
-  if (deliverAt === undefined && deliverAtText) deliverAt = Date.parse(deliverAtText);
+  // ms since the epoch, or a time as text (ISO 8601), as the delay plugin reads its `deliver-at`.
+  const at = opt("deliver-at", "deliverAt");
+  const deliverAt = at === undefined || /^\d+$/.test(at) ? int("deliverAt", at) : time("deliverAt", at);
   return {
     kind,
     destination,

@@ -44,7 +44,8 @@ const publishRoute = createRoute({
   description: `The body is the message as it is (any content type, kept), or a MessageEnvelope when the
 content type is ${ENVELOPE_TYPE} or ?envelope=true. Options: X-Priority, X-TTL, X-Delay, X-Deliver-At,
 X-Persistent, X-Group-Id, X-Correlation-Id, X-Reply-To, X-Property-<name> headers, or the query parameters
-priority, ttl, delay, deliverAt, persistent, group, correlationId, replyTo, property.<name>.`,
+priority, ttl, delay, deliverAt, persistent, group, correlationId, replyTo, property.<name>. X-Deliver-At and
+deliverAt are ms since the epoch or an ISO 8601 time.`,
   request: {
     params: Params,
     query: PublishQuery,
