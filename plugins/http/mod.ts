@@ -11,9 +11,10 @@ import { definePlugin, type HttpConnInfo, type HttpMount, loadTls, serveHttp } f
 import { consumeRoutes } from "./api/consume.ts";
 import type { HttpContext, HttpOptions, Routes, ServeEnv } from "./api/context.ts";
 import { publishRoutes } from "./api/publish.ts";
-import { methodNotAllowed, pushRoutes } from "./api/push.ts";
+import { pushRoutes } from "./api/push.ts";
 import { handleSocket } from "./api/socket.ts";
-import { issuesText, problem } from "./problems.ts";
+import { allowedMethods } from "./methods.ts";
+import { issuesText, methodNotAllowed, problem } from "./problems.ts";
 import { Receipts } from "./receipts.ts";
 import { SessionCache } from "./sessions.ts";
 
@@ -59,12 +60,14 @@ export default definePlugin<HttpOptions>({
       openapi: "3.1.0",
       info: { title: "FerryMQ messaging API", version: "0.1.0" },
     });
-    app.on(
-      ["GET", "PUT", "DELETE", "PATCH"],
-      "/api/v1/:kind{queues|topics}/:name/messages",
-      () => methodNotAllowed("POST"),
-    );
-    app.notFound((c) => problem("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+    const allowed = allowedMethods(app.routes);
+    app.notFound((c) => {
+      const path = new URL(c.req.url).pathname;
+      const methods = allowed(path);
+      return methods.length !== 0
+        ? methodNotAllowed(methods)
+        : problem("not_found", `No route for ${c.req.method} ${path}`);
+    });
     app.onError((err) => {
       ctx.log.error("request failed", { error: err });
       return problem("server_busy", "Internal error", 500);

@@ -64,3 +64,10 @@ export const issuesText = (issues: readonly { path: readonly PropertyKey[]; mess
 
 /** The problem response for a core Reject. */
 export const rejectProblem = (r: Reject): Response => problem(r.code, r.reason);
+
+/** 405 for a known path with the wrong method. */
+export function methodNotAllowed(allowed: readonly string[]): Response {
+  const r = problem("method_not_allowed", `Use ${allowed.join(" or ")}`, 405);
+  r.headers.set("allow", allowed.join(", "));
+  return r;
+}

@@ -136,10 +136,3 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
     return Response.json({ settled });
   });
 }
-
-/** 405 for a known path with the wrong method. */
-export const methodNotAllowed = (allowed: string): Response => {
-  const r = problem("method_not_allowed", `Use ${allowed}`, 405);
-  r.headers.set("allow", allowed);
-  return r;
-};
