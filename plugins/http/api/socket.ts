@@ -75,6 +75,8 @@ class Connection {
   readonly #ids = new Map<Subscription, FrameId>();
   /** Message id -> where to settle it, for client-acked deliveries. */
   readonly #handed = new Map<string, { sub: Subscription; tag: number }>();
+  /** Deliveries made inside subscribe() (a queue that holds messages): sent after `subscribed`. */
+  readonly #early = new Map<Subscription, Delivery[]>();
 
   constructor(socket: WebSocket, log: Logger) {
     this.#socket = socket;
@@ -92,7 +94,18 @@ class Connection {
 
   deliver(sub: Subscription, d: Delivery): void {
     if (d.tag !== 0) this.#handed.set(d.message.id, { sub, tag: d.tag });
-    this.send({ op: "message", subscription: this.#ids.get(sub), message: deliveryJson(d) });
+    const id = this.#ids.get(sub);
+    if (id === undefined) {
+      const early = this.#early.get(sub);
+      if (early) early.push(d);
+      else this.#early.set(sub, [d]);
+      return;
+    }
+    this.#message(id, d);
+  }
+
+  #message(subscription: FrameId, d: Delivery): void {
+    this.send({ op: "message", subscription, message: deliveryJson(d) });
   }
 
   /** Parses, checks and handles one frame; never throws. */
@@ -139,14 +152,18 @@ class Connection {
         if (isReject(sub)) return this.error(f.id, sub.code, sub.reason);
         this.#subs.set(f.id, sub);
         this.#ids.set(sub, f.id);
-        return this.send({ op: "subscribed", id: f.id });
+        this.send({ op: "subscribed", id: f.id });
+        const early = this.#early.get(sub) ?? [];
+        this.#early.delete(sub);
+        for (const d of early) this.#message(f.id, d);
+        return;
       }
       case "unsubscribe": {
         const sub = this.#subs.get(f.id);
         if (!sub) return this.error(f.id, "not_found", `No subscription "${f.id}"`);
         this.#subs.delete(f.id);
+        await sub.cancel(); // deliveries until it is done still name the subscription
         this.#ids.delete(sub);
-        await sub.cancel();
         return this.send({ op: "unsubscribed", id: f.id });
       }
       case "ack":

@@ -63,3 +63,22 @@ Deno.test("http ws: a malformed frame is answered with an error frame; the conne
     await tb.stop();
   }
 });
+
+Deno.test("http ws: a queue that holds messages delivers them after subscribed, with the subscription id", async () => {
+  const tb = await startBroker({ plugins: [http] });
+  try {
+    for (const b of ["h1", "h2"]) await tb.broker.publish({ kind: "queue", destination: "held", body: b });
+    const s = await openSocket(tb);
+    s.send({ op: "subscribe", id: "s", kind: "queue", destination: "held" });
+    await waitFor(() => s.frames.items.filter((f) => f.op === "message").length === 2, "both messages");
+    const frames = s.frames.items.filter((f) => f.op !== "ping");
+    assert.deepEqual(frames.map((f) => f.op), ["subscribed", "message", "message"]);
+    assert.deepEqual(frames.slice(1).map((f) => [f.subscription, (f.message as { body: string }).body]), [
+      ["s", "h1"],
+      ["s", "h2"],
+    ]);
+    await s.close();
+  } finally {
+    await tb.stop();
+  }
+});
