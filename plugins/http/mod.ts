@@ -28,7 +28,6 @@ export default definePlugin<HttpOptions>({
     const sessions = new SessionCache(ctx.broker, { ttlMs: o.sessionCacheTtlMs, max: 1000 });
     const receipts = new Receipts(o.receiptTtlMs, ctx.log);
     const hc: HttpContext = {
-      broker: ctx.broker,
       options: o,
       receipts,
       log: ctx.log,
