@@ -414,6 +414,13 @@ export interface Session {
   readonly client: ClientInfo;
   /** Persistent messages resolve after their batch is durable. */
   publish(m: MessageInit): Promise<void | Reject>;
+  /**
+   * Publishes all of `ms` or none: each is validated, authorized and folded by the `publish` hook, and
+   * its queue checked, before any is routed; the first refusal is returned and nothing is routed. Then
+   * all are routed in one turn, and the persistent ones are appended to the store in one transaction
+   * (scheduled ones go to the scheduler). Side effects of `publish` folds (a forwarded copy) are theirs.
+   */
+  publishBatch(ms: readonly MessageInit[]): Promise<void | Reject>;
   subscribe(spec: SubscriptionSpec): Promise<Subscription | Reject>;
   /** Checks the authorize gate for this session. */
   authorize(action: Action, destination: string, kind: DestinationKind): Promise<true | Reject>;

@@ -35,6 +35,7 @@ import {
   type Scheduler,
   type Session,
   type Store,
+  type StoredMessage,
   type SubscriptionSpec,
 } from "./api.ts";
 import { DEFAULT_ADDRESS_LIMITS, validateName, validatePattern } from "./address.ts";
@@ -286,6 +287,41 @@ export class Core implements BrokerApi, QueueOwner {
 
   /** The publish path: validate, authorize, fold, schedule or route. */
   publishAs(s: CoreSession | undefined, init: MessageInit): Promise<void | Reject> | void | Reject {
+    const m = this.#accept(s, init);
+    if (m instanceof Promise) return m.then((r) => this.#dispatchAccepted(r));
+    return this.#dispatchAccepted(m);
+  }
+
+  /** {@linkcode Session.publishBatch}: the first refusal stops the batch; later messages are not checked. */
+  async publishBatchAs(s: CoreSession, inits: readonly MessageInit[]): Promise<void | Reject> {
+    const accepted: Message[] = [];
+    for (const init of inits) {
+      let m = this.#accept(s, init);
+      if (m instanceof Promise) m = await m;
+      if (m === DROP) continue;
+      if (isReject(m)) return m;
+      accepted.push(m);
+    }
+    // Checked in the turn that routes, so that no queue goes away in between.
+    for (const m of accepted) {
+      const missing = m.kind === "queue" && !this.#waits(m) ? this.#missingQueue(m.destination) : undefined;
+      if (missing) return missing;
+    }
+    const stored: StoredMessage[] = [];
+    const durable: Promise<void>[] = [];
+    for (const m of accepted) {
+      if (this.#waits(m)) durable.push(this.#scheduler!.schedule(m));
+      else this.routeMessage(m, stored); // cannot refuse: every queue was checked above
+    }
+    if (stored.length !== 0) durable.push(this.#store!.append(stored));
+    await Promise.all(durable);
+  }
+
+  /** Validate, authorize, fold: the message to dispatch, or why not. */
+  #accept(
+    s: CoreSession | undefined,
+    init: MessageInit,
+  ): Promise<Message | Reject | typeof DROP> | Message | Reject | typeof DROP {
     let m: Message;
     try {
       m = createMessage(init, this.now(), s?.id);
@@ -312,43 +348,45 @@ export class Core implements BrokerApi, QueueOwner {
         kind: m.kind,
       };
       const a = hooks.authorize(e);
-      if (a instanceof Promise) return a.then((r) => r === true ? this.#afterAuth(s, m) : s.refused(e, r));
+      if (a instanceof Promise) return a.then((r) => r === true ? this.#fold(s, m) : s.refused(e, r));
       if (a !== true) return s.refused(e, a);
     }
-    return this.#afterAuth(s, m);
+    return this.#fold(s, m);
   }
 
-  #afterAuth(s: CoreSession | undefined, m: Message): Promise<void | Reject> | void | Reject {
+  #fold(
+    s: CoreSession | undefined,
+    m: Message,
+  ): Promise<Message | Reject | typeof DROP> | Message | Reject | typeof DROP {
     const fold = this.#hooks.compiled.publish;
-    if (fold) {
-      const out = fold({ message: m, principal: s?.principal ?? BROKER_PRINCIPAL, client: s?.client });
-      if (out instanceof Promise) return out.then((r) => this.#afterFold(m, r));
-      return this.#afterFold(m, out);
-    }
-    return this.#dispatch(m);
+    if (!fold) return m;
+    const out = fold({ message: m, principal: s?.principal ?? BROKER_PRINCIPAL, client: s?.client });
+    if (out instanceof Promise) return out.then((r) => this.#checkFolded(m, r));
+    return this.#checkFolded(m, out);
   }
 
-  #afterFold(m: Message, r: Message | Reject | typeof DROP): Promise<void | Reject> | void | Reject {
-    if (r === DROP) return;
-    if (isReject(r)) return r;
-    if (r.destination !== m.destination) {
-      try {
-        validateName(r.destination, this.#addressLimits);
-      } catch (e) {
-        if (isBrokerError(e)) return { code: e.code, reason: e.message };
-        throw e;
-      }
+  #checkFolded(m: Message, r: Message | Reject | typeof DROP): Message | Reject | typeof DROP {
+    if (r === DROP || isReject(r) || r.destination === m.destination) return r;
+    try {
+      validateName(r.destination, this.#addressLimits);
+    } catch (e) {
+      if (isBrokerError(e)) return { code: e.code, reason: e.message };
+      throw e;
     }
-    return this.#dispatch(r);
+    return r;
   }
 
-  #dispatch(m: Message): Promise<void | Reject> | void | Reject {
+  #dispatchAccepted(m: Message | Reject | typeof DROP): Promise<void | Reject> | void | Reject {
+    if (m === DROP) return;
+    if (isReject(m)) return m;
+    return this.#waits(m) ? this.#scheduler!.schedule(m) : this.routeMessage(m);
+  }
+
+  /** Whether the message waits in the scheduler until its deliverAt. */
+  #waits(m: Message): boolean {
     // Later than it was accepted, not later than now: a publish fold may ask for the scheduler with a
     // deliverAt just after acceptance (a repeating job due at once), and the clock may have passed it since.
-    if (m.deliverAt !== 0 && m.deliverAt > m.timestamp && this.#scheduler) {
-      return this.#scheduler.schedule(m);
-    }
-    return this.routeMessage(m);
+    return m.deliverAt !== 0 && m.deliverAt > m.timestamp && this.#scheduler !== undefined;
   }
 
   route(m: Message, queue?: string): Promise<void> {
@@ -372,24 +410,23 @@ export class Core implements BrokerApi, QueueOwner {
     return stored ? this.#store!.append([{ message: m, queues: [q.name] }]) : undefined;
   }
 
-  /** Puts a finished message into its queue or its topic's bound queues; resolves when durable. */
-  routeMessage(m: Message): Promise<void> | Reject | undefined {
+  /**
+   * Puts a finished message into its queue or its topic's bound queues; resolves when durable. With
+   * `into`, what is to be stored is added there for the caller's one append instead.
+   */
+  routeMessage(m: Message, into?: StoredMessage[]): Promise<void> | Reject | undefined {
     this.stats.messagesIn++;
     this.stats.bytesIn += m.body.byteLength;
     if (m.kind === "queue") {
       let q = this.#queues.get(m.destination);
       if (q === undefined) {
-        if (!this.limits.autoCreate) {
-          return {
-            code: "destination_not_found",
-            reason: `Cannot send to queue "${m.destination}": it does not exist`,
-          };
-        }
+        const missing = this.#missingQueue(m.destination);
+        if (missing) return missing;
         q = this.#autoCreate(m.destination);
       }
       const stored = m.persistent && q.options.durable && this.#store !== undefined;
       q.enqueue({ seq: this.#seq++, message: m, stored });
-      return stored ? this.#store!.append([{ message: m, queues: [q.name] }]) : undefined;
+      return stored ? this.#persist({ message: m, queues: [q.name] }, into) : undefined;
     }
     let stat = this.#topics.get(m.destination);
     if (stat === undefined && this.#topics.size < 10_000) {
@@ -414,7 +451,18 @@ export class Core implements BrokerApi, QueueOwner {
       if (stored) (storedQueues ??= []).push(b.queue.name);
       b.queue.enqueue({ seq: this.#seq++, message: m, stored });
     }
-    return storedQueues ? this.#store!.append([{ message: m, queues: storedQueues }]) : undefined;
+    return storedQueues ? this.#persist({ message: m, queues: storedQueues }, into) : undefined;
+  }
+
+  #persist(entry: StoredMessage, into: StoredMessage[] | undefined): Promise<void> | undefined {
+    if (into === undefined) return this.#store!.append([entry]);
+    into.push(entry);
+  }
+
+  /** The refusal of a message to a queue that does not exist and may not be created. */
+  #missingQueue(name: string): Reject | undefined {
+    if (this.limits.autoCreate || this.#queues.has(name)) return undefined;
+    return { code: "destination_not_found", reason: `Cannot send to queue "${name}": it does not exist` };
   }
 
   async createQueue(

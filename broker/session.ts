@@ -29,6 +29,8 @@ export const RESOLVED: Promise<void> = Promise.resolve();
 /** Most destinations a session's producer counters track (an MQTT client may publish to many topics). */
 const MAX_PRODUCED = 1000;
 
+const PUBLISH_CLOSED: Reject = { code: "closed", reason: "Cannot publish: the session is closed" };
+
 const NOTHING_PRODUCED: ReadonlyMap<string, Produced> = new Map();
 
 /** What a session published to one destination. */
@@ -106,15 +108,18 @@ export class CoreSession implements Session {
   }
 
   publish(m: MessageInit): Promise<void | Reject> {
-    if (this.#closed) {
-      return Promise.resolve({ code: "closed", reason: "Cannot publish: the session is closed" });
-    }
+    if (this.#closed) return Promise.resolve(PUBLISH_CLOSED);
     try {
       const r = this.#core.publishAs(this, m);
       return r === undefined ? RESOLVED : r instanceof Promise ? r : Promise.resolve(r);
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  publishBatch(ms: readonly MessageInit[]): Promise<void | Reject> {
+    if (this.#closed) return Promise.resolve(PUBLISH_CLOSED);
+    return this.#core.publishBatchAs(this, ms);
   }
 
   async subscribe(spec: SubscriptionSpec): Promise<Subscription | Reject> {

@@ -8,6 +8,15 @@
 import { z } from "@hono/zod-openapi";
 import type { DestinationKind, MessageInit, PropertyValue } from "../../mod.ts";
 
+/** The bytes of a base64 text (padding optional, whitespace ignored); undefined when it is not base64. */
+function base64(text: string): Uint8Array | undefined {
+  try {
+    return Uint8Array.fromBase64(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The JSON envelope of one message (also the item of a batch). */
 export const Envelope = z.object({
   body: z.string().default(""),
@@ -22,14 +31,20 @@ export const Envelope = z.object({
   groupId: z.string().optional(),
   correlationId: z.string().optional(),
   replyTo: z.string().optional(),
+}).refine((e) => e.bodyEncoding !== "base64" || base64(e.body) !== undefined, {
+  path: ["body"],
+  message: "Invalid base64",
 }).openapi("MessageEnvelope");
 export type Envelope = z.infer<typeof Envelope>;
 
+/** A date, or a date and time with an optional zone (Date.parse alone takes nearly anything: "-5"). */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i;
+
 export const ENVELOPE_TYPE = "application/vnd.ferrymq.message+json";
 
-/** Builds a MessageInit from an envelope. */
+/** Builds a MessageInit from an envelope the schema accepted. */
 export function fromEnvelope(e: Envelope, kind: DestinationKind, destination: string): MessageInit {
-  const body = e.bodyEncoding === "base64" ? Uint8Array.from(atob(e.body), (c) => c.charCodeAt(0)) : e.body;
+  const body = e.bodyEncoding === "base64" ? base64(e.body)! : e.body;
   return {
     kind,
     destination,
@@ -65,6 +80,11 @@ export function fromRequest(
     }
     return n;
   };
+  const time = (name: string, v: string) => {
+    const t = ISO_8601.test(v) ? Date.parse(v) : NaN;
+    if (!(t >= 0)) throw new Error(`"${name}" must be ms since the epoch or an ISO 8601 time, not "${v}"`);
+    return t;
+  };
   const persistent = opt("persistent", "persistent");
   if (persistent !== undefined && persistent !== "true" && persistent !== "false") {
     throw new Error(`"persistent" must be true or false, not "${persistent}"`);
@@ -72,9 +92,9 @@ export function fromRequest(
   const properties: Record<string, PropertyValue> = {};
   for (const [k, v] of req.headers) if (k.startsWith("x-property-")) properties[k.slice(11)] = v;
   for (const [k, v] of q) if (k.startsWith("property.")) properties[k.slice(9)] = v;
-  const deliverAtText = opt("deliver-at", "deliverAt");
-  let deliverAt = int("deliverAt", deliverAtText);
-  if (deliverAt === undefined && deliverAtText) deliverAt = Date.parse(deliverAtText);
+  // ms since the epoch, or a time as text (ISO 8601), as the delay plugin reads its `deliver-at`.
+  const at = opt("deliver-at", "deliverAt");
+  const deliverAt = at === undefined || /^\d+$/.test(at) ? int("deliverAt", at) : time("deliverAt", at);
   return {
     kind,
     destination,

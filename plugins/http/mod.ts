@@ -11,8 +11,10 @@ import { definePlugin, type HttpConnInfo, type HttpMount, loadTls, serveHttp } f
 import { consumeRoutes } from "./api/consume.ts";
 import type { HttpContext, HttpOptions, Routes, ServeEnv } from "./api/context.ts";
 import { publishRoutes } from "./api/publish.ts";
-import { handleSocket, methodNotAllowed, pushRoutes } from "./api/push.ts";
-import { problem } from "./problems.ts";
+import { pushRoutes } from "./api/push.ts";
+import { handleSocket } from "./api/socket.ts";
+import { allowedMethods } from "./methods.ts";
+import { issuesText, methodNotAllowed, problem } from "./problems.ts";
 import { Receipts } from "./receipts.ts";
 import { SessionCache } from "./sessions.ts";
 
@@ -26,23 +28,19 @@ export default definePlugin<HttpOptions>({
     const sessions = new SessionCache(ctx.broker, { ttlMs: o.sessionCacheTtlMs, max: 1000 });
     const receipts = new Receipts(o.receiptTtlMs, ctx.log);
     const hc: HttpContext = {
-      broker: ctx.broker,
       options: o,
       receipts,
+      log: ctx.log,
       session: (
         req,
         env,
         sink,
       ) => (sink ? sessions.open(req, env, sink) : sessions.forRequest(req, env)),
-      queueExists: (name) => ctx.broker.destinations().some((d) => d.kind === "queue" && d.name === name),
     };
     const app = new OpenAPIHono<{ Bindings: ServeEnv }>({
       defaultHook: (result) => {
         if (!result.success) {
-          return problem(
-            "invalid_argument",
-            result.error.issues.map((i) => `${i.path.join(".") || "request"}: ${i.message}`).join("; "),
-          );
+          return problem("invalid_argument", issuesText(result.error.issues));
         }
       },
     });
@@ -61,15 +59,15 @@ export default definePlugin<HttpOptions>({
       openapi: "3.1.0",
       info: { title: "FerryMQ messaging API", version: "0.1.0" },
     });
-    app.on(
-      ["GET", "PUT", "DELETE", "PATCH"],
-      "/api/v1/:kind{queues|topics}/:name/messages",
-      () => methodNotAllowed("POST"),
-    );
-    app.notFound((c) => problem("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+    const allowed = allowedMethods(app.routes);
+    app.notFound((c) => {
+      const path = new URL(c.req.url).pathname;
+      const methods = allowed(path);
+      return methods.length !== 0
+        ? methodNotAllowed(methods)
+        : problem("not_found", `No route for ${c.req.method} ${path}`);
+    });
     app.onError((err) => {
-      // zod-openapi's own body parsing reports malformed JSON as a plain Error.
-      if (/Malformed JSON/.test(err.message)) return problem("invalid_json", err.message, 400);
       ctx.log.error("request failed", { error: err });
       return problem("server_busy", "Internal error", 500);
     });

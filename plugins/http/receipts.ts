@@ -5,13 +5,14 @@
  * @module
  */
 import type { Logger, Reject } from "../../mod.ts";
-import { problemType } from "./problems.ts";
+import { type Problem, problemJson } from "./problems.ts";
 
 /** One receipt as GET /api/v1/receipts/{id} shows it. */
 export interface Receipt {
   id: string;
   status: "pending" | "confirmed" | "failed";
-  error?: { type: string; title: string; status: number; detail: string };
+  /** What a synchronous publish would have answered. */
+  error?: Problem;
 }
 
 /** The receipt book. */
@@ -37,19 +38,11 @@ export class Receipts {
     done.then(
       (r) => {
         entry.receipt = r
-          ? {
-            id,
-            status: "failed",
-            error: { type: problemType(r.code), title: r.code, status: 400, detail: r.reason },
-          }
+          ? { id, status: "failed", error: problemJson(r.code, r.reason) }
           : { id, status: "confirmed" };
       },
       (e) => {
-        entry.receipt = {
-          id,
-          status: "failed",
-          error: { type: problemType("server_busy"), title: "server_busy", status: 503, detail: String(e) },
-        };
+        entry.receipt = { id, status: "failed", error: problemJson("server_busy", String(e)) };
       },
     ).then(() => {
       if (!callback || !/^https?:\/\//.test(callback)) return;

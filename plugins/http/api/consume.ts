@@ -7,6 +7,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { type Delivery, isReject, type Session, type Subscription } from "../../../mod.ts";
 import { problem, rejectProblem } from "../problems.ts";
+import { documentedBody, jsonBody } from "./body.ts";
 import type { HttpContext, Routes } from "./context.ts";
 import { deliveryJson, OutMessage } from "./message_out.ts";
 
@@ -21,9 +22,17 @@ interface Consumer {
   waiter?: () => void;
   lease: ReturnType<typeof setTimeout>;
   readonly leaseMs: number;
+  /** Fetches waiting for messages: the lease does not run while there are any. */
+  polls: number;
 }
 
 const Id = z.object({ name: z.string().min(1), id: z.string() });
+const Options = z.object({
+  selector: z.string().optional(),
+  prefetch: z.number().int().min(1).max(10_000).default(100),
+  ackTimeoutMs: z.number().int().min(100).optional().describe("Lease: idle time before the consumer closes"),
+});
+const Settle = z.object({ ids: z.array(z.string()).min(1), requeue: z.boolean().default(true) });
 const Problem = z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string() });
 const p404 = {
   404: { description: "Unknown consumer", content: { "application/problem+json": { schema: Problem } } },
@@ -39,14 +48,30 @@ export function consumeRoutes(app: Routes, hc: HttpContext): () => Promise<void>
     c.waiter?.();
     await c.session.close(why); // unacked messages go back to the queue
   };
+  // A consumer is idle only while no fetch waits: a long-poll longer than the lease keeps it.
   const touch = (c: Consumer) => {
     clearTimeout(c.lease);
-    c.lease = setTimeout(() => void drop(c, "lease expired"), c.leaseMs);
+    if (c.polls === 0 && consumers.get(c.id) === c) {
+      c.lease = setTimeout(() => void drop(c, "lease expired"), c.leaseMs);
+    }
   };
   const find = (name: string, id: string) => {
     const c = consumers.get(id);
     return c && c.queue === name ? c : undefined;
   };
+  /** Resolves when a message reaches the consumer's buffer, or after `ms`. */
+  const arrival = (c: Consumer, ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        c.waiter = undefined;
+        resolve();
+      }
+      c.waiter = done;
+    });
+  const unknown = (name: string, id: string) =>
+    problem("not_found", `No consumer "${id}" on queue "${name}"`);
 
   app.openapi(
     createRoute({
@@ -55,20 +80,7 @@ export function consumeRoutes(app: Routes, hc: HttpContext): () => Promise<void>
       summary: "Create a pull consumer",
       request: {
         params: z.object({ name: z.string().min(1) }),
-        body: {
-          required: false,
-          content: {
-            "application/json": {
-              schema: z.object({
-                selector: z.string().optional(),
-                prefetch: z.number().int().min(1).max(10_000).default(100),
-                ackTimeoutMs: z.number().int().min(100).optional().openapi({
-                  description: "Lease: idle time before the consumer closes",
-                }),
-              }),
-            },
-          },
-        },
+        body: documentedBody(Options),
       },
       responses: {
         201: {
@@ -83,11 +95,8 @@ export function consumeRoutes(app: Routes, hc: HttpContext): () => Promise<void>
     }),
     async (c) => {
       const { name } = c.req.valid("param");
-      const opts = (await c.req.json().catch(() => ({}))) as {
-        selector?: string;
-        prefetch?: number;
-        ackTimeoutMs?: number;
-      };
+      const opts = await jsonBody(c.req, Options);
+      if (opts instanceof Response) return opts;
       const id = crypto.randomUUID();
       const holder: { consumer?: Consumer } = {};
       const session = await hc.session(c.req.raw, c.env, {
@@ -107,13 +116,14 @@ export function consumeRoutes(app: Routes, hc: HttpContext): () => Promise<void>
         handed: new Map(),
         leaseMs,
         lease: 0 as never,
+        polls: 0,
       };
       holder.consumer = consumer;
       const sub = await session.subscribe({
         kind: "queue",
         destination: name,
         selector: opts.selector,
-        prefetch: opts.prefetch ?? 100,
+        prefetch: opts.prefetch,
       });
       if (isReject(sub)) {
         await session.close("subscribe refused");
@@ -147,19 +157,14 @@ export function consumeRoutes(app: Routes, hc: HttpContext): () => Promise<void>
       const { name, id } = c.req.valid("param");
       const { max, wait } = c.req.valid("query");
       const con = find(name, id);
-      if (!con) return problem("not_found", `No consumer "${id}" on queue "${name}"`);
-      touch(con);
+      if (!con) return unknown(name, id);
       if (con.buffer.length === 0 && wait > 0) {
-        const waiting = con;
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(done, Math.min(wait, hc.options.maxWaitMs));
-          function done() {
-            clearTimeout(t);
-            waiting.waiter = undefined;
-            resolve();
-          }
-          waiting.waiter = done;
-        });
+        con.polls++;
+        touch(con);
+        await arrival(con, Math.min(wait, hc.options.maxWaitMs));
+        con.polls--;
+        // Closed while waiting (DELETE, shutdown): its messages went back to the queue.
+        if (consumers.get(id) !== con) return unknown(name, id);
       }
       const out = con.buffer.splice(0, max);
       for (const d of out) con.handed.set(d.message.id, d.tag);
@@ -178,13 +183,7 @@ export function consumeRoutes(app: Routes, hc: HttpContext): () => Promise<void>
           : "Return messages to the queue (requeue=false dead-letters)",
         request: {
           params: Id,
-          body: {
-            content: {
-              "application/json": {
-                schema: z.object({ ids: z.array(z.string()).min(1), requeue: z.boolean().default(true) }),
-              },
-            },
-          },
+          body: documentedBody(Settle),
         },
         responses: {
           200: {
@@ -194,11 +193,13 @@ export function consumeRoutes(app: Routes, hc: HttpContext): () => Promise<void>
           ...p404,
         },
       }),
-      (c) => {
+      async (c) => {
         const { name, id } = c.req.valid("param");
-        const { ids, requeue } = c.req.valid("json");
         const con = find(name, id);
-        if (!con) return problem("not_found", `No consumer "${id}" on queue "${name}"`);
+        if (!con) return unknown(name, id);
+        const body = await jsonBody(c.req, Settle);
+        if (body instanceof Response) return body;
+        const { ids, requeue } = body;
         const tags: number[] = [];
         for (const mid of ids) {
           const tag = con.handed.get(mid);
@@ -227,7 +228,7 @@ export function consumeRoutes(app: Routes, hc: HttpContext): () => Promise<void>
     async (c) => {
       const { name, id } = c.req.valid("param");
       const con = find(name, id);
-      if (!con) return problem("not_found", `No consumer "${id}" on queue "${name}"`);
+      if (!con) return unknown(name, id);
       await drop(con, "closed by client");
       return c.body(null, 204);
     },

@@ -1,9 +1,9 @@
 /**
- * What the route modules share: the broker, options, request sessions and receipts.
+ * What the route modules share: options, request sessions, receipts and the log.
  *
  * @module
  */
-import type { BrokerApi, DeliverySink, Reject, Session, TlsSettings } from "../../../mod.ts";
+import type { DeliverySink, Logger, Reject, Session, TlsSettings } from "../../../mod.ts";
 import type { Receipts } from "../receipts.ts";
 
 /** HTTP plugin options (see plugin.json). */
@@ -29,12 +29,11 @@ export interface ServeEnv {
 
 /** Shared by every route module. */
 export interface HttpContext {
-  readonly broker: BrokerApi;
   readonly options: HttpOptions;
   readonly receipts: Receipts;
+  readonly log: Logger;
   /** The cached session of the request's credentials; with a sink, a new session of its own. */
   session(req: Request, env: ServeEnv, sink?: DeliverySink): Promise<Session | Reject>;
-  queueExists(name: string): boolean;
 }
 
 /**

@@ -5,15 +5,9 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import {
-  type DestinationKind,
-  isReject,
-  type MessageInit,
-  newMessageId,
-  validateName,
-} from "../../../mod.ts";
+import { type DestinationKind, isReject, type MessageInit, newMessageId } from "../../../mod.ts";
 import { Envelope, ENVELOPE_TYPE, fromEnvelope, fromRequest } from "../message_in.ts";
-import { problem, rejectProblem } from "../problems.ts";
+import { issuesText, problem, rejectProblem } from "../problems.ts";
 import type { HttpContext, Routes } from "./context.ts";
 
 const Kind = z.enum(["queues", "topics"]).openapi({ description: "Destination kind" });
@@ -50,7 +44,8 @@ const publishRoute = createRoute({
   description: `The body is the message as it is (any content type, kept), or a MessageEnvelope when the
 content type is ${ENVELOPE_TYPE} or ?envelope=true. Options: X-Priority, X-TTL, X-Delay, X-Deliver-At,
 X-Persistent, X-Group-Id, X-Correlation-Id, X-Reply-To, X-Property-<name> headers, or the query parameters
-priority, ttl, delay, deliverAt, persistent, group, correlationId, replyTo, property.<name>.`,
+priority, ttl, delay, deliverAt, persistent, group, correlationId, replyTo, property.<name>. X-Deliver-At and
+deliverAt are ms since the epoch or an ISO 8601 time.`,
   request: {
     params: Params,
     query: PublishQuery,
@@ -120,10 +115,7 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
       if (type.startsWith(ENVELOPE_TYPE) || q.envelope === "true") {
         const parsed = Envelope.safeParse(JSON.parse(new TextDecoder().decode(body)));
         if (!parsed.success) {
-          return problem(
-            "invalid_message",
-            parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
-          );
+          return problem("invalid_message", issuesText(parsed.error.issues));
         }
         init = fromEnvelope(parsed.data, kindOf(kind), name);
       } else {
@@ -167,32 +159,17 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
     if (items.length > hc.options.maxBatch) {
       return problem("payload_too_large", `A batch holds at most ${hc.options.maxBatch} messages`);
     }
-    // All or none: every item is checked before the first is published.
+    // All or none: every envelope is checked here, then the core checks every message before it routes any.
     const inits: MessageInit[] = [];
     for (const [i, item] of items.entries()) {
       const parsed = Envelope.safeParse(item);
       if (!parsed.success) {
-        return problem(
-          "invalid_message",
-          `item ${i}: ${parsed.error.issues.map((x) => `${x.path.join(".")} ${x.message}`).join("; ")}`,
-        );
+        return problem("invalid_message", `item ${i}: ${issuesText(parsed.error.issues)}`);
       }
       inits.push({ ...fromEnvelope(parsed.data, kindOf(kind), name), id: newMessageId() });
     }
-    try {
-      validateName(name);
-    } catch (e) {
-      return problem("invalid_destination", (e as Error).message);
-    }
-    const auth = await session.authorize("publish", name, kindOf(kind));
-    if (auth !== true) return rejectProblem(auth);
-    if (kind === "queues" && !hc.queueExists(name) && !hc.broker.limits.autoCreate) {
-      return problem("destination_not_found", `Queue "${name}" does not exist`);
-    }
-    // Published in one turn, the persistent ones share one store transaction.
-    const results = await Promise.all(inits.map((m) => session.publish(m)));
-    const failed = results.find((r) => r !== undefined);
-    if (failed) return rejectProblem(failed);
+    const r = await session.publishBatch(inits);
+    if (r) return rejectProblem(r);
     return c.json({ ids: inits.map((m) => m.id!) }, 201);
   });
 

@@ -1,18 +1,8 @@
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { startBroker } from "../../helpers/broker.ts";
 import { Collector, deferred, waitFor, within } from "../../helpers/wait.ts";
-
-const http = {
-  use: "http",
-  options: { port: 0, hostname: "127.0.0.1", heartbeatMs: 200, consumerLeaseMs: 300 },
-};
-const base = (tb: TestBroker) => `http://127.0.0.1:${tb.ports.http}/api/v1`;
-const json = (body: unknown, extra: Record<string, string> = {}) => ({
-  method: "POST",
-  headers: { "content-type": "application/json", ...extra },
-  body: JSON.stringify(body),
-});
+import { base, http, json } from "./helpers.ts";
 
 Deno.test("http: raw publish keeps the body and content type; options as headers and query", async () => {
   const tb = await startBroker({ plugins: [http] });
