@@ -9,7 +9,7 @@ import {
   type DestinationKind,
   isReject,
   type MessageInit,
-  newMessageId,
+  reserveMessageId,
   validateName,
 } from "../../../mod.ts";
 import { Envelope, ENVELOPE_TYPE, fromEnvelope, fromRequest } from "../message_in.ts";
@@ -136,7 +136,9 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
         400,
       );
     }
-    const id = init.id = newMessageId();
+    // Reserved: a 202 names the message before the core has made it.
+    const reserved = init.reservedId = reserveMessageId();
+    const id = reserved.id;
     const done = session.publish(init);
     if (q.async === "true") {
       hc.receipts.track(id, done, q.callback);
@@ -177,7 +179,7 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
           `item ${i}: ${parsed.error.issues.map((x) => `${x.path.join(".")} ${x.message}`).join("; ")}`,
         );
       }
-      inits.push({ ...fromEnvelope(parsed.data, kindOf(kind), name), id: newMessageId() });
+      inits.push({ ...fromEnvelope(parsed.data, kindOf(kind), name), reservedId: reserveMessageId() });
     }
     try {
       validateName(name);
@@ -193,7 +195,7 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
     const results = await Promise.all(inits.map((m) => session.publish(m)));
     const failed = results.find((r) => r !== undefined);
     if (failed) return rejectProblem(failed);
-    return c.json({ ids: inits.map((m) => m.id!) }, 201);
+    return c.json({ ids: inits.map((m) => m.reservedId!.id) }, 201);
   });
 
   app.openapi(receiptRoute, (c) => {
