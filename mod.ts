@@ -15,7 +15,14 @@
  */
 export * from "./broker/api.ts";
 export { BrokerError, ERROR_CODES, type ErrorCode, isBrokerError } from "./broker/errors.ts";
-export { createMessage, DEFAULT_PRIORITY, messageSize, newMessageId } from "./broker/message.ts";
+export {
+  createMessage,
+  DEFAULT_PRIORITY,
+  messageSize,
+  newMessageId,
+  type ReservedMessageId,
+  reserveMessageId,
+} from "./broker/message.ts";
 export { definePlugin } from "./broker/plugin.ts";
 export { Broker, createBroker, type CreateBrokerOptions, type DeliveryHandler } from "./broker/broker.ts";
 export { DEFAULT_LIMITS } from "./broker/core.ts";

@@ -240,7 +240,10 @@ export interface Hooks {
   authenticated(e: ClientEvent & { readonly principal: Principal }): void;
   /** observe: the authenticate gate refused a login. */
   authFailed(e: AuthFailedEvent): void;
-  /** observe: the authorize gate refused a request (publish, subscribe, browse, admin). */
+  /**
+   * observe: the authorize gate refused a request (publish, subscribe, browse, admin), or the core refused a
+   * subscription to a queue that is not the session's.
+   */
   accessDenied(e: AccessDeniedEvent): void;
 }
 export type HookName = keyof Hooks;
@@ -351,6 +354,12 @@ export interface SubscriptionSpec {
   ack?: "auto" | "client";
   /** Queue consumers: only one consumer receives while it lives; others wait. */
   exclusive?: boolean;
+  /**
+   * Queues: `destination` is a new temporary queue of this session (an AMQP dynamic node), deleted when its
+   * last consumer leaves. Only this session may consume from it; anyone may send to it (a reply queue). The
+   * name must not begin with "$" (the broker's) nor be another queue's; give it an unguessable part.
+   */
+  temporary?: boolean;
   /**
    * Topics: most messages the subscription's queue holds pending for it; one more dead-letters the oldest
    * (reason "max_length"). Unbounded when absent.

@@ -23,6 +23,7 @@ import { BrokerError } from "./errors.ts";
 import { HookRegistry } from "./hooks.ts";
 import { LogHub } from "./log.ts";
 import { checkBrokerManifest, readBrokerManifest } from "./manifest.ts";
+import { reserveMessageId } from "./message.ts";
 import { PluginHost } from "./plugin_host.ts";
 import { MemoryStore } from "./store.ts";
 
@@ -95,9 +96,9 @@ export class Broker extends Core {
 
   /** Publishes in-process and returns the message id once accepted (durable when persistent). */
   async send(init: MessageInit): Promise<string> {
-    const id = init.id ?? crypto.randomUUID();
-    await this.publish({ ...init, id });
-    return id;
+    const reserved = init.reservedId ?? reserveMessageId();
+    await this.publish({ ...init, reservedId: reserved });
+    return reserved.id;
   }
 
   #session() {

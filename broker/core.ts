@@ -84,6 +84,8 @@ const throwIfReject = (r: void | Reject): void => {
   if (r !== undefined) throw new BrokerError(r.code, r.reason);
 };
 const ANONYMOUS: Principal = Object.freeze({ id: "anonymous" });
+/** "$", which begins the names of the queues the broker makes for subscriptions. */
+const DOLLAR = 0x24;
 
 /** A topic binding: the queue behind one topic subscription. */
 interface Binding {
@@ -461,8 +463,18 @@ export class Core implements BrokerApi, QueueOwner {
 
   /** The refusal of a message to a queue that does not exist and may not be created. */
   #missingQueue(name: string): Reject | undefined {
-    if (this.limits.autoCreate || this.#queues.has(name)) return undefined;
-    return { code: "destination_not_found", reason: `Cannot send to queue "${name}": it does not exist` };
+    if (this.#queues.has(name)) return undefined;
+    if (!this.limits.autoCreate) {
+      return { code: "destination_not_found", reason: `Cannot send to queue "${name}": it does not exist` };
+    }
+    // Nobody could consume it (see #namedQueue), and it could squat a subscription's future queue.
+    if (name.charCodeAt(0) === DOLLAR) {
+      return {
+        code: "invalid_destination",
+        reason: `Cannot send to queue "${name}": it does not exist, and only the broker makes "$..." queues`,
+      };
+    }
+    return undefined;
   }
 
   async createQueue(
@@ -720,14 +732,7 @@ export class Core implements BrokerApi, QueueOwner {
     let q: Queue;
     if (spec.kind === "queue") {
       validateName(spec.destination, this.#addressLimits);
-      const existing = this.#queues.get(spec.destination);
-      if (!existing && !this.limits.autoCreate) {
-        throw new BrokerError(
-          "destination_not_found",
-          `Cannot consume from queue "${spec.destination}": it does not exist`,
-        );
-      }
-      q = existing ?? this.#autoCreate(spec.destination);
+      q = spec.temporary ? this.#temporaryQueue(s, spec.destination) : this.#namedQueue(s, spec.destination);
     } else {
       validatePattern(spec.destination, this.#addressLimits);
       q = this.#topicQueue(s, spec, selector);
@@ -750,6 +755,46 @@ export class Core implements BrokerApi, QueueOwner {
     return c;
   }
 
+  /**
+   * The queue a session consumes by name. Names beginning with "$" are the broker's: the queues behind topic
+   * subscriptions, consumed only through the subscription (where the topic's ACL applies), so naming one is
+   * refused, as is another session's temporary queue.
+   */
+  #namedQueue(s: CoreSession, name: string): Queue {
+    const q = this.#queues.get(name);
+    const owner = q?.options.session;
+    if (owner !== undefined ? owner !== s.id : name.charCodeAt(0) === DOLLAR) {
+      throw new BrokerError(
+        "not_authorized",
+        owner !== undefined
+          ? `Cannot consume from queue "${name}": it belongs to another session`
+          : `Cannot consume from queue "${name}": queues named "$..." belong to subscriptions; subscribe to the topic instead`,
+      );
+    }
+    if (q !== undefined) return q;
+    if (!this.limits.autoCreate) {
+      throw new BrokerError(
+        "destination_not_found",
+        `Cannot consume from queue "${name}": it does not exist`,
+      );
+    }
+    return this.#autoCreate(name);
+  }
+
+  /** A new temporary queue of `s` (made whatever limits.autoCreate says: the session asked for it). */
+  #temporaryQueue(s: CoreSession, name: string): Queue {
+    if (name.charCodeAt(0) === DOLLAR) {
+      throw new BrokerError(
+        "invalid_destination",
+        `Cannot create temporary queue "${name}": names beginning with "$" are the broker's`,
+      );
+    }
+    const q = this.#queues.get(name);
+    if (q === undefined) return this.#createQueue(name, { durable: false, autoDelete: true, session: s.id });
+    if (q.options.session === s.id) return q;
+    throw new BrokerError("conflict", `Cannot create temporary queue "${name}": the name is taken`);
+  }
+
   #topicQueue(s: CoreSession, spec: SubscriptionSpec, selector: Selector | undefined): Queue {
     const noLocal = spec.noLocal ? s.id : undefined;
     const name = spec.durable ?? spec.shared;
@@ -759,11 +804,18 @@ export class Core implements BrokerApi, QueueOwner {
         durable: false,
         autoDelete: true,
         maxLength,
+        session: s.id,
       });
       this.#bind(q, spec.destination, selector, noLocal, spec.selector);
       return q;
     }
     let q = this.#queues.get(name);
+    if (q?.options.session !== undefined) {
+      throw new BrokerError(
+        "not_authorized",
+        `Cannot subscribe as "${name}": it is a session's temporary queue, not a subscription's`,
+      );
+    }
     const bound = q && this.#bindingOf.get(q);
     if (
       q && bound && (bound.pattern !== spec.destination || (q as QueueWithSel).selectorText !== spec.selector)
@@ -814,7 +866,13 @@ export class Core implements BrokerApi, QueueOwner {
 
   #createQueue(
     name: string,
-    opts: { durable: boolean; maxRedeliveries?: number; maxLength?: number; autoDelete: boolean },
+    opts: {
+      durable: boolean;
+      maxRedeliveries?: number;
+      maxLength?: number;
+      autoDelete: boolean;
+      session?: string;
+    },
   ): Queue {
     const existing = this.#queues.get(name);
     if (existing) return existing;

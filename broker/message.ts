@@ -14,7 +14,10 @@ export type DestinationKind = "queue" | "topic";
 
 /** A message as the core holds it. Fields are read-only; transforms return a new object. */
 export interface Message {
-  /** Unique id; kept across protocols (AMQP message-id, STOMP message-id, MQTT user property). */
+  /**
+   * The broker's id for the message, unique whatever producers send (stores key messages by it; STOMP
+   * `message-id`, HTTP `id` and `JMSMessageID` in selectors are this). A producer's own id is `producerId`.
+   */
   readonly id: string;
   /** Internal address ("a.b.c"). */
   readonly destination: string;
@@ -47,6 +50,11 @@ export interface Message {
   readonly annotations?: Readonly<Record<string, PropertyValue>>;
   /** Id of the session that published it (MQTT no-local, loop guards); empty for in-process producers. */
   readonly origin?: string;
+  /**
+   * The id the producer gave the message (AMQP message-id), as given: not unique, so the broker never keys
+   * anything by it. Protocols that carry a message-id deliver this one when present, else `id`.
+   */
+  readonly producerId?: string;
 }
 
 /** What a producer supplies; the broker fills in the rest. */
@@ -70,8 +78,18 @@ export interface MessageInit {
   subject?: string;
   contentType?: string;
   annotations?: Record<string, PropertyValue>;
-  /** Keep the producer's id; one is generated otherwise. */
-  id?: string;
+  /** The producer's own id for the message (AMQP message-id); the broker's `id` is always its own. */
+  producerId?: string;
+  /**
+   * An id from {@linkcode reserveMessageId}, for a publisher that must name the message before publish()
+   * resolves (an HTTP 202): it becomes the message's `id`. Ignored unless it is an unused reservation.
+   */
+  reservedId?: ReservedMessageId;
+}
+
+/** A message id the broker handed out ahead of publishing; see {@linkcode reserveMessageId}. */
+export interface ReservedMessageId {
+  readonly id: string;
 }
 
 /** The default JMS priority. */
@@ -90,6 +108,19 @@ let idCounter = 0;
 /** A new message id, unique across processes and restarts. */
 export function newMessageId(): string {
   return ID_PREFIX + (idCounter++).toString(36);
+}
+
+// Only objects made here are honoured, each once: a producer cannot name another message's id through one.
+const reservations = new WeakSet<ReservedMessageId>();
+
+/**
+ * A fresh message id for the next publish that passes it as `reservedId`: for a publisher that answers with
+ * the id before the publish resolves. Each reservation names one message; a second use gets a new id.
+ */
+export function reserveMessageId(): ReservedMessageId {
+  const r = Object.freeze({ id: newMessageId() });
+  reservations.add(r);
+  return r;
 }
 
 /**
@@ -119,7 +150,9 @@ export function createMessage(init: MessageInit, now: number, origin?: string): 
   if (kind !== "queue" && kind !== "topic") throw invalid("kind", '"queue" or "topic"', kind);
   if (typeof init.destination !== "string") throw invalid("destination", "a string", init.destination);
   return {
-    id: init.id ?? newMessageId(),
+    id: init.reservedId !== undefined && reservations.delete(init.reservedId)
+      ? init.reservedId.id
+      : newMessageId(),
     destination: init.destination,
     kind,
     body,
@@ -137,6 +170,7 @@ export function createMessage(init: MessageInit, now: number, origin?: string): 
     contentType: optString("contentType", init.contentType),
     annotations: init.annotations ? checkProperties(init.annotations) : undefined,
     origin,
+    producerId: optString("producerId", init.producerId),
   };
 }
 

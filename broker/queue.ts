@@ -45,6 +45,11 @@ export interface QueueOptions {
   /** Delete the queue when its last consumer leaves (non-durable subscription queues). */
   autoDelete: boolean;
   /**
+   * Id of the session a temporary queue belongs to (a plain topic subscription's `$tmp.` queue, an AMQP
+   * dynamic node): no other session may consume from it.
+   */
+  session?: string;
+  /**
    * Most pending entries (in-flight ones do not count); one more dead-letters the oldest of the lowest
    * priority with reason "max_length". Unbounded when undefined.
    */

@@ -148,8 +148,18 @@ export class CoreSession implements Session {
       (this.#subs ??= new Set()).add(c);
       return c;
     } catch (e) {
-      if (isBrokerError(e)) return { code: e.code, reason: e.message };
-      throw e;
+      if (!isBrokerError(e)) throw e;
+      const r: Reject = { code: e.code, reason: e.message };
+      if (e.code !== "not_authorized") return r;
+      // The core's own refusal (another session's queue) is reported like the authorize gate's.
+      const event: AccessEvent = {
+        principal: this.principal,
+        client: this.client,
+        action: "subscribe",
+        destination: spec.destination,
+        kind: spec.kind,
+      };
+      return this.refused(event, r);
     }
   }
 

@@ -139,7 +139,7 @@ export function encodeDelivery(m: Message, now: number): Uint8Array | undefined 
   // content-encoding, absolute-expiry-time, creation-time, group-id
   o.section(0x73);
   o.list(11, () => {
-    o.string(m.id);
+    o.string(m.producerId ?? m.id);
     o.byte(0x40);
     o.byte(0x40);
     if (m.subject !== undefined) o.string(m.subject);

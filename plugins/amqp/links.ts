@@ -83,7 +83,6 @@ export class AmqpLinks implements DeliverySink {
   readonly #early = new Map<Subscription, Delivery[]>();
   readonly #held = new Map<Subscription, Delivery[]>();
   readonly #deliveries = new WeakMap<RheaDelivery, { sub: Subscription; tag: number }>();
-  readonly #temporary = new Map<Link, string>();
   readonly #coordinators = new WeakSet<Link>();
   /** Senders that answered the drain of the peer's last flow. */
   readonly #drained = new WeakSet<Link>();
@@ -152,7 +151,6 @@ export class AmqpLinks implements DeliverySink {
     let address: AmqpAddress | undefined;
     if (temporary) {
       address = { kind: "queue", name: temporary };
-      this.#temporary.set(link, temporary);
     } else {
       address = parseAddress(src.address, this.#o.defaultKind);
     }
@@ -178,6 +176,8 @@ export class AmqpLinks implements DeliverySink {
       selector: selectorOf(src.filter),
       ack: link.snd_settle_mode === 1 ? "auto" : "client",
       prefetch: 0,
+      // The core deletes it with the link's subscription and lets no other connection consume from it.
+      temporary: temporary !== undefined,
       durable: durable && !shared ? `$amqp.${containerId}.${linkName}` : undefined,
       shared: shared ? `$amqp.shared.${linkName}` : undefined,
     };
@@ -343,7 +343,7 @@ export class AmqpLinks implements DeliverySink {
     delivery.accept();
   }
 
-  /** A link closed: cancel its subscription; a dynamic node goes with it; a durable one stays. */
+  /** A link closed: cancel its subscription (the core deletes a dynamic node with it); a durable one stays. */
   async linkClosed(link: Link): Promise<void> {
     for (const [sub, l] of this.#senders) {
       if (l !== link) continue;
@@ -355,18 +355,11 @@ export class AmqpLinks implements DeliverySink {
         await this.#o.deleteQueue(sub.queue).catch(() => {});
       }
     }
-    const temp = this.#temporary.get(link);
-    if (temp) {
-      this.#temporary.delete(link);
-      await this.#o.deleteQueue(temp).catch(() => {});
-    }
   }
 
   /** The connection ended. */
   async close(reason: string): Promise<void> {
     this.#transactions.rollbackAll();
-    for (const name of this.#temporary.values()) await this.#o.deleteQueue(name).catch(() => {});
-    this.#temporary.clear();
     await this.session.close(reason);
   }
 }

@@ -53,7 +53,7 @@ export function toInit(m: AmqpMessage, kind: "queue" | "topic", destination: str
     kind,
     destination,
     body: bytes,
-    id: id(m.message_id),
+    producerId: id(m.message_id),
     properties,
     annotations,
     persistent: m.durable === true,
@@ -82,7 +82,7 @@ export function fromMessage(m: Message): AmqpMessage {
   for (const [k, v] of Object.entries(m.annotations ?? {})) if (k.startsWith("x-opt-")) annotations[k] = v;
   return {
     body,
-    message_id: m.id,
+    message_id: m.producerId ?? m.id,
     durable: m.persistent,
     priority: m.priority,
     ttl: m.expiresAt ? Math.max(1, m.expiresAt - Date.now()) : undefined,

@@ -46,6 +46,7 @@ export interface MessageRecord {
   contentType?: string;
   annotations?: Record<string, PropertyValue>;
   origin?: string;
+  producerId?: string;
 }
 
 /** Message -> JSON-safe record. */
@@ -84,5 +85,6 @@ export function messageFromRecord(r: MessageRecord): Message {
   if (r.contentType !== undefined) opt.contentType = r.contentType;
   if (r.annotations !== undefined) opt.annotations = r.annotations;
   if (r.origin !== undefined) opt.origin = r.origin;
+  if (r.producerId !== undefined) opt.producerId = r.producerId;
   return m;
 }

@@ -276,10 +276,13 @@ export class DelayScheduler implements Scheduler, DelayService {
     const t = job.message;
     let m = t;
     if (job.fired !== 0 || job.remaining !== 0) {
-      // Repeats are separate messages: derived ids let consumers spot a repeat sent twice after a crash.
+      // Repeats are separate messages: derived ids let consumers spot a repeat sent twice after a crash
+      // (the producer's id too: AMQP consumers see that one).
+      const repeat = job.fired === 0 ? "" : `#${job.fired}`;
       m = {
         ...t,
-        id: job.fired === 0 ? t.id : `${t.id}#${job.fired}`,
+        id: t.id + repeat,
+        producerId: t.producerId === undefined ? undefined : t.producerId + repeat,
         timestamp: job.fired === 0 ? t.timestamp : now,
         deliverAt: job.at,
         expiresAt: t.expiresAt === 0 ? 0 : t.expiresAt + (job.at - job.firstAt),

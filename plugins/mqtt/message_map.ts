@@ -8,7 +8,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { type Message, type MessageInit, newMessageId, type PropertyValue } from "../../mod.ts";
+import type { Message, MessageInit, PropertyValue } from "../../mod.ts";
 import { topicToAddress } from "./address_map.ts";
 
 /** Annotation keys this plugin sets on messages. */
@@ -139,12 +139,11 @@ export function publishInit(
   },
   address: string,
   version: number,
-): MessageInit & { id: string } {
+): MessageInit {
   const body = typeof p.payload === "string"
     ? encoderUtf8.encode(p.payload)
     : new Uint8Array(p.payload.buffer, p.payload.byteOffset, p.payload.byteLength);
-  const init: MessageInit & { id: string } = {
-    id: newMessageId(),
+  const init: MessageInit = {
     destination: address,
     kind: "topic",
     body,

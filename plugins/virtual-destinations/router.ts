@@ -78,5 +78,6 @@ function copyOf(m: Message, destination: string, kind: DestinationKind, hops: nu
     subject: m.subject,
     contentType: m.contentType,
     annotations,
+    producerId: m.producerId,
   };
 }

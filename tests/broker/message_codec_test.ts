@@ -18,6 +18,7 @@ Deno.test("decodeMessage(encodeMessage(m)) restores every field, absent ones sta
       subject: "s",
       contentType: "application/octet-stream",
       annotations: { "x-opt-delivery-delay": 10 },
+      producerId: "p-1",
     },
     5000,
     "origin-1",

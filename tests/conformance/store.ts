@@ -12,15 +12,17 @@ export type StoreFactory = () => Promise<
   { store: Store; reopen?: () => Promise<Store>; cleanup: () => Promise<void> }
 >;
 
-const msg = (id: string, body: Uint8Array | string = id): Message =>
-  createMessage({
-    id,
+// Stores take the id a message has; these name theirs to keep the assertions readable.
+const msg = (id: string, body: Uint8Array | string = id): Message => ({
+  ...createMessage({
     destination: "q",
     kind: "queue",
     body,
     persistent: true,
     properties: { n: 1, s: "x", b: true, z: null },
-  }, 1000);
+  }, 1000),
+  id,
+});
 
 async function all(store: Store) {
   const out: { id: string; queues: string[]; body: number[]; redeliveryCount: number }[] = [];

@@ -12,7 +12,7 @@ import {
   type DestinationKind,
   matchesPattern,
   type Message,
-  newMessageId,
+  reserveMessageId,
   validateName,
 } from "../../../mod.ts";
 import { errorProblem, problem } from "../problems.ts";
@@ -85,7 +85,7 @@ export function messageView(m: Message) {
     encoding = "base64";
   }
   const headers: Record<string, string> = {};
-  for (const k of ["groupId", "correlationId", "replyTo", "subject", "contentType"] as const) {
+  for (const k of ["producerId", "groupId", "correlationId", "replyTo", "subject", "contentType"] as const) {
     if (m[k] !== undefined) headers[k] = m[k];
   }
   return {
@@ -320,10 +320,11 @@ export function destinationRoutes(app: Routes, ac: AdminContext): void {
         }
         body = new Uint8Array(Buffer.from(b.body, "base64"));
       }
-      const id = newMessageId();
+      const reserved = reserveMessageId();
+      const id = reserved.id;
       try {
         await broker.publish({
-          id,
+          reservedId: reserved,
           kind,
           destination: name,
           body,

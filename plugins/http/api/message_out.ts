@@ -8,6 +8,8 @@ import type { Delivery } from "../../../mod.ts";
 
 export const OutMessage = z.object({
   id: z.string(),
+  /** The id the producer gave (AMQP message-id), when it gave one; `id` is the broker's. */
+  producerId: z.string().optional(),
   destination: z.string(),
   kind: z.enum(["queue", "topic"]),
   body: z.string(),
@@ -40,6 +42,7 @@ export function deliveryJson(d: Delivery): z.infer<typeof OutMessage> {
   const m = d.message;
   return {
     id: m.id,
+    producerId: m.producerId,
     destination: m.destination,
     kind: m.kind,
     ...encodeBody(m.body),

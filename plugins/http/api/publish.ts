@@ -5,7 +5,7 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { type DestinationKind, isReject, type MessageInit, newMessageId } from "../../../mod.ts";
+import { type DestinationKind, isReject, type MessageInit, reserveMessageId } from "../../../mod.ts";
 import { Envelope, ENVELOPE_TYPE, fromEnvelope, fromRequest } from "../message_in.ts";
 import { issuesText, problem, rejectProblem } from "../problems.ts";
 import type { HttpContext, Routes } from "./context.ts";
@@ -128,7 +128,9 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
         400,
       );
     }
-    const id = init.id = newMessageId();
+    // Reserved: a 202 names the message before the core has made it.
+    const reserved = init.reservedId = reserveMessageId();
+    const id = reserved.id;
     const done = session.publish(init);
     if (q.async === "true") {
       hc.receipts.track(id, done, q.callback);
@@ -166,11 +168,11 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
       if (!parsed.success) {
         return problem("invalid_message", `item ${i}: ${issuesText(parsed.error.issues)}`);
       }
-      inits.push({ ...fromEnvelope(parsed.data, kindOf(kind), name), id: newMessageId() });
+      inits.push({ ...fromEnvelope(parsed.data, kindOf(kind), name), reservedId: reserveMessageId() });
     }
     const r = await session.publishBatch(inits);
     if (r) return rejectProblem(r);
-    return c.json({ ids: inits.map((m) => m.id!) }, 201);
+    return c.json({ ids: inits.map((m) => m.reservedId!.id) }, 201);
   });
 
   app.openapi(receiptRoute, (c) => {

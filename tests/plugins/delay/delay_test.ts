@@ -73,15 +73,16 @@ Deno.test("repeat-count 3 with repeat-period 60 delivers four times, the repeats
   const tb = await startBroker({ plugins: [{ use: "delay" }] });
   try {
     const got = await collect(tb, "rep");
-    await tb.broker.publish({
+    const id = await tb.broker.send({
       kind: "queue",
       destination: "rep",
-      id: "job-1",
+      producerId: "job-1",
       body: "tick",
       properties: { "repeat-count": 3, "repeat-period": 60 },
     });
     const items = await got.atLeast(4);
-    assert.deepEqual(items.map((x) => x.d.message.id), ["job-1", "job-1#1", "job-1#2", "job-1#3"]);
+    assert.deepEqual(items.map((x) => x.d.message.id), [id, `${id}#1`, `${id}#2`, `${id}#3`]);
+    assert.deepEqual(items.map((x) => x.d.message.producerId), ["job-1", "job-1#1", "job-1#2", "job-1#3"]);
     for (let i = 1; i < 4; i++) {
       assert.ok(items[i].at - items[i - 1].at >= 45, `gap ${items[i].at - items[i - 1].at} ms`);
     }
@@ -101,15 +102,14 @@ Deno.test("a repeating job due at once still reaches the scheduler when a later 
       return message;
     }, { priority: Priority.SEAL });
     const got = await collect(tb, "slow-fold");
-    await tb.broker.publish({
+    const id = await tb.broker.send({
       kind: "queue",
       destination: "slow-fold",
-      id: "job-2",
       body: "tick",
       properties: { "repeat-count": 1, "repeat-period": 50 },
     });
     const items = await got.atLeast(2);
-    assert.deepEqual(items.map((x) => x.d.message.id), ["job-2", "job-2#1"]);
+    assert.deepEqual(items.map((x) => x.d.message.id), [id, `${id}#1`]);
   } finally {
     await tb.stop();
   }
@@ -173,23 +173,24 @@ Deno.test("the delay service lists scheduled messages in due order and cancels o
     const actions = new Collector<AdminEvent>();
     tb.broker.hooks.on("test", "adminAction", actions.push);
     const got = await collect(tb, "svc");
-    for (const [id, delay] of [["c", 400], ["a", 200], ["b", 300]] as const) {
-      await tb.broker.publish({ kind: "queue", destination: "svc", id, body: id, delay });
+    const id: Record<string, string> = {};
+    for (const [name, delay] of [["c", 400], ["a", 200], ["b", 300]] as const) {
+      id[name] = await tb.broker.send({ kind: "queue", destination: "svc", body: name, delay });
     }
     const svc = delayService(tb);
     const page = svc.list({ limit: 10 });
     assert.equal(page.total, 3);
-    assert.deepEqual(page.items.map((i) => i.id), ["a", "b", "c"]);
-    assert.deepEqual(svc.list({ offset: 1, limit: 1 }).items.map((i) => i.id), ["b"]);
-    assert.equal(svc.get("b")?.destination, "svc");
-    assert.equal(await svc.cancel("b"), true);
-    assert.equal(await svc.cancel("b"), false);
+    assert.deepEqual(page.items.map((i) => i.id), [id.a, id.b, id.c]);
+    assert.deepEqual(svc.list({ offset: 1, limit: 1 }).items.map((i) => i.id), [id.b]);
+    assert.equal(svc.get(id.b)?.destination, "svc");
+    assert.equal(await svc.cancel(id.b), true);
+    assert.equal(await svc.cancel(id.b), false);
     const [ev] = await actions.atLeast(1);
     assert.equal(ev.action, "delay.cancel");
-    assert.equal(ev.object, "b");
+    assert.equal(ev.object, id.b);
     const items = await got.atLeast(2);
     await waitFor(() => svc.size === 0, "the rest to fire");
-    assert.deepEqual(items.map((x) => x.d.message.id), ["a", "c"]);
+    assert.deepEqual(items.map((x) => x.d.message.id), [id.a, id.c]);
   } finally {
     await tb.stop();
   }

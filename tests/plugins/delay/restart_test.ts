@@ -19,34 +19,31 @@ Deno.test({
   const dataDir = tb.dataDir;
   try {
     const t0 = Date.now();
-    await tb.broker.publish({
+    const soon = await tb.broker.send({
       kind: "queue",
       destination: "r",
-      id: "soon",
       body: "soon",
       persistent: true,
       delay: 100,
     });
-    await tb.broker.publish({
+    const later = await tb.broker.send({
       kind: "queue",
       destination: "r",
-      id: "later",
       body: "later",
       persistent: true,
       delay: 1500,
     });
-    await tb.broker.publish({
+    const volatile = await tb.broker.send({
       kind: "queue",
       destination: "r",
-      id: "volatile",
       body: "volatile",
       delay: 1200,
     });
-    await tb.broker.publish({
+    const rep = await tb.broker.send({
       kind: "queue",
       destination: "r",
-      id: "rep",
       body: "rep",
+      producerId: "rep",
       persistent: true,
       properties: { "repeat-count": 1, "repeat-period": 1200, delay: 1200 },
     });
@@ -56,15 +53,16 @@ Deno.test({
     tb = await startBroker({ plugins: PLUGINS, dataDir });
     const svc: DelayService = tb.broker.host.service("delay")!;
     const listed = svc.list().items.map((i) => i.id);
-    assert.ok(listed.includes("later") && listed.includes("rep"), `listed ${listed}`);
-    assert.ok(!listed.includes("volatile"), "a non-persistent schedule does not survive");
-    const got = new Collector<{ id: string; body: string; at: number }>();
+    assert.ok(listed.includes(later) && listed.includes(rep), `listed ${listed}`);
+    assert.ok(!listed.includes(volatile), "a non-persistent schedule does not survive");
+    const got = new Collector<{ id: string; producerId?: string; body: string; at: number }>();
     await tb.broker.subscribe({ kind: "queue", destination: "r" }, (d, sub) => {
-      got.push({ id: d.message.id, body: text(d), at: Date.now() });
+      got.push({ id: d.message.id, producerId: d.message.producerId, body: text(d), at: Date.now() });
       sub.ack([d.tag]);
     });
     const items = await got.atLeast(4, 6000);
-    assert.deepEqual(items.map((x) => x.id), ["soon", "rep", "later", "rep#1"]);
+    assert.deepEqual(items.map((x) => x.id), [soon, rep, later, `${rep}#1`]);
+    assert.deepEqual(items.map((x) => x.producerId), [undefined, "rep", undefined, "rep#1"]);
     assert.ok(items[2].at - t0 >= 1500, "later fired on time, not early");
     await waitFor(() => svc.size === 0, "no jobs left");
     // Nothing left to fire after another restart.

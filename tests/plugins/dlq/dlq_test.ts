@@ -22,10 +22,9 @@ Deno.test("an expired message goes to DLQ.<queue> with its original destination,
   const tb = await broker();
   try {
     const t0 = Date.now();
-    await tb.broker.publish({
+    const id = await tb.broker.send({
       kind: "queue",
       destination: "orders",
-      id: "o-1",
       body: "late",
       ttl: 30,
       properties: { k: "v" },
@@ -34,7 +33,7 @@ Deno.test("an expired message goes to DLQ.<queue> with its original destination,
     const [m] = tb.broker.browse("DLQ.orders");
     assert.equal(text(m), "late");
     assert.equal(m.properties.dlqOriginalDestination, "orders");
-    assert.equal(m.properties.dlqOriginalId, "o-1");
+    assert.equal(m.properties.dlqOriginalId, id);
     assert.equal(m.properties.dlqReason, "expired");
     assert.equal(m.properties.k, "v");
     assert.ok((m.properties.dlqTime as number) >= t0);
@@ -129,11 +128,11 @@ Deno.test("re-drive moves one dead letter or all of them back to the original qu
   try {
     const actions = new Collector<AdminEvent>();
     tb.broker.hooks.on("test", "adminAction", actions.push);
+    const ids: Record<string, string> = {};
     for (let i = 0; i < 5; i++) {
-      await tb.broker.publish({
+      ids[`j${i}`] = await tb.broker.send({
         kind: "queue",
         destination: "jobs",
-        id: `j${i}`,
         body: `j${i}`,
         ttl: 20,
         persistent: true,
@@ -150,7 +149,7 @@ Deno.test("re-drive moves one dead letter or all of them back to the original qu
     assert.equal(await dlq.redrive(listed[0].id), false, "already moved");
     assert.equal(pending(tb, "DLQ.jobs"), 4);
     const [back] = tb.broker.browse("jobs");
-    assert.equal(back.id, text(listed[0]), "the original id is restored");
+    assert.equal(back.id, ids[text(listed[0])], "the original id is restored");
     assert.equal(back.expiresAt, 0, "an expired message gets a fresh start");
     assert.equal(back.properties.dlqReason, undefined);
     assert.equal(await dlq.redriveAll("DLQ.jobs"), 4);
@@ -185,10 +184,9 @@ Deno.test({
   let tb = await broker({}, [{ use: "sqlite-store" }]);
   const dataDir = tb.dataDir;
   try {
-    await tb.broker.publish({
+    const id = await tb.broker.send({
       kind: "queue",
       destination: "keep",
-      id: "k1",
       body: "k1",
       ttl: 20,
       persistent: true,
@@ -203,7 +201,7 @@ Deno.test({
       got.push(d.message.id);
       s.ack([d.tag]);
     });
-    assert.deepEqual(await got.atLeast(1), ["k1"]);
+    assert.deepEqual(await got.atLeast(1), [id]);
   } finally {
     await tb.stop();
   }

@@ -101,7 +101,9 @@ Deno.test("after SIGKILL mid-stream every confirmed message comes back in order 
   await reader.cancel();
   const again = await startBroker({ plugins: [{ use: "sqlite-store" }], dataDir });
   try {
-    const back = again.broker.browse("crash", { limit: 1_000_000 }).map((m) => m.id);
+    const back = again.broker.browse("crash", { limit: 1_000_000 }).map((m) =>
+      new TextDecoder().decode(m.body)
+    );
     const backSet = new Set(back);
     for (const id of acked) assert.ok(!backSet.has(id), `acked ${id} came back`);
     const expected = published.filter((id) => !acked.has(id));
