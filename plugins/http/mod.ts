@@ -76,8 +76,8 @@ export default definePlugin<HttpOptions>({
     const sockets = new Map<string, SocketHandler>();
     sockets.set("/api/v1/ws", (socket, req, info) => {
       const a = info.remoteAddr as Deno.NetAddr;
-      const certificateSubject = (info as HttpConnInfo).certificateSubject;
-      void handleSocket(socket, req, { remote: `${a.hostname}:${a.port}`, certificateSubject }, hc);
+      const { certificateSubject, listener } = info as HttpConnInfo & { listener: string };
+      void handleSocket(socket, req, { remote: `${a.hostname}:${a.port}`, certificateSubject, listener }, hc);
     });
     ctx.provide("http", {
       mount(prefix, handler) {
@@ -89,15 +89,17 @@ export default definePlugin<HttpOptions>({
       },
     });
 
-    const handler = (req: Request, info: HttpConnInfo) => {
+    /** Serves one listener's requests; sessions they open are counted as that listener's connections. */
+    const handlerFor = (listener: string) => (req: Request, info: HttpConnInfo) => {
       const url = new URL(req.url);
       const onSocket = sockets.get(url.pathname);
       if (onSocket && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
         // The request's headers and remote address are gone once it is upgraded: keep copies.
-        const snapshot: HttpConnInfo = {
+        const snapshot: HttpConnInfo & { listener: string } = {
           remoteAddr: info.remoteAddr,
           completed: info.completed,
           certificateSubject: info.certificateSubject,
+          listener,
         };
         const copy = new Request(req.url, { headers: new Headers(req.headers) });
         const { socket, response } = Deno.upgradeWebSocket(req);
@@ -121,12 +123,16 @@ export default definePlugin<HttpOptions>({
       return app.fetch(req, {
         remote: `${a.hostname}:${a.port}`,
         certificateSubject: info.certificateSubject,
+        listener,
       });
     };
-    const servers = [await serveHttp({ port: o.port, hostname: o.hostname }, handler)];
+    const names = ["http", "http:tls"];
+    const servers = [await serveHttp({ port: o.port, hostname: o.hostname }, handlerFor(names[0]))];
     try {
       if (o.tls) {
-        servers.push(await serveHttp({ ...o, port: o.tls.port, tls: await loadTls(o.tls, ctx) }, handler));
+        servers.push(
+          await serveHttp({ ...o, port: o.tls.port, tls: await loadTls(o.tls, ctx) }, handlerFor(names[1])),
+        );
       }
     } catch (e) {
       await servers[0].close();
@@ -134,12 +140,13 @@ export default definePlugin<HttpOptions>({
     }
     const unregister = servers.map((s, i) =>
       ctx.broker.registerListener({
-        name: i === 0 ? "http" : "http:tls",
+        name: names[i],
         protocol: "http",
         transport: i === 0 ? "http" : "https",
         port: s.port,
         hostname: o.hostname,
-        connections: () => 0,
+        // The sessions open through it: cached request credentials, streams, sockets and pull consumers.
+        connections: () => ctx.broker.connections().filter((c) => c.listener === names[i]).length,
       })
     );
     ctx.log.info(`listening on ${servers.map((s) => s.port).join(", ")}`);

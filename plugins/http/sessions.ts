@@ -19,8 +19,13 @@ const NO_SINK: DeliverySink = { deliver() {} };
 export interface Peer {
   remote: string;
   certificateSubject?: string;
+  /** The listener the request came in on. */
+  listener?: string;
 }
 const encoder = new TextEncoder();
+
+/** The host part of "ip:port" / "[ip6]:port": a client's port changes from request to request. */
+const hostOf = (remote: string): string => remote.slice(0, remote.lastIndexOf(":"));
 
 /** Sessions of request-scoped HTTP clients. */
 export class SessionCache {
@@ -37,7 +42,11 @@ export class SessionCache {
 
   /** The session for a request's credentials; a Reject when authentication fails. */
   async forRequest(req: Request, peer: Peer): Promise<Session | Reject> {
-    const auth = `${req.headers.get("authorization") ?? ""}\n${peer.certificateSubject ?? ""}`;
+    // The address is part of the key: the authenticate gate may decide by it (anonymous from loopback only),
+    // so a session opened for one address must never serve another.
+    const auth = `${req.headers.get("authorization") ?? ""}\n${peer.certificateSubject ?? ""}\n${
+      hostOf(peer.remote)
+    }\n${peer.listener ?? ""}`;
     const cached = this.#cache.get(auth);
     if (cached && Date.now() - cached.at < this.#ttlMs && !cached.session.closed) return cached.session;
     const r = await this.open(req, peer, NO_SINK);
@@ -74,6 +83,7 @@ export class SessionCache {
       clientId: `http-${crypto.randomUUID()}`,
       protocol: "http",
       remote: peer.remote,
+      listener: peer.listener,
       certificateSubject: peer.certificateSubject,
       username,
       password,

@@ -25,6 +25,8 @@ export interface ServeEnv {
   remote: string;
   /** Subject of the verified client certificate, on the TLS listener when it asks for one. */
   certificateSubject?: string;
+  /** The listener the request came in on ("http", "http:tls"). */
+  listener: string;
 }
 
 /** Shared by every route module. */

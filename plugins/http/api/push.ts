@@ -34,9 +34,6 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
     const clientAck = c.req.query("ack") === "client";
     const lastId = c.req.header("last-event-id");
     const streamId = crypto.randomUUID();
-    const ring = durable ? replay.get(durable) ?? [] : undefined;
-    if (durable && ring) replay.set(durable, ring);
-    // The stream exists before the subscription: a queue with messages delivers during subscribe().
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let closed = false;
     let beat: ReturnType<typeof setInterval> | undefined;
@@ -45,6 +42,32 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
     const send = (chunk: string) => {
       if (!closed) controller.enqueue(encoder.encode(chunk));
     };
+    let ring: { id: string; chunk: string }[] | undefined;
+    const opened = await hc.session(c.req.raw, c.env as ServeEnv, {
+      deliver(sub, d) {
+        const chunk = `id: ${d.message.id}\nevent: message\ndata: ${JSON.stringify(deliveryJson(d))}\n\n`;
+        send(chunk);
+        if (ring) {
+          ring.push({ id: d.message.id, chunk });
+          if (ring.length > REPLAY) ring.splice(0, ring.length - REPLAY);
+        }
+        if (d.tag === 0) return;
+        if (clientAck) handed.set(d.message.id, { sub, tag: d.tag });
+        else {
+          sub.ack([d.tag]); // written to the stream: at-most-once from here on
+          sub.credit(1);
+        }
+      },
+    });
+    if (isReject(opened)) return rejectProblem(opened);
+    const session = held.session = opened;
+    // A durable stream is its user's: another user naming it gets one of their own, not this one's events.
+    const owned = durable && `${encodeURIComponent(session.principal.id)}.${durable}`;
+    if (owned) {
+      ring = replay.get(owned) ?? [];
+      replay.set(owned, ring);
+    }
+    // The stream exists before the subscription: a queue with messages delivers during subscribe().
     const stream = new ReadableStream<Uint8Array>({
       start(ctrl) {
         controller = ctrl;
@@ -76,31 +99,13 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
       clearInterval(beat);
       return r;
     };
-    const opened = await hc.session(c.req.raw, c.env as ServeEnv, {
-      deliver(sub, d) {
-        const chunk = `id: ${d.message.id}\nevent: message\ndata: ${JSON.stringify(deliveryJson(d))}\n\n`;
-        send(chunk);
-        if (ring) {
-          ring.push({ id: d.message.id, chunk });
-          if (ring.length > REPLAY) ring.splice(0, ring.length - REPLAY);
-        }
-        if (d.tag === 0) return;
-        if (clientAck) handed.set(d.message.id, { sub, tag: d.tag });
-        else {
-          sub.ack([d.tag]); // written to the stream: at-most-once from here on
-          sub.credit(1);
-        }
-      },
-    });
-    if (isReject(opened)) return fail(rejectProblem(opened));
-    const session = held.session = opened;
     const sub = await session.subscribe({
       kind,
       destination: name,
       selector: c.req.query("selector"),
       ack: durable || kind === "queue" || clientAck ? "client" : "auto",
       prefetch: durable || kind === "queue" || clientAck ? 100 : Infinity,
-      durable: kind === "topic" && durable ? `$http.sse.${durable}` : undefined,
+      durable: kind === "topic" && owned ? `$http.sse.${owned}` : undefined,
     });
     if (isReject(sub)) {
       await session.close("subscribe refused");

@@ -147,7 +147,10 @@ class Connection {
           prefetch: ack === "auto" ? Infinity : 100,
           // Resume: a durable subscription keeps what arrives while the socket is away; unacked
           // deliveries come back when it resubscribes.
-          durable: f.kind === "topic" && f.durable ? `$http.ws.${f.durable}` : undefined,
+          // The user's own: another user naming the same durable subscription gets another one.
+          durable: f.kind === "topic" && f.durable
+            ? `$http.ws.${encodeURIComponent(this.session.principal.id)}.${f.durable}`
+            : undefined,
         });
         if (isReject(sub)) return this.error(f.id, sub.code, sub.reason);
         this.#subs.set(f.id, sub);
