@@ -339,6 +339,16 @@ export class Core implements BrokerApi, QueueOwner {
           `Cannot accept a message of ${m.body.byteLength} bytes: the limit is ${this.limits.maxMessageSize}`,
       };
     }
+    if (s !== undefined && !s.trusted && m.kind === "queue" && m.destination.charCodeAt(0) === DOLLAR) {
+      // Straight into a topic subscription's queue would pass by the topic's publish rights.
+      const q = this.#queues.get(m.destination);
+      if (q?.boundTo !== undefined) {
+        return {
+          code: "not_authorized",
+          reason: `Cannot send to queue "${m.destination}": a subscription's queue takes messages only through its topic`,
+        };
+      }
+    }
     s?.countPublish(m);
     const hooks = this.#hooks.compiled;
     if (s !== undefined && !s.trusted && hooks.authorize) {

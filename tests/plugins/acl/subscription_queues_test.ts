@@ -140,3 +140,24 @@ Deno.test("AMQP dynamic node: its connection receives, another connection may se
     }
   });
 });
+
+Deno.test("STOMP: a SEND straight into another user's subscription queue is refused: no message past the topic's ACL", async () => {
+  await withBroker(async (tb) => {
+    const alice = await mqttAs(tb.ports["mqtt:tcp"], "alice", PW);
+    const bob = await stompAs(tb.ports["stomp:tcp"], "bob", PW);
+    try {
+      await alice.subscribeAsync("secret/x", { qos: 1 });
+      const queue = await queueOf(tb, alice.options.clientId!);
+      const aliceGot = new Collector<string>();
+      alice.on("message", (_t, payload) => aliceGot.push(payload.toString()));
+      bob.client.publish({ destination: `/queue/${queue}`, body: "forged" });
+      const [error] = await bob.errors.atLeast(1);
+      assert.match(error, /takes messages only through its topic/);
+      await alice.publishAsync("secret/x", "real", { qos: 1 });
+      assert.deepEqual(await aliceGot.atLeast(1), ["real"]);
+    } finally {
+      await alice.endAsync();
+      await bob.client.deactivate();
+    }
+  });
+});
