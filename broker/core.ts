@@ -345,7 +345,8 @@ export class Core implements BrokerApi, QueueOwner {
       if (q?.boundTo !== undefined) {
         return {
           code: "not_authorized",
-          reason: `Cannot send to queue "${m.destination}": a subscription's queue takes messages only through its topic`,
+          reason:
+            `Cannot send to queue "${m.destination}": a subscription's queue takes messages only through its topic`,
         };
       }
     }
