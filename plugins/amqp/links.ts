@@ -329,17 +329,14 @@ export class AmqpLinks implements DeliverySink {
       for (const o of txn.outcomes) o.undo();
       return delivery.accept();
     }
-    const checks = await Promise.all(txn.sends.map((s) => s.allowed));
-    // Every allowed send is handed to the core in one turn, so durable ones share one store commit.
-    const results = await Promise.all(
-      txn.sends.filter((_, i) => checks[i] === true).map((s) => this.session.publish(s.message)),
-    );
-    for (const o of txn.outcomes) o.apply();
-    const failed = results.find(isReject);
+    // All or nothing: a send refused when it came, or by the core now, rolls the whole transaction back.
+    const refused = (await Promise.all(txn.sends.map((s) => s.allowed))).find(isReject);
+    const failed = refused ?? await this.session.publishBatch(txn.sends.map((s) => s.message));
     if (failed) {
-      this.#o.log.warn("transaction committed in part", { reason: failed.reason });
+      for (const o of txn.outcomes) o.undo();
       return delivery.reject({ condition: "amqp:transaction:rollback", description: failed.reason });
     }
+    for (const o of txn.outcomes) o.apply();
     delivery.accept();
   }
 

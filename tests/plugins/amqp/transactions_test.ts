@@ -173,3 +173,37 @@ Deno.test("amqp transactions: unknown ids, a second discharge and a connection l
   await amqpClose(other);
   await tb.stop();
 });
+
+Deno.test("amqp transactions: a commit the core refuses in part publishes nothing and leaves the acks undone", async () => {
+  const tb = await startBroker({ plugins: [{ use: "sqlite-store" }, amqp] });
+  // A publish hook that refuses one message: the core's refusal comes only at commit.
+  tb.broker.hooks.on(
+    "test",
+    "publish",
+    ({ message }) =>
+      new TextDecoder().decode(message.body) === "bad" ? { code: "not_authorized", reason: "no" } : message,
+  );
+  await tb.broker.publish({ kind: "queue", destination: "tx.in", body: "to ack" });
+  const conn = await connect(tb);
+  try {
+    const ctl = await TxnController.attach(conn);
+    const sender = await openSender(conn, "queue://tx.out");
+    const got = new Collector<Any>();
+    const receiver = conn.open_receiver({ source: "queue://tx.in", autoaccept: false });
+    receiver.on("message", (c: Any) => got.push(c.delivery));
+    const [delivery] = await got.atLeast(1);
+    const t = await ctl.declare();
+    acceptInTransaction(delivery, t);
+    assert.equal(await txnSend(sender, "good", t), "transactional");
+    assert.equal(await txnSend(sender, "bad", t), "transactional");
+    assert.equal(await ctl.discharge(t, false), "rejected amqp:transaction:rollback");
+    assert.equal(pending(tb, "tx.out"), 0, "not even the good one");
+    await waitFor(
+      () => tb.broker.destinations().find((d) => d.name === "tx.in")?.inflight === 1,
+      "still held",
+    );
+  } finally {
+    await amqpClose(conn);
+    await tb.stop();
+  }
+});
