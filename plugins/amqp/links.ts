@@ -178,7 +178,10 @@ export class AmqpLinks implements DeliverySink {
       prefetch: 0,
       // The core deletes it with the link's subscription and lets no other connection consume from it.
       temporary: temporary !== undefined,
-      durable: durable && !shared ? `$amqp.${containerId}.${linkName}` : undefined,
+      // A shared durable subscription is one durable queue that every member names (JMS 2.0 shared durable).
+      durable: durable
+        ? (shared ? `$amqp.shared.${linkName}` : `$amqp.${containerId}.${linkName}`)
+        : undefined,
       shared: shared ? `$amqp.shared.${linkName}` : undefined,
     };
     const sub = await this.session.subscribe(spec);

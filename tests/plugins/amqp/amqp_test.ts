@@ -367,3 +367,31 @@ Deno.test("amqp: a transfer beyond the link credit detaches the link with amqp:l
     await tb.stop();
   }
 });
+
+Deno.test("amqp: a shared durable subscription keeps what arrives while every member is away, across a restart", async () => {
+  const plugins = [{ use: "sqlite-store" }, amqp];
+  const tb = await startBroker({ plugins });
+  const source = { address: "topic://orders", capabilities: ["shared"], durable: 2, expiry_policy: "never" };
+  let conn = await connect(tb);
+  const attached = new Promise((r) =>
+    conn.open_receiver({ name: "order-workers", source }).once("receiver_open", r)
+  );
+  await within(attached, 5000, "attach");
+  await waitFor(() => tb.broker.consumers().some((c) => c.queue === "$amqp.shared.order-workers"), "member");
+  await closeConn(conn);
+  await tb.broker.publish({ destination: "orders", kind: "topic", body: "while away", persistent: true });
+  await tb.stop({ keepData: true });
+  const tb2 = await startBroker({ plugins, dataDir: tb.dataDir });
+  try {
+    conn = await amqpConnect(tb2.ports["amqp:tcp"]);
+    const got = new Collector<string>();
+    conn.open_receiver({ name: "order-workers", source }).on(
+      "message",
+      (c: Any) => got.push(text(c.message.body)),
+    );
+    assert.deepEqual(await got.atLeast(1), ["while away"]);
+    await closeConn(conn);
+  } finally {
+    await tb2.stop();
+  }
+});
