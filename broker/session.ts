@@ -143,6 +143,9 @@ export class CoreSession implements Session {
       if (isReject(r)) return r;
       spec = r;
     }
+    // The gates above may have waited: a session closed meanwhile must not get a consumer that nothing
+    // would ever cancel (it would hold its queue's messages in flight for good).
+    if (this.#closed) return { code: "closed", reason: "Cannot subscribe: the session is closed" };
     try {
       const c = this.#core.attach(this, spec);
       (this.#subs ??= new Set()).add(c);

@@ -180,7 +180,10 @@ export class AmqpLinks implements DeliverySink {
       temporary: temporary !== undefined,
       // A shared durable subscription is one durable queue that every member names (JMS 2.0 shared durable).
       durable: durable
-        ? (shared ? `$amqp.shared.${linkName}` : `$amqp.${containerId}.${linkName}`)
+        ? (shared
+          ? `$amqp.shared.${linkName}`
+          // Under the user too: another login naming the same container id gets a subscription of its own.
+          : `$amqp.${encodeURIComponent(this.session.principal.id)}.${containerId}.${linkName}`)
         : undefined,
       shared: shared ? `$amqp.shared.${linkName}` : undefined,
     };

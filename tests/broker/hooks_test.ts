@@ -163,3 +163,17 @@ Deno.test("releasing a plugin's hooks recompiles the chains", async () => {
   assert.deepEqual(b.hooks.table(), []);
   await b.stop();
 });
+
+Deno.test("a subscribe whose authorize answer comes after the session closed leaves no consumer behind", async () => {
+  const b = await broker();
+  let answer!: (v: true) => void;
+  b.hooks.on("slow", "authorize", () => new Promise<true>((r) => answer = r));
+  const s = await b.openSession({ clientId: "c", protocol: "test", remote: "x" }, sink);
+  assert.ok(!("code" in s));
+  const pending = s.subscribe({ kind: "topic", destination: "t", ack: "client" });
+  await s.close("gone");
+  answer(true);
+  assert.equal((await pending as { code: string }).code, "closed");
+  assert.deepEqual(b.consumers(), []);
+  await b.stop();
+});

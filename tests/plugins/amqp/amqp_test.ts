@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import rhea from "rhea";
 import { Buffer } from "node:buffer";
-import { amqpClose, amqpConnect } from "../../helpers/amqp.ts";
+import { amqpClose, amqpConnect, type AmqpConnection } from "../../helpers/amqp.ts";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { Collector, deferred, waitFor, within } from "../../helpers/wait.ts";
 
@@ -393,5 +393,51 @@ Deno.test("amqp: a shared durable subscription keeps what arrives while every me
     await closeConn(conn);
   } finally {
     await tb2.stop();
+  }
+});
+
+Deno.test("amqp: a durable subscription belongs to its user: another login with the same container id gets its own", async () => {
+  const tb = await startBroker({
+    plugins: [{
+      use: "auth",
+      options: {
+        anonymous: "off",
+        users: [{ username: "alice", password: "a-pw" }, { username: "bob", password: "b-pw" }],
+        acl: { default: "allow", rules: [] },
+      },
+    }, amqp],
+  });
+  const as = (username: string, password: string) =>
+    amqpConnect(tb.ports["amqp:tcp"], { username, password }, "the-app");
+  const source = { address: "topic://feed", durable: 2, expiry_policy: "never" };
+  const attach = async (conn: AmqpConnection, got?: Collector<string>) => {
+    const r = conn.open_receiver({ name: "feed-sub", source });
+    if (got) r.on("message", (c: Any) => got.push(text(c.message.body)));
+    await within(new Promise((ok) => r.once("receiver_open", ok)), 5000, "attach");
+  };
+  try {
+    let conn = await as("alice", "a-pw");
+    await attach(conn);
+    // The attach is answered before the subscription is made: close once it is.
+    await waitFor(() => tb.broker.consumers().some((c) => c.queue.startsWith("$amqp.alice.")), "alice's");
+    await closeConn(conn);
+    await tb.broker.publish({ destination: "feed", kind: "topic", body: "for alice" });
+    conn = await as("bob", "b-pw");
+    const bobGot = new Collector<string>();
+    await attach(conn, bobGot);
+    await waitFor(
+      () => tb.broker.consumers().some((c) => c.queue.startsWith("$amqp.bob.") && c.prefetch > 0),
+      "bob's credit",
+    );
+    await tb.broker.publish({ destination: "feed", kind: "topic", body: "for both" });
+    assert.deepEqual(await bobGot.atLeast(1), ["for both"]);
+    await closeConn(conn);
+    conn = await as("alice", "a-pw");
+    const aliceGot = new Collector<string>();
+    await attach(conn, aliceGot);
+    assert.deepEqual(await aliceGot.atLeast(2), ["for alice", "for both"]);
+    await closeConn(conn);
+  } finally {
+    await tb.stop();
   }
 });
