@@ -138,6 +138,8 @@ class Connection {
   async #handle(f: Frame): Promise<void> {
     switch (f.op) {
       case "subscribe": {
+        // A second subscription under the same id would leave the first running with nothing to stop it.
+        if (this.#subs.has(f.id)) return this.error(f.id, "conflict", `Subscription "${f.id}" exists`);
         const ack = f.durable ? "client" : f.ack ?? (f.kind === "topic" ? "auto" : "client");
         const sub = await this.session.subscribe({
           kind: f.kind,

@@ -82,3 +82,20 @@ Deno.test("http ws: a queue that holds messages delivers them after subscribed, 
     await tb.stop();
   }
 });
+
+Deno.test("http ws: a subscribe under an id in use is refused; the first subscription stays the only one", async () => {
+  const tb = await startBroker({ plugins: [http] });
+  try {
+    const s = await openSocket(tb);
+    s.send({ op: "subscribe", id: "s", kind: "topic", destination: "a" });
+    s.send({ op: "subscribe", id: "s", kind: "topic", destination: "b" });
+    const error = await waitFor(() => s.frames.items.find((f) => f.op === "error"), "the error frame");
+    assert.equal(error.status, 409);
+    assert.deepEqual(tb.broker.consumers().map((c) => c.destination), ["a"]);
+    s.send({ op: "unsubscribe", id: "s" });
+    await waitFor(() => tb.broker.consumers().length === 0, "no subscription left");
+    await s.close();
+  } finally {
+    await tb.stop();
+  }
+});
