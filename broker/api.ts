@@ -607,7 +607,7 @@ export interface BrokerApi {
   /** Client sessions with their counters (internal sessions excluded). */
   connections(): ConnectionInfo[];
   /** Closes a client session and, through its sink, its connection; false when there is none. */
-  closeConnection(id: string, reason: string): Promise<boolean>;
+  closeConnection(id: string, reason: string, cause?: CloseCause): Promise<boolean>;
   /** Open subscriptions of client sessions. */
   consumers(): ConsumerInfo[];
   /** Per client session and destination: what it published. */

@@ -12,6 +12,7 @@ import {
   type BrokerLimits,
   type BrokerStats,
   type ClientInfo,
+  type CloseCause,
   type ConnectionInfo,
   type ConsumerInfo,
   type DeliverySink,
@@ -654,11 +655,11 @@ export class Core implements BrokerApi, QueueOwner {
     return out;
   }
 
-  async closeConnection(id: string, reason: string): Promise<boolean> {
+  async closeConnection(id: string, reason: string, cause: CloseCause = "admin"): Promise<boolean> {
     const s = this.#sessions.get(id);
     if (s === undefined || s.trusted) return false;
     try {
-      await s.sink.close?.(reason, "admin");
+      await s.sink.close?.(reason, cause);
     } catch (e) {
       this.#log.warn(`cannot close the connection of session "${id}"`, { error: e });
     }

@@ -29,7 +29,7 @@ export interface UsersService {
   add(u: UserConfig): Promise<UserInfo>;
   /** Changes password and/or groups; not_found when there is no such user. Open sessions see new groups. */
   update(username: string, change: UserChange): Promise<UserInfo>;
-  /** Removes a user from every source; its open sessions end at their next authorize. */
+  /** Removes a user from every source; its open sessions end (a revocation: MQTT 5 says 0x87). */
   remove(username: string): Promise<boolean>;
   get(username: string): UserInfo | undefined;
   list(): UserInfo[];

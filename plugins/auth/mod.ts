@@ -54,6 +54,18 @@ export default definePlugin<Options>({
     const checkPassword = await passwordCheck(scheme);
     // Principals this plugin issued: only these are checked for revocation (others come from other gates).
     const issued = new WeakSet<Principal>();
+    /** Names this plugin let in: a removed one's open sessions are ended, subscribe-only ones included. */
+    const issuedNames = new Set<string>();
+    const endSessionsOfRemoved = async () => {
+      const gone = [...issuedNames].filter((name) => !users.get(name));
+      if (gone.length === 0) return;
+      for (const name of gone) issuedNames.delete(name);
+      for (const c of ctx.broker.connections()) {
+        if (gone.includes(c.user)) {
+          await ctx.broker.closeConnection(c.id, `User "${c.user}" was removed`, "revoked");
+        }
+      }
+    };
     const failures = new Map<string, number[]>();
     let failedTotal = 0;
 
@@ -63,6 +75,7 @@ export default definePlugin<Options>({
       try {
         const n = await users.setFile(JSON.parse(await Deno.readTextFile(file)));
         ctx.log.info(`loaded ${n} users from ${file}`);
+        await endSessionsOfRemoved();
       } catch (e) {
         ctx.log.error(`cannot load users from ${file}; keeping the previous list`, { error: e });
       }
@@ -124,6 +137,7 @@ export default definePlugin<Options>({
           attributes: { certificateSubject: client.certificateSubject! },
         };
         issued.add(principal);
+        issuedNames.add(principal.id);
         return principal;
       }
       if (client.username === undefined || client.username === "") {
@@ -141,6 +155,7 @@ export default definePlugin<Options>({
       }
       const principal: Principal = { id: user.username, groups: user.groups };
       issued.add(principal);
+      issuedNames.add(principal.id);
       return principal;
     }, { priority: Priority.AUTH });
 
@@ -186,7 +201,11 @@ export default definePlugin<Options>({
     ctx.provide("users", {
       add: (u) => users.add(u),
       update: (name, change) => users.update(name, change),
-      remove: (name) => users.remove(name),
+      remove: async (name) => {
+        const removed = await users.remove(name);
+        await endSessionsOfRemoved();
+        return removed;
+      },
       get: (name) => users.info(name),
       list: () => users.list(),
       failedLogins() {

@@ -407,7 +407,9 @@ export class StompConnection implements DeliverySink {
 
   /** Closes from the broker side. */
   async close(reason: string): Promise<void> {
-    this.#close(reason);
+    // An open client is told why (an operator, a removed user), as for any ERROR.
+    if (this.#state === "open") this.#error(reason);
+    else this.#close(reason);
     await this.ended;
   }
 
