@@ -87,7 +87,16 @@ export class Connection implements DeliverySink, Ticking {
   start(ended: (c: Connection) => void): void {
     this.#ended = ended;
     this.server.live.add(this);
-    this.transport.start((bytes) => this.#onBytes(bytes), () => void this.#closed("connection lost"));
+    this.transport.start((bytes) => this.#onBytes(bytes), () => void this.#lost());
+  }
+
+  /**
+   * The peer closed. Packets it sent before that may still wait behind a SUBSCRIBE or CONNECT the core is
+   * busy with: they are handled first, so a DISCONNECT sent just before closing still counts as one (no will).
+   */
+  async #lost(): Promise<void> {
+    while (this.#busy) await this.#busy;
+    await this.#closed("connection lost");
   }
 
   #onBytes(bytes: Uint8Array): void {
@@ -244,19 +253,23 @@ export class Connection implements DeliverySink, Ticking {
       await session.close("will refused");
       return this.#refuse(connackCode(willDenied, this.version), `will: ${willDenied.reason}`);
     }
-    if (this.transport.closed) {
-      await session.close("connection lost during CONNECT");
+    // A peer that sent its packets and closed (CONNECT, PUBLISH, DISCONNECT in one go) still has them
+    // handled: #lost waits for this CONNECT. Only a connection ended from here stops it.
+    if (this.#state === "closed") {
+      await session.close("connection ended during CONNECT");
       return;
     }
     this.session = session;
     this.server.cancelWill(clientId);
     this.server.cancelExpiry(clientId);
-    this.persistent = this.sessionExpiry !== 0;
     // Read after the takeover: the connection taken over wrote the session's last state as it ended.
     const record = await this.server.sessions.get(clientId);
     let present = false;
-    if (record && (clean || !this.persistent)) await this.server.dropSession(clientId);
+    if (record && clean) await this.server.dropSession(clientId);
     else if (record) present = true;
+    // A session lives in the store while it has an expiry, or while this connection resumes one: Clean Start
+    // 0 with expiry 0 still resumes the session, which then ends with the connection [MQTT-3.1.2-23].
+    this.persistent = this.sessionExpiry !== 0 || present;
     this.packets = this.server.packetsOf(clientId, this.persistent, present ? record : undefined);
     if (p.will) {
       this.#will = will;
@@ -443,7 +456,8 @@ export class Connection implements DeliverySink, Ticking {
         : 0;
       this.server.scheduleWill(this.clientId, this.#will, delay);
     }
-    if (this.persistent) {
+    // Expiry 0, from CONNECT or set by DISCONNECT, ends the session with its connection [MQTT-3.1.2-23].
+    if (this.persistent && this.sessionExpiry !== 0) {
       const ms = this.sessionExpiry * 1000;
       const rec = await this.server.sessions.get(this.clientId);
       const expiresAt = this.sessionExpiry > 0 ? Date.now() + ms : 0;

@@ -9,6 +9,7 @@ import {
   type Delivery,
   isReject,
   type Message,
+  type Reject,
   type Subscription,
   type SubscriptionSpec,
 } from "../../mod.ts";
@@ -57,6 +58,10 @@ export class Handlers {
   }
   #inPending = 0;
   #nextId = 1;
+  /** The last ack that waits for a retained publish; later acks queue behind it. */
+  #ackTail: Promise<void> | undefined;
+  /** Retained messages for new subscriptions beyond the client's Receive Maximum, sent as acks free room. */
+  #retainedBacklog: { m: Message; qos: number; subId: number | undefined }[] | undefined;
 
   constructor(c: Connection) {
     this.#c = c;
@@ -91,19 +96,13 @@ export class Handlers {
     const init = publishInit(p, address, c.version);
     if (qos === 2) received.add(p.messageId);
     const session = c.session!;
-    const done = session.publish(init);
     const retain = p.retain === true;
-    if (qos === 0 && !retain) {
+    const done = retain ? c.server.retainOnPublish(session.publish(init), init) : session.publish(init);
+    if (qos === 0) {
       done.catch((e) => c.server.log.warn("publish failed", { error: e }));
       return;
     }
-    done.then((r) => {
-      if (retain && r === undefined) {
-        return c.server.keepRetained(init).then(() => r);
-      }
-      return r;
-    }).then((r) => {
-      if (qos === 0) return;
+    const ack = (r: Reject | void) => {
       this.#inPending--;
       const reasonCode = r === undefined ? 0 : pubackCode(r);
       if (qos === 2 && reasonCode >= 0x80) received.delete(p.messageId);
@@ -113,9 +112,9 @@ export class Handlers {
         reasonCode: v5 ? reasonCode : undefined,
         properties: v5 && r ? { reasonString: r.reason.slice(0, 200) } : undefined,
       });
-    }, (e) => {
+    };
+    const fail = (e: unknown) => {
       c.server.log.warn("publish failed", { error: e });
-      if (qos === 0) return;
       this.#inPending--;
       if (qos === 2) received.delete(p.messageId);
       if (v5) {
@@ -125,6 +124,18 @@ export class Handlers {
           reasonCode: RC.UNSPECIFIED_ERROR,
         });
       }
+    };
+    const tail = this.#ackTail;
+    if (tail === undefined && !retain) {
+      done.then(ack, fail);
+      return;
+    }
+    // A retained publish is acknowledged after the retained store too: the acks behind it wait for it, so
+    // they still go out in the order the publishes came [MQTT-4.6.0-2/3].
+    const next = (tail === undefined ? done : tail.then(() => done)).then(ack, fail);
+    this.#ackTail = next;
+    next.then(() => {
+      if (this.#ackTail === next) this.#ackTail = undefined;
     });
   }
 
@@ -171,14 +182,24 @@ export class Handlers {
     });
   }
 
-  /** Sends retained messages to a new subscription (retain flag set, not tracked by the core). */
+  /**
+   * Sends retained messages to a new subscription (retain flag set, not tracked by the core). Those with
+   * QoS > 0 respect the client's Receive Maximum: the rest wait for acks [MQTT-3.3.4-7].
+   */
   #sendRetained(info: SubInfo): void {
     for (const m of this.#c.server.retained.match(info.pattern, Date.now())) {
       const qos = Math.min(info.record.qos, messageQos(m));
-      const id = qos > 0 ? this.#allocId() : undefined;
-      if (id !== undefined) this.#out.set(id, { tag: 0, released: false });
-      this.#send(m, qos, true, id, false, info.record.id, () => id !== undefined && this.#out.delete(id));
+      const item = { m, qos, subId: info.record.id };
+      if (qos > 0 && (this.#retainedBacklog?.length || this.#out.size >= this.#c.clientReceiveMax)) {
+        (this.#retainedBacklog ??= []).push(item);
+      } else this.#sendRetainedOne(item);
     }
+  }
+
+  #sendRetainedOne({ m, qos, subId }: { m: Message; qos: number; subId: number | undefined }): void {
+    const id = qos > 0 ? this.#allocId() : undefined;
+    if (id !== undefined) this.#out.set(id, { tag: 0, released: false });
+    this.#send(m, qos, true, id, false, subId, () => id !== undefined && this.#settle(id));
   }
 
   #send(
@@ -272,6 +293,8 @@ export class Handlers {
       if (!f.released) f.sub.ack([f.tag]);
       f.sub.credit(1);
     }
+    const backlog = this.#retainedBacklog;
+    while (backlog?.length && this.#out.size < this.#c.clientReceiveMax) this.#sendRetainedOne(backlog.shift()!);
   }
 
   /** After a reconnect to a present session: the PUBREL of each QoS 2 message the client already has. */
@@ -368,14 +391,20 @@ export class Handlers {
       maxLength: c.server.options.maxQueuedMessages || undefined,
     };
     const existing = c.subs.get(record.filter);
+    // A SUBSCRIBE repeating a filter replaces its subscription without losing a message [MQTT-3.8.4-3]: the
+    // core subscription stays when what it depends on (ack mode, no-local) is the same, and otherwise the
+    // new one exists before the old one goes.
+    if (existing && (existing.record.qos === 0) === (record.qos === 0) && existing.record.nl === record.nl) {
+      const info: SubInfo = { ...existing, record };
+      c.subs.set(record.filter, info);
+      c.bySub.set(existing.sub, info);
+      return { info, isNew: false };
+    }
+    const sub = await c.session!.subscribe(spec);
+    if (isReject(sub)) return sub;
     if (existing) {
       c.bySub.delete(existing.sub);
       await existing.sub.cancel();
-    }
-    const sub = await c.session!.subscribe(spec);
-    if (isReject(sub)) {
-      if (existing) c.subs.delete(record.filter);
-      return sub;
     }
     const info: SubInfo = { record, pattern, shared: group !== undefined, sub };
     c.subs.set(record.filter, info);

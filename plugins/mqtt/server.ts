@@ -116,8 +116,8 @@ export class MqttServer {
     this.cancelWill(clientId);
     const fire = () => {
       this.#wills.delete(clientId);
-      this.broker.publish(will)
-        .then(() => will.annotations?.[ANN.RETAIN] === true ? this.keepRetained(will) : undefined)
+      const published = this.broker.publish(will);
+      (will.annotations?.[ANN.RETAIN] === true ? this.retainOnPublish(published, will) : published)
         .catch((e) => this.log.warn(`will of ${clientId} not published`, { error: e }));
     };
     if (delayMs <= 0) return fire();
@@ -125,9 +125,22 @@ export class MqttServer {
     this.#wills.set(clientId, t);
   }
 
-  /** Keeps a published message as its topic's retained message (an empty body clears it). */
-  keepRetained(init: MessageInit): Promise<void> {
-    return this.retained.set(createMessage({ ...init, persistent: true }, Date.now()));
+  /** Retained publishes in the order they came, whoever sent them: the last one of a topic wins. */
+  #retainedTail: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Keeps `init` as its topic's retained message (an empty body clears it) once its publish `done` is
+   * accepted, after every retained publish that came before it: a QoS 0 message published after a QoS 2
+   * one finishes first, yet must not be overwritten by it [MQTT-3.3.1-5]. Resolves with the publish's result
+   * once the retained store has it.
+   */
+  retainOnPublish<R>(done: Promise<R>, init: MessageInit): Promise<R> {
+    const kept = this.#retainedTail.then(() => done).then(async (r) => {
+      if (r === undefined) await this.retained.set(createMessage({ ...init, persistent: true }, Date.now()));
+      return r;
+    });
+    this.#retainedTail = kept.catch(() => {});
+    return kept;
   }
 
   cancelWill(clientId: string): void {
@@ -178,10 +191,11 @@ export class MqttServer {
     this.#packets.delete(clientId);
     const rec = await this.sessions.get(clientId);
     if (!rec) return;
+    // The record first: a client connecting meanwhile finds no session rather than one losing its queues.
+    await this.sessions.delete(clientId);
     for (const s of rec.subs) {
       await this.broker.deleteDestination(MqttServer.queueName(clientId, s.filter), "queue");
     }
-    await this.sessions.delete(clientId);
   }
 
   /** Expires stored sessions whose time ran out while the broker was down; schedules the rest. */
