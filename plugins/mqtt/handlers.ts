@@ -294,7 +294,9 @@ export class Handlers {
       f.sub.credit(1);
     }
     const backlog = this.#retainedBacklog;
-    while (backlog?.length && this.#out.size < this.#c.clientReceiveMax) this.#sendRetainedOne(backlog.shift()!);
+    while (backlog?.length && this.#out.size < this.#c.clientReceiveMax) {
+      this.#sendRetainedOne(backlog.shift()!);
+    }
   }
 
   /** After a reconnect to a present session: the PUBREL of each QoS 2 message the client already has. */
