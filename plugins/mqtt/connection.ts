@@ -237,8 +237,8 @@ export class Connection implements DeliverySink, Ticking {
     if (old) await old.takeover(); // [MQTT-3.1.4-3]
     // The will is published as the broker later: the client must be allowed to publish it now.
     const will = p.will ? willInit(p.will, this.version) : undefined;
-    const willDenied = p.will && !will
-      ? { code: "invalid_destination" as const, reason: "invalid will topic" }
+    const willDenied = isReject(will)
+      ? will
       : will && await session.authorize("publish", will.destination, "topic");
     if (isReject(willDenied)) {
       await session.close("will refused");
@@ -258,7 +258,7 @@ export class Connection implements DeliverySink, Ticking {
     if (record && (clean || !this.persistent)) await this.server.dropSession(clientId);
     else if (record) present = true;
     this.packets = this.server.packetsOf(clientId, this.persistent, present ? record : undefined);
-    if (p.will) {
+    if (p.will && !isReject(will)) {
       this.#will = will;
       this.#willDelay = (p.will.properties?.willDelayInterval ?? 0) * 1000;
     }
