@@ -28,7 +28,14 @@ export { Broker, createBroker, type CreateBrokerOptions, type DeliveryHandler } 
 export { DEFAULT_LIMITS } from "./broker/core.ts";
 export { compileSelector, type Selector } from "./broker/selector.ts";
 export { decodeMessage, encodeMessage, encodeMessageView } from "./broker/message_codec.ts";
-export { isPattern, matchesPattern, validateName, validatePattern } from "./broker/address.ts";
+export {
+  formatReplyTo,
+  isPattern,
+  matchesPattern,
+  parseReplyTo,
+  validateName,
+  validatePattern,
+} from "./broker/address.ts";
 export { Matcher } from "./broker/matcher.ts";
 export { SocketTransport, TcpTransport, type Transport, WsTransport } from "./broker/transport.ts";
 export {

@@ -6,6 +6,7 @@
  * @module
  */
 import { BrokerError } from "./errors.ts";
+import type { DestinationKind } from "./message.ts";
 
 export const SEPARATOR = ".";
 export const ONE = "*";
@@ -93,4 +94,23 @@ export function matchesPattern(pattern: string, name: string): boolean {
     if (t !== n[i]) return false;
   }
   return p.length === n.length;
+}
+
+/**
+ * A reply address (`Message.replyTo`): a destination kind and a name in the core form, written
+ * `queue://<name>` or `topic://<name>`. One string, so stores, selectors (`JMSReplyTo`) and the admin API
+ * carry it as they carry any header; each protocol translates it to and from its own wire form with the
+ * mapping it uses for destinations.
+ */
+export function formatReplyTo(kind: DestinationKind, name: string): string {
+  return `${kind}://${name}`;
+}
+
+/**
+ * The kind and name of a reply address; undefined when `replyTo` begins with neither `queue://` nor `topic://`.
+ */
+export function parseReplyTo(replyTo: string): { kind: DestinationKind; name: string } | undefined {
+  if (replyTo.startsWith("queue://")) return { kind: "queue", name: replyTo.slice(8) };
+  if (replyTo.startsWith("topic://")) return { kind: "topic", name: replyTo.slice(8) };
+  return undefined;
 }

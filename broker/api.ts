@@ -236,9 +236,12 @@ export interface Hooks {
   connected(e: ClientEvent): void;
   disconnected(e: ClientEvent & { reason: string }): void;
   adminAction(e: AdminEvent): void;
-  /** observe: the authenticate gate granted a session (not fired when no plugin authenticates). */
+  /**
+   * observe: a session opened for a login the authenticate gate (or an AuthMethod) granted; not fired when
+   * no plugin authenticates.
+   */
   authenticated(e: ClientEvent & { readonly principal: Principal }): void;
-  /** observe: the authenticate gate refused a login. */
+  /** observe: the authenticate gate refused a login (in `openSession` or `authenticate`). */
   authFailed(e: AuthFailedEvent): void;
   /**
    * observe: the authorize gate refused a request (publish, subscribe, browse, admin), or the core refused a
@@ -554,8 +557,19 @@ export interface DestinationDef {
 /** The broker as plugins and embedders see it. */
 export interface BrokerApi {
   readonly nodeId: string;
-  /** Authenticates (gate), then fires `connected`. */
+  /**
+   * Authenticates ({@linkcode BrokerApi.authenticate}, unless `opts.principal` says who the client is), fires
+   * `authenticated`, then `connected`.
+   */
   openSession(client: ClientInfo, sink: DeliverySink, opts?: OpenSessionOptions): Promise<Session | Reject>;
+  /**
+   * Asks the authenticate gate alone, for a protocol that must answer a login before it opens the session
+   * (AMQP SASL, whose outcome comes before the open that names the container id). A refusal fires
+   * `authFailed`; a principal is not reported yet: pass it to `openSession` as `opts.principal`, which fires
+   * `authenticated` once, with the client the session keeps. No handler at all grants the user name given,
+   * or anonymous, as `openSession` does.
+   */
+  authenticate(client: ClientInfo): Promise<Principal | Reject>;
   /** An in-process session with a trusted principal (no authenticate gate). */
   internalSession(name: string, sink?: DeliverySink): Session;
   /** In-process publish as the broker itself; throws BrokerError on reject. */
@@ -629,8 +643,9 @@ export interface BrokerApi {
 /** Options of {@linkcode BrokerApi.openSession}. */
 export interface OpenSessionOptions {
   /**
-   * Who the client proved to be through an {@linkcode AuthMethod} exchange: the authenticate gate is not
-   * asked again; the `authenticated` and `connected` hooks fire as usual.
+   * Who the client proved to be, through an {@linkcode AuthMethod} exchange or
+   * {@linkcode BrokerApi.authenticate}: the authenticate gate is not asked again; the `authenticated` and
+   * `connected` hooks fire as usual.
    */
   readonly principal?: Principal;
 }

@@ -123,6 +123,8 @@ export class Core implements BrokerApi, QueueOwner {
   #clientSessions = 0;
   readonly #listeners = new Set<ListenerInfo>();
   readonly #authMethods = new Map<string, AuthMethod>();
+  /** Principals made up because no plugin authenticates: a session opened with one is no login to report. */
+  readonly #unverified = new WeakSet<Principal>();
   readonly #addressLimits: { maxLength: number; maxLevels: number };
   #store: Store | undefined;
   #scheduler: Scheduler | undefined;
@@ -231,18 +233,11 @@ export class Core implements BrokerApi, QueueOwner {
   ): Promise<Session | Reject> {
     const full = this.#sessionsFull();
     if (full) return full;
-    const authn = this.#hooks.compiled.authenticate;
-    let principal: Principal = opts?.principal ?? (client.username ? { id: client.username } : ANONYMOUS);
-    if (opts?.principal) this.#hooks.compiled.authenticated?.({ client, principal });
-    else if (authn) {
-      const r = await authn({ client });
-      if (isReject(r)) {
-        this.#hooks.compiled.authFailed?.({ client, code: r.code, reason: r.reason });
-        return r;
-      }
-      principal = r;
-      this.#hooks.compiled.authenticated?.({ client, principal });
-    }
+    const principal = opts?.principal ?? await this.authenticate(client);
+    if (isReject(principal)) return principal;
+    // Reported here, not by the gate: the login is the session, and its client is the one the session keeps
+    // (an AMQP client authenticated by SASL gets its container id only afterwards, with the open).
+    if (!this.#unverified.has(principal)) this.#hooks.compiled.authenticated?.({ client, principal });
     // Counted again after the gate: it may have waited, and other sessions opened meanwhile.
     const stillFull = this.#sessionsFull();
     if (stillFull) return stillFull;
@@ -251,6 +246,18 @@ export class Core implements BrokerApi, QueueOwner {
     this.#clientSessions++;
     this.#hooks.compiled.connected?.({ client, principal });
     return s;
+  }
+
+  async authenticate(client: ClientInfo): Promise<Principal | Reject> {
+    const authn = this.#hooks.compiled.authenticate;
+    if (!authn) {
+      const principal = client.username ? { id: client.username } : ANONYMOUS;
+      this.#unverified.add(principal);
+      return principal;
+    }
+    const r = await authn({ client });
+    if (isReject(r)) this.#hooks.compiled.authFailed?.({ client, code: r.code, reason: r.reason });
+    return r;
   }
 
   #sessionsFull(): Reject | undefined {

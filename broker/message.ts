@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { parseReplyTo } from "./address.ts";
 import { BrokerError } from "./errors.ts";
 
 /** A user property value: what every protocol can carry and every selector can read. */
@@ -39,6 +40,10 @@ export interface Message {
   readonly redeliveryCount: number;
   readonly groupId?: string;
   readonly correlationId?: string;
+  /**
+   * Where replies go: a reply address, `queue://<name>` or `topic://<name>` with the name in the core form
+   * (`formatReplyTo`); protocols translate it like a destination.
+   */
   readonly replyTo?: string;
   /** AMQP subject, JMSType. */
   readonly subject?: string;
@@ -74,6 +79,7 @@ export interface MessageInit {
   deliverAt?: number;
   groupId?: string;
   correlationId?: string;
+  /** A reply address, `queue://<name>` or `topic://<name>` (`formatReplyTo`). */
   replyTo?: string;
   subject?: string;
   contentType?: string;
@@ -165,7 +171,7 @@ export function createMessage(init: MessageInit, now: number, origin?: string): 
     redeliveryCount: 0,
     groupId: optString("groupId", init.groupId),
     correlationId: optString("correlationId", init.correlationId),
-    replyTo: optString("replyTo", init.replyTo),
+    replyTo: replyAddress(init.replyTo),
     subject: optString("subject", init.subject),
     contentType: optString("contentType", init.contentType),
     annotations: init.annotations ? checkProperties(init.annotations) : undefined,
@@ -190,6 +196,16 @@ function optString(field: string, v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== "string") throw invalid(field, "a string", v);
   return v;
+}
+
+// Only the form is checked (a protocol that forgot to translate its own is caught here); the name is checked
+// when a reply is published to it.
+function replyAddress(v: unknown): string | undefined {
+  const s = optString("replyTo", v);
+  if (s !== undefined && !parseReplyTo(s)?.name) {
+    throw invalid("replyTo", 'a reply address, "queue://<name>" or "topic://<name>"', s);
+  }
+  return s;
 }
 
 function checkProperties(p: Record<string, PropertyValue>): Readonly<Record<string, PropertyValue>> {

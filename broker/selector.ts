@@ -50,7 +50,7 @@ export interface SelectorSource {
   readonly subject?: string;
   /** `JMSXGroupID`. */
   readonly groupId?: string;
-  /** `JMSReplyTo`. */
+  /** `JMSReplyTo`: a reply address, `queue://<name>` or `topic://<name>`. */
   readonly replyTo?: string;
   /** Every other identifier; a missing one is NULL. */
   readonly properties: Readonly<Record<string, PropertyValue | undefined>>;

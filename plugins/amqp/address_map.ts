@@ -1,11 +1,12 @@
 /**
  * AMQP addresses <-> core destinations: `queue://name`, `topic://name`, and bare names meaning the
  * configured default kind. Names use the core form ("a.b.c", "*" and ">" wildcards on topics), the
- * same names MQTT (`a/b/c`) and STOMP (`/topic/a.b.c`) clients see.
+ * same names MQTT (`a/b/c`) and STOMP (`/topic/a.b.c`) clients see. The prefixed forms are the core's
+ * reply addresses (`formatReplyTo`), so a reply-to goes out as it is held.
  *
  * @module
  */
-import type { DestinationKind } from "../../mod.ts";
+import { type DestinationKind, formatReplyTo, parseReplyTo } from "../../mod.ts";
 
 /** A parsed address. */
 export interface AmqpAddress {
@@ -19,12 +20,17 @@ export function parseAddress(
   defaultKind: DestinationKind,
 ): AmqpAddress | undefined {
   if (!address) return undefined;
-  if (address.startsWith("queue://")) return { kind: "queue", name: address.slice(8) };
-  if (address.startsWith("topic://")) return { kind: "topic", name: address.slice(8) };
-  return { kind: defaultKind, name: address };
+  return parseReplyTo(address) ?? { kind: defaultKind, name: address };
 }
 
 /** The address a core destination has on the wire. */
-export function formatAddress(kind: DestinationKind, name: string): string {
-  return `${kind}://${name}`;
+export const formatAddress: (kind: DestinationKind, name: string) => string = formatReplyTo;
+
+/** A message's reply-to -> the core's reply address (a bare name is of the default kind). */
+export function replyToAddress(
+  replyTo: string | undefined,
+  defaultKind: DestinationKind,
+): string | undefined {
+  const a = parseAddress(replyTo, defaultKind);
+  return a && formatAddress(a.kind, a.name);
 }

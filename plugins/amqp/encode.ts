@@ -144,7 +144,7 @@ export function encodeDelivery(m: Message, now: number): Uint8Array | undefined 
     o.byte(0x40);
     if (m.subject !== undefined) o.string(m.subject);
     else o.byte(0x40);
-    if (m.replyTo !== undefined) o.string(m.replyTo);
+    if (m.replyTo !== undefined) o.string(m.replyTo); // a reply address is an AMQP address
     else o.byte(0x40);
     if (m.correlationId !== undefined) o.string(m.correlationId);
     else o.byte(0x40);

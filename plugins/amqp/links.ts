@@ -125,7 +125,7 @@ export class AmqpLinks implements DeliverySink {
     }
     let init;
     try {
-      init = toInit(message, target.kind, target.name);
+      init = toInit(message, target.kind, target.name, this.#o.defaultKind);
     } catch (e) {
       delivery.reject({ condition: "amqp:decode-error", description: String((e as Error).message) });
       return returnCredit(link);

@@ -6,7 +6,8 @@
  */
 import rhea from "rhea";
 import { Buffer } from "node:buffer";
-import type { Message, MessageInit, PropertyValue } from "../../mod.ts";
+import type { DestinationKind, Message, MessageInit, PropertyValue } from "../../mod.ts";
+import { replyToAddress } from "./address_map.ts";
 
 /** The annotation recording what kind of AMQP body a message came with. */
 export const BODY = "amqp.body";
@@ -31,8 +32,13 @@ function bodyBytes(body: unknown): { bytes: Uint8Array; kind?: string } {
 const id = (v: unknown): string | undefined =>
   v === undefined || v === null ? undefined : v instanceof Uint8Array ? decoder.decode(v) : String(v);
 
-/** An incoming AMQP message -> MessageInit for `destination`. */
-export function toInit(m: AmqpMessage, kind: "queue" | "topic", destination: string): MessageInit {
+/** An incoming AMQP message -> MessageInit for `destination`; a bare reply-to is of `defaultKind`. */
+export function toInit(
+  m: AmqpMessage,
+  kind: DestinationKind,
+  destination: string,
+  defaultKind: DestinationKind,
+): MessageInit {
   const { bytes, kind: bodyKind } = bodyBytes(m.body);
   const properties: Record<string, PropertyValue> = {};
   for (const [k, v] of Object.entries(m.application_properties ?? {})) {
@@ -64,7 +70,7 @@ export function toInit(m: AmqpMessage, kind: "queue" | "topic", destination: str
     deliverAt: at ? (at instanceof Date ? at.getTime() : Number(at)) : undefined,
     groupId: m.group_id,
     correlationId: id(m.correlation_id),
-    replyTo: m.reply_to,
+    replyTo: replyToAddress(m.reply_to, defaultKind),
     subject: m.subject,
     contentType: m.content_type,
   };
@@ -92,7 +98,7 @@ export function fromMessage(m: Message): AmqpMessage {
     first_acquirer: m.redeliveryCount === 0,
     group_id: m.groupId,
     correlation_id: m.correlationId,
-    reply_to: m.replyTo,
+    reply_to: m.replyTo, // a reply address is an AMQP address
     subject: m.subject,
     content_type: m.contentType,
     application_properties: { ...m.properties },

@@ -1,7 +1,8 @@
 /**
- * The AMQP 1.0 plugin on rhea in server mode. SASL PLAIN and ANONYMOUS open the core session (the
- * authenticate gate decides); each connection's links are handled by {@linkcode AmqpLinks}. With `tls`,
- * a second listener takes AMQPS connections (and SASL EXTERNAL from a verified client certificate).
+ * The AMQP 1.0 plugin on rhea in server mode. SASL PLAIN and ANONYMOUS ask the authenticate gate
+ * ({@linkcode saslMechanisms}); the open then opens the core session. Each connection's links are handled
+ * by {@linkcode AmqpLinks}. With `tls`, a second listener takes AMQPS connections (and SASL EXTERNAL from a
+ * verified client certificate).
  *
  * @module
  */
@@ -15,12 +16,12 @@ import {
   listenTls,
   loadTls,
   type TcpIo,
-  type TlsPeer,
   type TlsSettings,
 } from "../../mod.ts";
 import { formatAddress, parseAddress } from "./address_map.ts";
 import { AmqpLinks, returnCredit } from "./links.ts";
 import { frameGuard } from "./frame_guard.ts";
+import { type Peer, type SaslMechanism, saslMechanisms } from "./sasl.ts";
 import { filterData, rheaSocket } from "./socket.ts";
 import {
   coordinatorTarget,
@@ -50,29 +51,6 @@ interface Options {
 // deno-lint-ignore no-explicit-any
 type Ctx = any;
 
-/**
- * A SASL mechanism that only collects the credentials: the core session (and so the authenticate
- * gate, which needs the client's address) is opened when the connection opens.
- */
-function mechanism(plain: boolean) {
-  return function () {
-    return {
-      outcome: undefined as boolean | undefined,
-      username: undefined as string | undefined,
-      password: undefined as Uint8Array | undefined,
-      start(response: Uint8Array | undefined) {
-        if (plain) {
-          const parts = new TextDecoder().decode(response ?? new Uint8Array()).split("\0");
-          this.username = parts[1];
-          this.password = new TextEncoder().encode(parts[2] ?? "");
-        }
-        this.outcome = true;
-        return Promise.resolve();
-      },
-    };
-  };
-}
-
 export default definePlugin<Options>({
   name: "amqp",
   async setup(ctx) {
@@ -95,12 +73,11 @@ export default definePlugin<Options>({
       credit_window: 0,
       treat_modified_as_released: false,
     } as Ctx);
-    container.sasl_server_mechanisms.PLAIN = mechanism(true);
-    container.sasl_server_mechanisms.ANONYMOUS = mechanism(false);
-    // Per connection; a promise because a client without a SASL layer is authenticated on open.
+    // Per connection; a promise because the session opens (and a client without a SASL layer is
+    // authenticated) on open.
     const links = new Map<Ctx, Promise<AmqpLinks | undefined>>();
-    // Sockets from the TLS listener, with who is on the other end.
-    const tlsPeers = new WeakMap<object, TlsPeer>();
+    // Who is on the other end of each connection.
+    const peers = new WeakMap<Ctx, Peer>();
     const linkOptions = {
       defaultKind: o.defaultKind,
       autoCreate: o.autoCreate && broker.limits.autoCreate,
@@ -115,9 +92,9 @@ export default definePlugin<Options>({
 
     container.on("connection_open", (c: Ctx) => {
       // With ANONYMOUS enabled rhea wraps the SASL layer in a selector: the mechanism is one level down.
-      // A client that skipped SASL altogether has none and is anonymous.
+      // A client that skipped SASL altogether has none, and the gate is asked now.
       const sasl = c.connection.sasl_transport;
-      const mech = sasl?.mechanism ?? sasl?.selected?.mechanism;
+      const mech: SaslMechanism | undefined = sasl?.mechanism ?? sasl?.selected?.mechanism;
       const sink = {
         deliver: (sub: Parameters<AmqpLinks["deliver"]>[0], d: Parameters<AmqpLinks["deliver"]>[1]) =>
           l?.deliver(sub, d),
@@ -125,17 +102,16 @@ export default definePlugin<Options>({
           c.connection.close({ condition: "amqp:connection:forced", description: reason }),
       };
       let l: AmqpLinks | undefined;
-      const socket = c.connection.socket;
-      const peer = tlsPeers.get(socket);
-      const ready = broker.openSession({
-        clientId: c.connection.remote?.open?.container_id ?? `amqp-${crypto.randomUUID()}`,
-        protocol: "amqp",
-        remote: peer?.remote ?? (socket?.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : ""),
-        listener: peer ? "amqp:tls" : "amqp:tcp",
-        certificateSubject: peer?.certificateSubject,
-        username: mech?.username,
-        password: mech?.password,
-      }, sink)
+      const ready = broker.openSession(
+        {
+          ...peers.get(c.connection)!,
+          clientId: c.connection.remote?.open?.container_id ?? `amqp-${crypto.randomUUID()}`,
+          protocol: "amqp",
+          username: mech?.username,
+        },
+        sink,
+        { principal: mech?.principal },
+      )
         .then((session) => {
           if (isReject(session)) {
             const condition = session.code === "server_busy"
@@ -260,11 +236,10 @@ export default definePlugin<Options>({
     };
 
     /** A new connection: our open's fields, and the end of one that does not open in time. */
-    const connection = (extra: Ctx = {}) => {
+    const connection = () => {
       const conn = container.create_connection({
         max_frame_size: o.maxFrameSize,
         ...(o.idleTimeoutMs > 0 ? { idle_time_out: o.idleTimeoutMs } : {}),
-        ...extra,
       } as Ctx);
       const timer = setTimeout(() => {
         if (!conn.is_remote_open()) conn.socket?.destroy();
@@ -279,19 +254,35 @@ export default definePlugin<Options>({
       return conn;
     };
 
-    const count = (tls: boolean) => () =>
-      [...links.keys()].filter((c) => tlsPeers.has(c.socket) === tls).length;
+    /**
+     * Starts `conn` on `socket`. rhea reads the SASL mechanisms it offers from the container as it accepts,
+     * and makes each with a factory that is not told whose connection it serves: so the container holds the
+     * ones of the connection it accepts last, which know their client.
+     */
+    const accept = (conn: Ctx, socket: Ctx, peer: Peer) => {
+      peers.set(conn, peer);
+      // After a failed outcome, which rhea writes on this turn.
+      container.sasl_server_mechanisms = saslMechanisms(
+        broker,
+        peer,
+        () => setTimeout(() => conn.socket?.end(), 0),
+      );
+      conn.accept(socket);
+    };
+
+    const count = (listener: string) => () =>
+      [...links.keys()].filter((c) => peers.get(c)?.listener === listener).length;
     const plain = listenTcp(broker, {
       name: "amqp:tcp",
       protocol: "amqp",
       port: o.port,
       hostname: o.hostname,
       io: o.io,
-      connections: count(false),
+      connections: count("amqp:tcp"),
       onConnection: (t) => {
         const conn = connection();
         const socket = rheaSocket(t, admitFrames(conn));
-        conn.accept(socket as Ctx);
+        accept(conn, socket, { remote: t.remote, listener: "amqp:tcp" });
         socket.start();
       },
     });
@@ -305,13 +296,15 @@ export default definePlugin<Options>({
           port: o.tls.port,
           hostname: o.hostname,
           tls: await loadTls(o.tls, ctx),
-          connections: count(true),
+          connections: count("amqp:tls"),
           onSocket: (socket, peer) => {
-            tlsPeers.set(socket, peer);
-            // rhea reads this option (EXTERNAL on an authorized TLS socket) but does not declare it.
-            const conn = connection({ enable_sasl_external: peer.certificateSubject !== undefined });
+            const conn = connection();
             filterData(socket, admitFrames(conn));
-            conn.accept(socket);
+            accept(conn, socket, {
+              remote: peer.remote,
+              listener: "amqp:tls",
+              certificateSubject: peer.certificateSubject,
+            });
           },
         });
       } catch (e) {

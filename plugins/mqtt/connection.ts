@@ -246,8 +246,8 @@ export class Connection implements DeliverySink, Ticking {
     if (old) await old.takeover(); // [MQTT-3.1.4-3]
     // The will is published as the broker later: the client must be allowed to publish it now.
     const will = p.will ? willInit(p.will, this.version) : undefined;
-    const willDenied = p.will && !will
-      ? { code: "invalid_destination" as const, reason: "invalid will topic" }
+    const willDenied = isReject(will)
+      ? will
       : will && await session.authorize("publish", will.destination, "topic");
     if (isReject(willDenied)) {
       await session.close("will refused");
@@ -271,7 +271,7 @@ export class Connection implements DeliverySink, Ticking {
     // 0 with expiry 0 still resumes the session, which then ends with the connection [MQTT-3.1.2-23].
     this.persistent = this.sessionExpiry !== 0 || present;
     this.packets = this.server.packetsOf(clientId, this.persistent, present ? record : undefined);
-    if (p.will) {
+    if (p.will && !isReject(will)) {
       this.#will = will;
       this.#willDelay = (p.will.properties?.willDelayInterval ?? 0) * 1000;
     }

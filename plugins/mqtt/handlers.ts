@@ -94,6 +94,7 @@ export class Handlers {
       return this.#fatal(RC.RECEIVE_MAXIMUM_EXCEEDED, "too many unacknowledged publishes"); // [MQTT-3.3.4-9]
     }
     const init = publishInit(p, address, c.version);
+    if (isReject(init)) return this.#fatal(RC.PROTOCOL_ERROR, init.reason);
     if (qos === 2) received.add(p.messageId);
     const session = c.session!;
     const retain = p.retain === true;

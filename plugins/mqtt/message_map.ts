@@ -2,14 +2,25 @@
  * MQTT PUBLISH fields <-> core messages: QoS and retain travel as annotations, MQTT 5 properties map
  * to the core's cross-protocol fields (content type, correlation id, reply-to, user properties, ttl).
  *
+ * A Response Topic is a topic: it maps like a topic name, to the reply address `topic://<name>`; a reply
+ * address that is a queue has no MQTT form (MQTT publishes only to topics) and is not sent.
+ *
  * Correlation data is binary in MQTT and a string in the core: valid UTF-8 that does not start with
  * `base64:` is carried as is; anything else becomes `base64:` followed by standard base64.
  *
  * @module
  */
 import { Buffer } from "node:buffer";
-import type { Message, MessageInit, PropertyValue } from "../../mod.ts";
-import { topicToAddress } from "./address_map.ts";
+import {
+  formatReplyTo,
+  isReject,
+  type Message,
+  type MessageInit,
+  parseReplyTo,
+  type PropertyValue,
+  type Reject,
+} from "../../mod.ts";
+import { addressToTopic, topicToAddress } from "./address_map.ts";
 
 /** Annotation keys this plugin sets on messages. */
 export const ANN = {
@@ -128,7 +139,10 @@ export function fromBase64(s: string): Uint8Array {
 
 const encoderUtf8 = new TextEncoder();
 
-/** An inbound PUBLISH (already checked) -> the core's MessageInit. */
+/**
+ * An inbound PUBLISH (its topic already checked) -> the core's MessageInit; a Reject for a bad Response
+ * Topic.
+ */
 export function publishInit(
   p: {
     payload: Uint8Array | string;
@@ -139,7 +153,7 @@ export function publishInit(
   },
   address: string,
   version: number,
-): MessageInit {
+): MessageInit | Reject {
   const body = typeof p.payload === "string"
     ? encoderUtf8.encode(p.payload)
     : new Uint8Array(p.payload.buffer, p.payload.byteOffset, p.payload.byteLength);
@@ -163,7 +177,11 @@ export function publishInit(
   if (props.correlationData !== undefined) {
     init.correlationId = correlationToId(new Uint8Array(props.correlationData));
   }
-  if (props.responseTopic !== undefined) init.replyTo = props.responseTopic;
+  if (props.responseTopic !== undefined) {
+    const reply = topicToAddress(props.responseTopic); // [MQTT-3.3.2-14]
+    if (isReject(reply)) return { code: reply.code, reason: `Response Topic: ${reply.reason}` };
+    init.replyTo = formatReplyTo("topic", reply);
+  }
   if (props.messageExpiryInterval !== undefined) init.ttl = props.messageExpiryInterval * 1000;
   init.annotations = ann;
   return init;
@@ -189,7 +207,8 @@ export function publishProperties(m: Message, subscriptionId?: number): Record<s
   if (m.correlationId !== undefined) {
     (props.correlationData = Buffer.from(idToCorrelation(m.correlationId)), any = true);
   }
-  if (m.replyTo !== undefined) (props.responseTopic = m.replyTo, any = true);
+  const reply = m.replyTo === undefined ? undefined : parseReplyTo(m.replyTo);
+  if (reply?.kind === "topic") (props.responseTopic = addressToTopic(reply.name), any = true);
   if (m.annotations?.[ANN.PFI] === 1) (props.payloadFormatIndicator = true, any = true);
   if (m.expiresAt !== 0) {
     props.messageExpiryInterval = Math.max(1, Math.ceil((m.expiresAt - Date.now()) / 1000)); // [MQTT-3.3.2-6]
@@ -199,11 +218,11 @@ export function publishProperties(m: Message, subscriptionId?: number): Record<s
   return any ? props : undefined;
 }
 
-/** A CONNECT's will -> the MessageInit published when the client goes away unexpectedly. */
+/** A CONNECT's will -> the MessageInit published when the client goes away unexpectedly, or a Reject. */
 // deno-lint-ignore no-explicit-any
-export function willInit(will: any, version: number): MessageInit | undefined {
+export function willInit(will: any, version: number): MessageInit | Reject {
   const address = topicToAddress(will.topic ?? "");
-  if (typeof address !== "string") return undefined;
+  if (isReject(address)) return address;
   return publishInit(
     {
       payload: will.payload ?? new Uint8Array(0),

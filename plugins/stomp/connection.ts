@@ -128,7 +128,7 @@ export class StompConnection implements DeliverySink {
       case "SEND": {
         const dest = parseDestination(h.destination, this.#o);
         if (isReject(dest)) return this.#error(dest.reason, h.receipt);
-        const init = sendInit(h, f.body.byteLength < 4096 ? f.body.slice() : f.body, dest);
+        const init = sendInit(h, f.body.byteLength < 4096 ? f.body.slice() : f.body, dest, this.#o);
         if (isReject(init)) return this.#error(init.reason, h.receipt);
         if (tx !== undefined) return this.#inTx(tx, { kind: "send", init }, h.receipt);
         const receipt = h.receipt;

@@ -1,9 +1,19 @@
 /**
- * STOMP headers <-> core messages, and `/queue/` `/topic/` destinations <-> core destinations.
+ * STOMP headers <-> core messages, and `/queue/` `/topic/` destinations <-> core destinations. A
+ * `reply-to` header is a destination too: `/queue/r` is the reply address `queue://r`.
  *
  * @module
  */
-import type { Delivery, DestinationKind, Message, MessageInit, PropertyValue, Reject } from "../../mod.ts";
+import {
+  type Delivery,
+  type DestinationKind,
+  formatReplyTo,
+  isReject,
+  type MessageInit,
+  parseReplyTo,
+  type PropertyValue,
+  type Reject,
+} from "../../mod.ts";
 
 /** Destination prefixes (plugin options). */
 export interface Prefixes {
@@ -55,9 +65,18 @@ export function parseDestination(
   };
 }
 
-/** The STOMP destination of a core message. */
-export function formatDestination(m: Message, p: Prefixes): string {
-  return (m.kind === "queue" ? p.queuePrefix : p.topicPrefix) + m.destination;
+/** The STOMP destination of a core destination. */
+export function formatDestination(kind: DestinationKind, name: string, p: Prefixes): string {
+  return (kind === "queue" ? p.queuePrefix : p.topicPrefix) + name;
+}
+
+/**
+ * A reply address -> the `reply-to` header; undefined for a value that is none (a message stored before reply
+ * addresses were checked).
+ */
+function replyToHeader(replyTo: string, p: Prefixes): string | undefined {
+  const reply = parseReplyTo(replyTo);
+  return reply && formatDestination(reply.kind, reply.name, p);
 }
 
 const num = (v: string | undefined): number | undefined => {
@@ -71,6 +90,7 @@ export function sendInit(
   headers: Record<string, string>,
   body: Uint8Array,
   dest: { kind: DestinationKind; name: string },
+  p: Prefixes,
 ): MessageInit | Reject {
   const properties: Record<string, PropertyValue> = {};
   for (const k in headers) if (!RESERVED.has(k)) properties[k] = headers[k];
@@ -89,6 +109,8 @@ export function sendInit(
   if (priority !== undefined && !(Number.isInteger(priority) && priority >= 0 && priority <= 9)) {
     return { code: "invalid_message", reason: `Header "priority" must be 0-9, not ${priority}` };
   }
+  const reply = headers["reply-to"] === undefined ? undefined : parseDestination(headers["reply-to"], p);
+  if (isReject(reply)) return { code: "invalid_message", reason: `Header "reply-to": ${reply.reason}` };
   return {
     destination: dest.name,
     kind: dest.kind,
@@ -100,7 +122,7 @@ export function sendInit(
     delay: delay || undefined,
     deliverAt: deliverAt || undefined,
     correlationId: headers["correlation-id"],
-    replyTo: headers["reply-to"],
+    replyTo: reply && formatReplyTo(reply.kind, reply.name),
     groupId: headers.JMSXGroupID ?? headers["group-id"],
     subject: headers.type,
     contentType: headers["content-type"],
@@ -113,7 +135,7 @@ export function messageHeaders(d: Delivery, subscription: string, ack: string | 
   const h: Record<string, string | number | boolean | undefined> = {
     subscription,
     "message-id": m.id,
-    destination: formatDestination(m, p),
+    destination: formatDestination(m.kind, m.destination, p),
     ack,
     "content-type": m.contentType,
     persistent: m.persistent ? "true" : undefined,
@@ -121,7 +143,7 @@ export function messageHeaders(d: Delivery, subscription: string, ack: string | 
     timestamp: m.timestamp,
     expires: m.expiresAt || undefined,
     "correlation-id": m.correlationId,
-    "reply-to": m.replyTo,
+    "reply-to": m.replyTo === undefined ? undefined : replyToHeader(m.replyTo, p),
     type: m.subject,
     JMSXGroupID: m.groupId,
     redelivered: m.redeliveryCount > 0 ? "true" : undefined,

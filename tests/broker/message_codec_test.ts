@@ -14,7 +14,7 @@ Deno.test("decodeMessage(encodeMessage(m)) restores every field, absent ones sta
       ttl: 100,
       groupId: "g",
       correlationId: "c",
-      replyTo: "r",
+      replyTo: "queue://r",
       subject: "s",
       contentType: "application/octet-stream",
       annotations: { "x-opt-delivery-delay": 10 },

@@ -29,3 +29,13 @@ Deno.test("a reserved id names one message; a copy of a reservation or a second 
   assert.notEqual(createMessage({ destination: "q", reservedId: { ...other } }, 1).id, other.id);
   assert.equal(createMessage({ destination: "q", reservedId: other }, 1).id, other.id);
 });
+
+Deno.test("replyTo is a reply address: queue://<name> or topic://<name>, nothing else", () => {
+  for (const replyTo of ["queue://r", "topic://a.b"]) {
+    assert.equal(createMessage({ destination: "q", replyTo }, 1).replyTo, replyTo);
+  }
+  // A wire form a protocol forgot to translate, a kind without a name.
+  for (const replyTo of ["/queue/r", "a/b", "r", "queue://", "amqp://r"]) {
+    assert.throws(() => createMessage({ destination: "q", replyTo }, 1), /replyTo.*reply address/);
+  }
+});

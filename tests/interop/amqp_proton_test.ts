@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { startBroker } from "../helpers/broker.ts";
 import { hasPythonModule, PYTHON } from "../helpers/python.ts";
+// For the `users` service's type.
+import type {} from "../../plugins/auth/mod.ts";
 
 const SCRIPT = `
 import sys
@@ -191,6 +193,57 @@ Deno.test({
         "DRAINED a,b/0;a,b/0",
         stdout + new TextDecoder().decode(out.stderr),
       );
+    } finally {
+      await tb.stop();
+    }
+  },
+});
+
+const SASL_SCRIPT = `
+import sys
+from proton import Message
+from proton.utils import BlockingConnection
+url = "amqp://127.0.0.1:%s" % sys.argv[1]
+for password in ["nope", "a-pw"]:
+    try:
+        conn = BlockingConnection(url, user="alice", password=password, allowed_mechs="PLAIN", timeout=5)
+        conn.create_sender("queue://proton.sasl").send(Message(body=password))
+        conn.close()
+        print("SENT", password)
+    except Exception as e:
+        print("REFUSED", password, e)
+`;
+
+Deno.test({
+  name:
+    "qpid-proton SASL PLAIN: a wrong password fails authentication (counted by auth); the right one sends",
+  ignore: !hasProton,
+  async fn() {
+    const tb = await startBroker({
+      plugins: [
+        {
+          use: "auth",
+          options: {
+            anonymous: "off",
+            users: [{ username: "alice", password: "a-pw" }],
+            acl: { default: "allow", rules: [] },
+          },
+        },
+        { use: "amqp", options: { port: 0, hostname: "127.0.0.1" } },
+      ],
+    });
+    try {
+      const out = await new Deno.Command(PYTHON, { args: ["-c", SASL_SCRIPT, String(tb.ports["amqp:tcp"])] })
+        .output();
+      const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+      assert.equal(lines.length, 2, lines.join("\n") + new TextDecoder().decode(out.stderr));
+      assert.match(
+        lines[0],
+        /^REFUSED nope .*amqp:unauthorized-access.*Authentication failed \[mech=PLAIN\]/,
+      );
+      assert.equal(lines[1], "SENT a-pw");
+      assert.equal(tb.broker.host.service("users")!.failedLogins().total, 1);
+      assert.equal(tb.broker.queue("proton.sasl")!.pending, 1);
     } finally {
       await tb.stop();
     }

@@ -45,7 +45,7 @@ const publishRoute = createRoute({
 content type is ${ENVELOPE_TYPE} or ?envelope=true. Options: X-Priority, X-TTL, X-Delay, X-Deliver-At,
 X-Persistent, X-Group-Id, X-Correlation-Id, X-Reply-To, X-Property-<name> headers, or the query parameters
 priority, ttl, delay, deliverAt, persistent, group, correlationId, replyTo, property.<name>. X-Deliver-At and
-deliverAt are ms since the epoch or an ISO 8601 time.`,
+deliverAt are ms since the epoch or an ISO 8601 time. A reply-to is queue://<name> or topic://<name>.`,
   request: {
     params: Params,
     query: PublishQuery,

@@ -208,7 +208,7 @@ Deno.test("mqtt 5: user properties, content type, correlation data, response top
     assert.deepEqual(m.properties, { app: "test" });
     assert.equal(m.contentType, "text/plain");
     assert.equal(m.correlationId, "corr-1");
-    assert.equal(m.replyTo, "resp/x");
+    assert.equal(m.replyTo, "topic://resp.x", "a Response Topic is the reply address of its topic");
     assert.ok(m.expiresAt > Date.now() + 50_000);
     assert.equal(m.persistent, true);
     // ...and back out to an MQTT 5 subscriber.

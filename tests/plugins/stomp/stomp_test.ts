@@ -90,7 +90,7 @@ Deno.test("stomp: headers, priority, selector, user properties and binary bodies
     assert.deepEqual([...m.body], [0, 1, 0, 255]);
     assert.equal(m.priority, 7);
     assert.equal(m.correlationId, "c1");
-    assert.equal(m.replyTo, "/queue/replies");
+    assert.equal(m.replyTo, "queue://replies", "reply-to is the reply address of its destination");
     assert.equal(m.contentType, "application/octet-stream");
     assert.equal(m.properties.color, "red");
     const got = new Collector<IMessage>();
