@@ -8,6 +8,7 @@
 import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
 import { decodeAck, decodePublish } from "./publish_codec.ts";
+import { validatePacket } from "./validate.ts";
 
 // deno-lint-ignore no-explicit-any
 type Packet = any;
@@ -32,10 +33,19 @@ function parserFor(version: number): Parser {
   return p;
 }
 
-/** Decodes one whole packet of `version`; an Error when it is malformed. */
+/**
+ * Decodes one whole packet of `version`; an Error when it is malformed, a
+ * `PacketError` (validate.ts) when it breaks a rule of the spec the connection is closed for.
+ */
 export function parsePacket(bytes: Uint8Array, version: number): Packet | Error {
   const fast = decodePublish(bytes, version) ?? decodeAck(bytes, version);
   if (fast !== undefined) return fast;
+  const out = parseWithMqttPacket(bytes, version);
+  if (out instanceof Error) return out;
+  return validatePacket(out) ?? out;
+}
+
+function parseWithMqttPacket(bytes: Uint8Array, version: number): Packet | Error {
   const p = parserFor(version);
   // A CONNECT becomes the parser's settings: put the version back for the next caller.
   p.settings = { protocolVersion: version };

@@ -1,0 +1,112 @@
+/**
+ * Packets that break a rule of the spec the broker must close the connection for (malformed packet 0x81,
+ * protocol error 0x82), sent raw since MQTT.js refuses to send most of them.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import mqttPacket from "mqtt-packet";
+import { Buffer } from "node:buffer";
+import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { exchange } from "../../helpers/raw.ts";
+import { MQTT_PLUGIN } from "./client.ts";
+
+// deno-lint-ignore no-explicit-any
+type Packet = any;
+
+const gen = (p: Packet, protocolVersion: number): Uint8Array =>
+  new Uint8Array(mqttPacket.generate(p, { protocolVersion }));
+
+const connectPacket = (v: number, extra: Packet = {}): Packet => ({
+  cmd: "connect",
+  protocolId: "MQTT",
+  protocolVersion: v,
+  clientId: `val-${v}-${crypto.randomUUID().slice(0, 8)}`,
+  clean: true,
+  keepalive: 0,
+  ...extra,
+});
+
+/** Decodes what the broker wrote as protocol `v` packets. */
+function decode(bytes: Uint8Array, v: number): Packet[] {
+  const out: Packet[] = [];
+  const parser = mqttPacket.parser({ protocolVersion: v });
+  parser.on("packet", (p: Packet) => out.push(p));
+  parser.on("error", (e: Error) => out.push({ cmd: "error", message: e.message }));
+  parser.parse(Buffer.from(bytes));
+  return out;
+}
+
+/**
+ * Sends `chunks` (packets as objects or bytes) on a raw socket of protocol `v` and returns the packets the
+ * broker answered with until it closed the connection (a test fails on a connection left open).
+ */
+async function answers(tb: TestBroker, v: number, chunks: (Packet | Uint8Array)[]): Promise<Packet[]> {
+  const bytes = chunks.map((c) => c instanceof Uint8Array ? c : gen(c, v));
+  return decode(await exchange(tb.ports["mqtt:tcp"], bytes, { replyFirst: bytes.length > 1 }), v);
+}
+
+async function withBroker(f: (tb: TestBroker) => Promise<void>): Promise<void> {
+  const tb = await startBroker({ plugins: [MQTT_PLUGIN] });
+  try {
+    await f(tb);
+  } finally {
+    await tb.stop();
+  }
+}
+
+Deno.test("mqtt validation: a CONNECT breaking the spec is refused (5.0: CONNACK with the reason code) and closed", async (t) => {
+  await withBroker(async (tb) => {
+    const refused = (v: number, bytes: Uint8Array, code: number, what: string) =>
+      t.step(what, async () => {
+        const got = await answers(tb, v, [bytes]);
+        if (v === 5) assert.deepEqual(got.map((p) => [p.cmd, p.reasonCode]), [["connack", code]]);
+        else assert.deepEqual(got, []);
+      });
+    const v5 = (properties: Packet) => gen(connectPacket(5, { properties }), 5);
+    await refused(5, v5({ receiveMaximum: 0 }), 0x82, "Receive Maximum 0 [MQTT-3.1.2.11.3]");
+    await refused(5, v5({ maximumPacketSize: 0 }), 0x82, "Maximum Packet Size 0 [MQTT-3.1.2.11.4]");
+    await refused(
+      5,
+      v5({ authenticationData: Buffer.from("x") }),
+      0x82,
+      "Authentication Data without a method",
+    );
+    for (const v of [4, 5]) {
+      const will = { topic: "will/q3", payload: Buffer.from("x"), qos: 2, retain: false };
+      const b = gen(connectPacket(v, { will }), v);
+      b[9] |= 0x18; // the will QoS bits of the connect flags (byte 9 of an "MQTT" CONNECT)
+      await refused(v, b, 0x81, `v${v} will QoS 3 [MQTT-3.1.2-14]`);
+    }
+    // Flags: password, clean session; no user name. 3.1.1 forbids it, 5.0 allows it.
+    const noUser = (v: number) =>
+      new Uint8Array([
+        0x10,
+        v === 5 ? 19 : 18,
+        0,
+        4,
+        77,
+        81,
+        84,
+        84,
+        v,
+        0x42,
+        0,
+        0,
+        ...(v === 5 ? [0] : []),
+        0,
+        2,
+        0x70,
+        0x77,
+        0,
+        2,
+        0x70,
+        0x77,
+      ]);
+    await refused(4, noUser(4), 0, "v4 password without a user name [MQTT-3.1.2-22]");
+    await t.step("v5 password without a user name is accepted", async () => {
+      const got = await answers(tb, 5, [noUser(5), { cmd: "disconnect", reasonCode: 0 }]);
+      assert.deepEqual(got.map((p) => [p.cmd, p.reasonCode]), [["connack", 0]]);
+    });
+  });
+});
