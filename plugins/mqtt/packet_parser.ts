@@ -38,11 +38,9 @@ function parserFor(version: number): Parser {
  * `PacketError` (validate.ts) when it breaks a rule of the spec the connection is closed for.
  */
 export function parsePacket(bytes: Uint8Array, version: number): Packet | Error {
-  const fast = decodePublish(bytes, version) ?? decodeAck(bytes, version);
-  if (fast !== undefined) return fast;
-  const out = parseWithMqttPacket(bytes, version);
-  if (out instanceof Error) return out;
-  return validatePacket(out) ?? out;
+  const p = decodePublish(bytes, version) ?? decodeAck(bytes, version) ?? parseWithMqttPacket(bytes, version);
+  if (p instanceof Error) return p;
+  return validatePacket(p, version) ?? p;
 }
 
 function parseWithMqttPacket(bytes: Uint8Array, version: number): Packet | Error {

@@ -24,14 +24,36 @@ export class PacketError extends Error {
   }
 }
 
-/** The violation in client packet `p`, or undefined. */
-export function validatePacket(p: Packet): PacketError | undefined {
+const protocol = (reason: string) => new PacketError(RC.PROTOCOL_ERROR, reason);
+
+/** The violation in client packet `p` of protocol `version`, or undefined. */
+export function validatePacket(p: Packet, version: number): PacketError | undefined {
   switch (p.cmd) {
+    case "publish":
+      return validatePublish(p, version);
+    case "subscribe":
+      return validateSubscribe(p, version);
+    case "unsubscribe":
+      if (p.messageId === 0) return protocol("UNSUBSCRIBE with packet identifier 0"); // [MQTT-2.3.1-1]
+      if (p.unsubscriptions.length === 0) return protocol("UNSUBSCRIBE without a topic filter"); // [MQTT-3.10.3-2]
+      return undefined;
     case "connect":
       return validateConnect(p);
     default:
       return undefined;
   }
+}
+
+// The common PUBLISH (decoded by publish_codec.ts) costs a few compares here.
+function validatePublish(p: Packet, _version: number): PacketError | undefined {
+  if (p.qos !== 0 && p.messageId === 0) return protocol("PUBLISH with packet identifier 0"); // [MQTT-2.3.1-1]
+  return undefined;
+}
+
+function validateSubscribe(p: Packet, _version: number): PacketError | undefined {
+  if (p.messageId === 0) return protocol("SUBSCRIBE with packet identifier 0"); // [MQTT-2.3.1-1]
+  if (p.subscriptions.length === 0) return protocol("SUBSCRIBE without a topic filter"); // [MQTT-3.8.3-3]
+  return undefined;
 }
 
 function validateConnect(p: Packet): PacketError | undefined {

@@ -46,6 +46,23 @@ async function answers(tb: TestBroker, v: number, chunks: (Packet | Uint8Array)[
   return decode(await exchange(tb.ports["mqtt:tcp"], bytes, { replyFirst: bytes.length > 1 }), v);
 }
 
+/** Connects with protocol `v`, sends `packets`, and returns what followed the CONNACK until the close. */
+async function afterConnect(tb: TestBroker, v: number, packets: (Packet | Uint8Array)[]): Promise<Packet[]> {
+  const [connack, ...rest] = await answers(tb, v, [connectPacket(v), ...packets]);
+  assert.equal(connack.cmd, "connack");
+  assert.equal(connack.returnCode ?? connack.reasonCode, 0);
+  return rest;
+}
+
+/** Asserts the connection ended for a protocol violation: a 5.0 DISCONNECT with `code`, or nothing (3.1.1). */
+function assertClosedWith(got: Packet[], v: number, code: number, what: string): void {
+  if (v === 5) {
+    assert.deepEqual(got.map((p) => [p.cmd, p.reasonCode]), [["disconnect", code]], what);
+  } else {
+    assert.deepEqual(got.map((p) => p.cmd), [], what);
+  }
+}
+
 async function withBroker(f: (tb: TestBroker) => Promise<void>): Promise<void> {
   const tb = await startBroker({ plugins: [MQTT_PLUGIN] });
   try {
@@ -108,5 +125,43 @@ Deno.test("mqtt validation: a CONNECT breaking the spec is refused (5.0: CONNACK
       const got = await answers(tb, 5, [noUser(5), { cmd: "disconnect", reasonCode: 0 }]);
       assert.deepEqual(got.map((p) => [p.cmd, p.reasonCode]), [["connack", 0]]);
     });
+  });
+});
+
+Deno.test("mqtt validation: packet identifier 0 and a SUBSCRIBE or UNSUBSCRIBE without filters end the connection", async (t) => {
+  await withBroker(async (tb) => {
+    for (const v of [4, 5]) {
+      const closed = (what: string, packet: Packet | Uint8Array) =>
+        t.step(
+          `v${v} ${what}`,
+          async () => assertClosedWith(await afterConnect(tb, v, [packet]), v, 0x82, what),
+        );
+      const publish = { cmd: "publish", topic: "t", payload: Buffer.from("x"), retain: false, dup: false };
+      // [MQTT-2.3.1-1]: the fast path (no properties) and mqtt-packet's (properties).
+      await closed("QoS 1 PUBLISH with packet identifier 0", { ...publish, qos: 1, messageId: 0 });
+      await closed("QoS 2 PUBLISH with packet identifier 0", { ...publish, qos: 2, messageId: 0 });
+      if (v === 5) {
+        await closed("QoS 1 PUBLISH with properties and packet identifier 0", {
+          ...publish,
+          qos: 1,
+          messageId: 0,
+          properties: { contentType: "text/plain" },
+        });
+      }
+      await closed("SUBSCRIBE with packet identifier 0", {
+        cmd: "subscribe",
+        messageId: 0,
+        subscriptions: [{ topic: "a", qos: 0 }],
+      });
+      await closed("UNSUBSCRIBE with packet identifier 0", {
+        cmd: "unsubscribe",
+        messageId: 0,
+        unsubscriptions: ["a"],
+      });
+      // [MQTT-3.8.3-3 / 3.10.3-2]: packet identifier 1, (5.0) no properties, no payload.
+      const props = v === 5 ? [0] : [];
+      await closed("SUBSCRIBE without filters", new Uint8Array([0x82, 2 + props.length, 0, 1, ...props]));
+      await closed("UNSUBSCRIBE without filters", new Uint8Array([0xa2, 2 + props.length, 0, 1, ...props]));
+    }
   });
 });
