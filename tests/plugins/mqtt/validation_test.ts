@@ -165,3 +165,31 @@ Deno.test("mqtt validation: packet identifier 0 and a SUBSCRIBE or UNSUBSCRIBE w
     }
   });
 });
+
+Deno.test("mqtt validation: a 5.0 SUBSCRIBE with Subscription Identifier 0 or No Local on a shared filter is a protocol error", async (t) => {
+  await withBroker(async (tb) => {
+    const closed = (what: string, packet: Packet | Uint8Array) =>
+      t.step(what, async () => assertClosedWith(await afterConnect(tb, 5, [packet]), 5, 0x82, what));
+    const sub = (properties: Packet, s: Packet) => ({
+      cmd: "subscribe",
+      messageId: 1,
+      properties,
+      subscriptions: [s],
+    });
+    await closed(
+      "Subscription Identifier 0 [MQTT-3.8.2.1.2]",
+      sub({ subscriptionIdentifier: 0 }, { topic: "a", qos: 0 }),
+    );
+    await closed(
+      "No Local on $share/g/a [MQTT-3.8.3-4]",
+      sub(undefined, { topic: "$share/g/a", qos: 0, nl: true }),
+    );
+    await t.step("No Local on a plain filter and identifier 1 are granted", async () => {
+      const got = await afterConnect(tb, 5, [
+        sub({ subscriptionIdentifier: 1 }, { topic: "a", qos: 1, nl: true }),
+        { cmd: "disconnect", reasonCode: 0 },
+      ]);
+      assert.deepEqual(got.map((p) => [p.cmd, p.granted]), [["suback", [1]]]);
+    });
+  });
+});
