@@ -45,8 +45,21 @@ export function validatePacket(p: Packet, version: number): PacketError | undefi
 }
 
 // The common PUBLISH (decoded by publish_codec.ts) costs a few compares here.
-function validatePublish(p: Packet, _version: number): PacketError | undefined {
-  if (p.qos !== 0 && p.messageId === 0) return protocol("PUBLISH with packet identifier 0"); // [MQTT-2.3.1-1]
+function validatePublish(p: Packet, version: number): PacketError | undefined {
+  if (p.qos === 0) {
+    if (p.dup) return new PacketError(RC.MALFORMED_PACKET, "DUP set on a QoS 0 PUBLISH"); // [MQTT-3.3.1-2]
+  } else if (p.messageId === 0) {
+    return protocol("PUBLISH with packet identifier 0"); // [MQTT-2.3.1-1]
+  }
+  const props = p.properties;
+  if (version !== 5 || props === undefined) return undefined;
+  if (props.subscriptionIdentifier !== undefined) {
+    return protocol("PUBLISH from a client with a Subscription Identifier"); // [MQTT-3.3.4-6]
+  }
+  const rt = props.responseTopic;
+  if (rt !== undefined && (typeof rt !== "string" || rt.includes("+") || rt.includes("#"))) {
+    return protocol("wildcard in the Response Topic"); // [MQTT-3.3.2-14]
+  }
   return undefined;
 }
 

@@ -9,7 +9,8 @@ import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { exchange } from "../../helpers/raw.ts";
-import { MQTT_PLUGIN } from "./client.ts";
+import { within } from "../../helpers/wait.ts";
+import { connect, MQTT_PLUGIN } from "./client.ts";
 
 // deno-lint-ignore no-explicit-any
 type Packet = any;
@@ -190,6 +191,45 @@ Deno.test("mqtt validation: a 5.0 SUBSCRIBE with Subscription Identifier 0 or No
         { cmd: "disconnect", reasonCode: 0 },
       ]);
       assert.deepEqual(got.map((p) => [p.cmd, p.granted]), [["suback", [1]]]);
+    });
+  });
+});
+
+Deno.test("mqtt validation: a QoS 0 PUBLISH with DUP is malformed; a client's Subscription Identifier or a wildcard Response Topic is a protocol error", async (t) => {
+  await withBroker(async (tb) => {
+    const publish = {
+      cmd: "publish",
+      topic: "t",
+      payload: Buffer.from("x"),
+      retain: false,
+      dup: false,
+      qos: 0,
+    };
+    for (const v of [4, 5]) {
+      const dup = gen(publish, v);
+      dup[0] |= 0x08;
+      await t.step(`v${v} QoS 0 PUBLISH with DUP [MQTT-3.3.1-2]`, async () => {
+        assertClosedWith(await afterConnect(tb, v, [dup]), v, 0x81, "DUP on QoS 0");
+      });
+    }
+    await t.step("v5 QoS 0 PUBLISH with properties and DUP [MQTT-3.3.1-2]", async () => {
+      const b = gen({ ...publish, properties: { contentType: "text/plain" } }, 5);
+      b[0] |= 0x08;
+      assertClosedWith(await afterConnect(tb, 5, [b]), 5, 0x81, "DUP on QoS 0");
+    });
+    await t.step("v5 PUBLISH with a Subscription Identifier [MQTT-3.3.4-6]", async () => {
+      const b = { ...publish, qos: 1, messageId: 2, properties: { subscriptionIdentifier: 3 } };
+      assertClosedWith(await afterConnect(tb, 5, [b]), 5, 0x82, "Subscription Identifier");
+    });
+    await t.step("v5 PUBLISH with Response Topic r/# (MQTT.js) [MQTT-3.3.2-14]", async () => {
+      const c = await connect(tb, { protocolVersion: 5 });
+      try {
+        const reason = new Promise<number | undefined>((r) => c.once("disconnect", (p) => r(p.reasonCode)));
+        c.publish("t", "x", { qos: 1, properties: { responseTopic: "r/#" } });
+        assert.equal(await within(reason, 5000, "DISCONNECT"), 0x82);
+      } finally {
+        c.end(true);
+      }
     });
   });
 });
