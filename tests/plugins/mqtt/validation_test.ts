@@ -233,3 +233,55 @@ Deno.test("mqtt validation: a QoS 0 PUBLISH with DUP is malformed; a client's Su
     });
   });
 });
+
+Deno.test("mqtt validation: a topic name or filter that is not valid UTF-8 is malformed [MQTT-1.5.3-1]", async (t) => {
+  await withBroker(async (tb) => {
+    const bad = { "C3 28": [0x61, 0xc3, 0x28], "surrogate ED A0 80": [0x61, 0xed, 0xa0, 0x80] };
+    for (const [name, topic] of Object.entries(bad)) {
+      for (const v of [4, 5]) {
+        // Topic length, topic, packet identifier 1, (5.0) properties, payload "x".
+        const publish = (props: number[]) => {
+          const body = [0, topic.length, ...topic, 0, 1, ...(v === 5 ? props : []), 0x78];
+          return new Uint8Array([0x32, body.length, ...body]);
+        };
+        await t.step(`v${v} PUBLISH topic ${name}`, async () => {
+          assertClosedWith(await afterConnect(tb, v, [publish([0])]), v, 0x81, "topic");
+        });
+        if (v === 5) {
+          // With a property (Payload Format Indicator 1) mqtt-packet decodes it, not publish_codec.ts.
+          await t.step(`v5 PUBLISH with properties, topic ${name}`, async () => {
+            assertClosedWith(await afterConnect(tb, v, [publish([2, 0x01, 0x01])]), v, 0x81, "topic");
+          });
+        }
+        await t.step(`v${v} SUBSCRIBE filter ${name}`, async () => {
+          const body = [0, 1, ...(v === 5 ? [0] : []), 0, topic.length, ...topic, 0];
+          assertClosedWith(
+            await afterConnect(tb, v, [new Uint8Array([0x82, body.length, ...body])]),
+            v,
+            0x81,
+            "filter",
+          );
+        });
+      }
+    }
+  });
+});
+
+Deno.test("mqtt validation: valid UTF-8 topics, a leading U+FEFF included, are delivered as sent [MQTT-1.5.4-3]", async () => {
+  await withBroker(async (tb) => {
+    for (const protocolVersion of [4, 5] as const) {
+      const c = await connect(tb, { protocolVersion });
+      try {
+        const got = new Promise<string>((r) => c.once("message", (topic) => r(topic)));
+        for (const topic of ["\uFEFFbom/#", "ünï/トピック/#"]) await c.subscribeAsync(topic, { qos: 1 });
+        await c.publishAsync("\uFEFFbom/x", "a", { qos: 1 });
+        assert.equal(await within(got, 5000, "the message"), "\uFEFFbom/x");
+        const got2 = new Promise<string>((r) => c.once("message", (topic) => r(topic)));
+        await c.publishAsync("ünï/トピック/x", "b", { qos: 1 });
+        assert.equal(await within(got2, 5000, "the message"), "ünï/トピック/x");
+      } finally {
+        c.end(true);
+      }
+    }
+  });
+});
