@@ -29,6 +29,7 @@ import { willInit } from "./message_map.ts";
 import { EnhancedAuth } from "./enhanced_auth.ts";
 import { PacketState } from "./packet_state.ts";
 import { PacketError } from "./validate.ts";
+import { withoutProblemInfo } from "./problem_info.ts";
 
 // deno-lint-ignore no-explicit-any
 export type Packet = any;
@@ -70,6 +71,8 @@ export class Connection implements DeliverySink, Ticking {
   #willDelay = 0;
   #auth: EnhancedAuth | undefined;
   #normalDisconnect = false;
+  /** Request Problem Information (MQTT 5 CONNECT): false drops reason strings from acks [MQTT-3.1.2-29]. */
+  #problemInfo = true;
   #ended: ((c: Connection) => void) | undefined;
 
   constructor(server: MqttServer, transport: Transport, listener: string) {
@@ -147,6 +150,7 @@ export class Connection implements DeliverySink, Ticking {
     if (this.#state === "new") {
       if (p.cmd !== "connect") return this.protocolError(RC.PROTOCOL_ERROR, `${p.cmd} before CONNECT`); // [MQTT-3.1.0-1]
       this.#state = "connecting";
+      this.#problemInfo = p.properties?.requestProblemInformation !== false;
       return this.#connect(p);
     }
     if (p.cmd === "connect") return this.protocolError(RC.PROTOCOL_ERROR, "second CONNECT"); // [MQTT-3.1.0-2]
@@ -363,6 +367,7 @@ export class Connection implements DeliverySink, Ticking {
 
   /** Encodes and queues a packet. */
   send(packet: Packet): void {
+    if (!this.#problemInfo) packet = withoutProblemInfo(packet);
     if (!this.transport.closed) this.transport.write(this.encode(packet));
   }
 

@@ -285,3 +285,29 @@ Deno.test("mqtt validation: valid UTF-8 topics, a leading U+FEFF included, are d
     }
   });
 });
+
+Deno.test("mqtt validation: with Request Problem Information 0 a refused PUBLISH's PUBACK / PUBREC has no Reason String [MQTT-3.1.2-29]", async (t) => {
+  const tb = await startBroker({ limits: { maxMessageSize: 100 }, plugins: [MQTT_PLUGIN] });
+  try {
+    for (const requestProblemInformation of [true, false]) {
+      for (const qos of [1, 2] as const) {
+        await t.step(`Request Problem Information ${requestProblemInformation}, QoS ${qos}`, async () => {
+          const c = await connect(tb, { protocolVersion: 5, properties: { requestProblemInformation } });
+          try {
+            const ack = new Promise<Packet>((r) =>
+              c.on("packetreceive", (p) => (p.cmd === "puback" || p.cmd === "pubrec") && r(p))
+            );
+            c.publish("rpi/t", Buffer.alloc(300, 65), { qos }, () => {});
+            const p = await within(ack, 5000, "the PUBACK / PUBREC");
+            assert.equal(p.reasonCode, 0x97, "quota exceeded: larger than maxMessageSize");
+            assert.equal(p.properties?.reasonString !== undefined, requestProblemInformation);
+          } finally {
+            c.end(true);
+          }
+        });
+      }
+    }
+  } finally {
+    await tb.stop();
+  }
+});
