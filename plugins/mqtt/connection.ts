@@ -28,6 +28,8 @@ import { Handlers, type SubInfo } from "./handlers.ts";
 import { willInit } from "./message_map.ts";
 import { EnhancedAuth } from "./enhanced_auth.ts";
 import { PacketState } from "./packet_state.ts";
+import { PacketError } from "./validate.ts";
+import { withoutProblemInfo } from "./problem_info.ts";
 
 // deno-lint-ignore no-explicit-any
 export type Packet = any;
@@ -69,6 +71,8 @@ export class Connection implements DeliverySink, Ticking {
   #willDelay = 0;
   #auth: EnhancedAuth | undefined;
   #normalDisconnect = false;
+  /** Request Problem Information (MQTT 5 CONNECT): false drops reason strings from acks [MQTT-3.1.2-29]. */
+  #problemInfo = true;
   #ended: ((c: Connection) => void) | undefined;
 
   constructor(server: MqttServer, transport: Transport, listener: string) {
@@ -103,12 +107,28 @@ export class Connection implements DeliverySink, Ticking {
     this.#lastSeen = Date.now();
     const err = this.#framer.push(bytes, (pkt) => {
       const p = parsePacket(pkt, this.version);
-      if (p instanceof Error) this.protocolError(RC.MALFORMED_PACKET, p.message);
+      if (p instanceof Error) this.#invalid(p);
       else this.#onPacket(p);
       return this.#state !== "closed";
     });
     if (err === "too_large") this.protocolError(RC.PACKET_TOO_LARGE, "packet larger than the maximum");
     else if (err === "malformed") this.protocolError(RC.MALFORMED_PACKET, "malformed remaining length");
+  }
+
+  /** A packet that is malformed or breaks the protocol: the connection ends with its reason code. */
+  #invalid(e: Error): void {
+    const code = e instanceof PacketError ? e.code : RC.MALFORMED_PACKET;
+    if (e instanceof PacketError && e.connectVersion === 5 && this.#state === "new") {
+      // A 5.0 CONNECT refused for its content is answered with a CONNACK carrying the reason (4.13.1).
+      this.version = 5;
+      this.send({
+        cmd: "connack",
+        reasonCode: code,
+        sessionPresent: false,
+        properties: { reasonString: e.message },
+      });
+    }
+    this.protocolError(code, e.message);
   }
 
   #onPacket(p: Packet): void {
@@ -139,6 +159,7 @@ export class Connection implements DeliverySink, Ticking {
     if (this.#state === "new") {
       if (p.cmd !== "connect") return this.protocolError(RC.PROTOCOL_ERROR, `${p.cmd} before CONNECT`); // [MQTT-3.1.0-1]
       this.#state = "connecting";
+      this.#problemInfo = p.properties?.requestProblemInformation !== false;
       return this.#connect(p);
     }
     if (p.cmd === "connect") return this.protocolError(RC.PROTOCOL_ERROR, "second CONNECT"); // [MQTT-3.1.0-2]
@@ -359,6 +380,7 @@ export class Connection implements DeliverySink, Ticking {
 
   /** Encodes and queues a packet. */
   send(packet: Packet): void {
+    if (!this.#problemInfo) packet = withoutProblemInfo(packet);
     if (!this.transport.closed) this.transport.write(this.encode(packet));
   }
 

@@ -8,6 +8,7 @@
 import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
 import { decodeAck, decodePublish } from "./publish_codec.ts";
+import { validatePacket } from "./validate.ts";
 
 // deno-lint-ignore no-explicit-any
 type Packet = any;
@@ -21,21 +22,50 @@ mqttPacket.writeToStream.cacheNumbers = false;
 const parsers = new Map<number, Parser>();
 let result: Packet | Error | undefined;
 
+// mqtt-packet decodes strings leniently: bytes that are not UTF-8 become U+FFFD, where the spec closes the
+// connection [MQTT-1.5.3-1]. A leading U+FEFF stays part of the string [MQTT-1.5.4-3].
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** mqtt-packet's `_parseString` (9.0.2) with a fatal UTF-8 decode: an error instead of U+FFFD. */
+function parseString(this: Parser): string | null {
+  const length = this._parseNum();
+  const end = length + this._pos;
+  if (length === -1 || end > this._list.length || end > this.packet.length) return null;
+  let s: string;
+  try {
+    s = utf8.decode(this._list.slice(this._pos, end));
+  } catch {
+    this._emitError(new Error("a string is not valid UTF-8"));
+    return null;
+  }
+  this._pos += length;
+  return s;
+}
+
 function parserFor(version: number): Parser {
   let p = parsers.get(version);
   if (!p) {
     p = mqttPacket.parser({ protocolVersion: version });
+    p._parseString = parseString;
     p.on("packet", (packet: Packet) => result = packet);
-    p.on("error", (e: Error) => result = e);
+    // The first error says what is wrong: a string that fails is then also a topic that "cannot be parsed".
+    p.on("error", (e: Error) => result = result instanceof Error ? result : e);
     parsers.set(version, p);
   }
   return p;
 }
 
-/** Decodes one whole packet of `version`; an Error when it is malformed. */
+/**
+ * Decodes one whole packet of `version`; an Error when it is malformed, a
+ * `PacketError` (validate.ts) when it breaks a rule of the spec the connection is closed for.
+ */
 export function parsePacket(bytes: Uint8Array, version: number): Packet | Error {
-  const fast = decodePublish(bytes, version) ?? decodeAck(bytes, version);
-  if (fast !== undefined) return fast;
+  const p = decodePublish(bytes, version) ?? decodeAck(bytes, version) ?? parseWithMqttPacket(bytes, version);
+  if (p instanceof Error) return p;
+  return validatePacket(p, version) ?? p;
+}
+
+function parseWithMqttPacket(bytes: Uint8Array, version: number): Packet | Error {
   const p = parserFor(version);
   // A CONNECT becomes the parser's settings: put the version back for the next caller.
   p.settings = { protocolVersion: version };

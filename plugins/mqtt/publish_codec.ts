@@ -9,14 +9,23 @@
 // deno-lint-ignore no-explicit-any
 type Packet = any;
 
-const utf8 = new TextDecoder();
+// Fatal: a topic that is not well-formed UTF-8 ends the connection [MQTT-1.5.3-1]; a leading U+FEFF is
+// part of the topic, not a byte order mark to drop [MQTT-1.5.4-3].
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
-function topicAt(b: Uint8Array, start: number, n: number): string {
+/** The topic at `start`, or undefined when its bytes are not valid UTF-8. */
+function topicAt(b: Uint8Array, start: number, n: number): string | undefined {
   let s = "";
   for (let k = start; k < start + n; k++) {
     const c = b[k];
-    if (c >= 0x80) return utf8.decode(b.subarray(start, start + n));
+    if (c >= 0x80) {
+      try {
+        return utf8.decode(b.subarray(start, start + n));
+      } catch {
+        return undefined;
+      }
+    }
     s += String.fromCharCode(c);
   }
   return s;
@@ -24,7 +33,7 @@ function topicAt(b: Uint8Array, start: number, n: number): string {
 
 /**
  * A whole PUBLISH packet of protocol `version` (the framer checked its length) as mqtt-packet would
- * give it, or undefined to let mqtt-packet decode it.
+ * give it, an Error when its topic is not valid UTF-8, or undefined to let mqtt-packet decode it.
  */
 export function decodePublish(b: Uint8Array, version: number): Packet | undefined {
   const h = b[0];
@@ -41,6 +50,7 @@ export function decodePublish(b: Uint8Array, version: number): Packet | undefine
   i += 2;
   if (i + topicLength > b.length) return undefined;
   const topic = topicAt(b, i, topicLength);
+  if (topic === undefined) return new Error("topic name is not valid UTF-8");
   i += topicLength;
   let messageId: number | undefined;
   if (qos > 0) {

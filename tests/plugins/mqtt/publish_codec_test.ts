@@ -63,6 +63,15 @@ Deno.test("mqtt publish codec: properties and malformed headers are left to mqtt
   assert.equal(decodePublish(new Uint8Array([0xc0, 0x00]), 4), undefined, "not a PUBLISH");
 });
 
+Deno.test("mqtt publish codec: a topic that is not valid UTF-8 is an error; U+FEFF is kept", () => {
+  for (const topic of [[0xc3, 0x28], [0xed, 0xa0, 0x80], [0x61, 0xff]]) {
+    const b = new Uint8Array([0x30, 2 + topic.length + 1, 0, topic.length, ...topic, 0x78]);
+    assert.ok(decodePublish(b, 4) instanceof Error, topic.join(" "));
+  }
+  const bom = encodePublish(4, "\uFEFFt", new Uint8Array(1), 0, false, false, undefined);
+  assert.equal(decodePublish(bom, 4).topic, "\uFEFFt");
+});
+
 Deno.test("mqtt publish codec: acks without a reason are the short form mqtt-packet reads back", () => {
   for (const version of [3, 4, 5]) {
     const parser = mqttPacket.parser({ protocolVersion: version });
