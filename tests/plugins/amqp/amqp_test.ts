@@ -3,6 +3,7 @@ import rhea from "rhea";
 import { Buffer } from "node:buffer";
 import { amqpClose, amqpConnect, type AmqpConnection } from "../../helpers/amqp.ts";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { ALICE_AND_BOB } from "../../helpers/users.ts";
 import { Collector, deferred, waitFor, within } from "../../helpers/wait.ts";
 
 const amqp = { use: "amqp", options: { port: 0, hostname: "127.0.0.1" } };
@@ -393,14 +394,7 @@ Deno.test("amqp: a shared durable subscription keeps what arrives while every me
 
 Deno.test("amqp: a durable subscription belongs to its user: another login with the same container id gets its own", async () => {
   const tb = await startBroker({
-    plugins: [{
-      use: "auth",
-      options: {
-        anonymous: "off",
-        users: [{ username: "alice", password: "a-pw" }, { username: "bob", password: "b-pw" }],
-        acl: { default: "allow", rules: [] },
-      },
-    }, amqp],
+    plugins: [ALICE_AND_BOB, amqp],
   });
   const as = (username: string, password: string) =>
     amqpConnect(tb.ports["amqp:tcp"], { username, password }, "the-app");

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { ALICE_AND_BOB } from "../../helpers/users.ts";
 import { Collector, deferred, waitFor, within } from "../../helpers/wait.ts";
 import { type Client, connect, connectWithAck, end, MQTT_PLUGIN, text, vanish } from "./client.ts";
 
@@ -357,14 +358,7 @@ Deno.test("mqtt: a persistent session's shared subscription is still there after
 
 Deno.test("mqtt: a client id belongs to its user's session: another user naming it is refused, online or offline", async () => {
   const tb = await startBroker({
-    plugins: [{
-      use: "auth",
-      options: {
-        anonymous: "off",
-        users: [{ username: "alice", password: "a-pw" }, { username: "bob", password: "b-pw" }],
-        acl: { default: "allow", rules: [] },
-      },
-    }, MQTT_PLUGIN],
+    plugins: [ALICE_AND_BOB, MQTT_PLUGIN],
   });
   const as = (username: string, password: string, protocolVersion: 4 | 5) =>
     connect(tb, {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Client, type IMessage, Versions } from "@stomp/stompjs";
 import { TCPWrapper } from "@stomp/tcp-wrapper";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { ALICE_AND_BOB } from "../../helpers/users.ts";
 import { Collector, deferred, waitFor, within } from "../../helpers/wait.ts";
 
 const plugin = { use: "stomp", options: { port: 0, wsPort: 0, hostname: "127.0.0.1", heartBeatMs: 0 } };
@@ -352,14 +353,7 @@ for (const [version, how] of [["1.0", "ws"], ["1.1", "ws"], ["1.0", "tcp"], ["1.
 
 Deno.test("stomp: a durable subscription belongs to its user: another login with the same client-id gets its own", async () => {
   const tb = await startBroker({
-    plugins: [{
-      use: "auth",
-      options: {
-        anonymous: "off",
-        users: [{ username: "alice", password: "a-pw" }, { username: "bob", password: "b-pw" }],
-        acl: { default: "allow", rules: [] },
-      },
-    }, plugin],
+    plugins: [ALICE_AND_BOB, plugin],
   });
   const as = (login: string, passcode: string) =>
     connect(tb, "tcp", { connectHeaders: { login, passcode, "client-id": "app" } });
