@@ -8,6 +8,7 @@
 import { useState } from "preact/hooks";
 import { Alert } from "../components/Alert.tsx";
 import { Field, fieldAria } from "../components/Field.tsx";
+import { LimitField, limitValid } from "../components/LimitField.tsx";
 import { api } from "../lib/api.ts";
 import { useT } from "../lib/i18n.ts";
 import { describeError, errorField } from "../lib/problem.ts";
@@ -29,10 +30,9 @@ export default function CreateDestinationForm({ kind: initialKind }: { kind: Des
     const name = text(form, "name");
     // What makes a name valid is the broker's to say; the API's answer is shown at this field.
     if (!name) e.name = t("create.nameRequired");
-    const max = text(form, "maxRedeliveries");
-    if (max && !/^\d+$/.test(max)) e.maxRedeliveries = t("create.maxRedeliveriesInvalid");
-    const length = text(form, "maxLength");
-    if (length && !/^[1-9]\d*$/.test(length)) e.maxLength = t("create.maxLengthInvalid");
+    for (const limit of ["maxRedeliveries", "maxLength"] as const) {
+      if (!limitValid(limit, text(form, limit))) e[limit] = t(`create.${limit}Invalid`);
+    }
     return e;
   }
 
@@ -99,24 +99,14 @@ export default function CreateDestinationForm({ kind: initialKind }: { kind: Des
       <Field id="create-durable" label={t("create.durable")} inline>
         <input id="create-durable" type="checkbox" name="durable" defaultChecked />
       </Field>
-      {kind === "queue" && <LimitField name="maxRedeliveries" error={errors.maxRedeliveries} />}
-      {kind === "queue" && <LimitField name="maxLength" error={errors.maxLength} />}
+      {kind === "queue" && (
+        <LimitField prefix="create" name="maxRedeliveries" error={errors.maxRedeliveries} />
+      )}
+      {kind === "queue" && <LimitField prefix="create" name="maxLength" error={errors.maxLength} />}
       <div class="actions">
         <a class="btn btn-ghost" href="/destinations">{t("common.cancel")}</a>
         <button type="submit" class="btn btn-primary" disabled={busy}>{t("create.submit")}</button>
       </div>
     </form>
-  );
-}
-
-/** An optional whole-number queue limit, with its label and hint from the catalog. */
-function LimitField({ name, error }: { name: "maxRedeliveries" | "maxLength"; error?: string }) {
-  const t = useT();
-  const id = `create-${name}`;
-  const hint = t(`create.${name}Hint`);
-  return (
-    <Field id={id} label={t(`create.${name}`)} hint={hint} error={error}>
-      <input {...fieldAria(id, hint, error)} name={name} inputMode="numeric" />
-    </Field>
   );
 }

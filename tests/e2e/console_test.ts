@@ -134,6 +134,19 @@ Deno.test(
       await page.getByText("At most 100; the oldest beyond go to the dead-letter queue").waitFor();
       assert.equal(cb.tb.broker.destinations().find((d) => d.name === "e2e.orders")?.maxLength, 100);
 
+      // Limits: a bad value is explained at its field; an emptied field clears its limit.
+      const limits = page.getByRole("form", { name: "Limits" });
+      assert.equal(await limits.getByLabel("Maximum length").inputValue(), "100");
+      await limits.getByLabel("Maximum length").fill("0");
+      await limits.getByRole("button", { name: "Save limits" }).click();
+      await limits.getByText("Enter a whole number, 1 or more.").waitFor();
+      await limits.getByLabel("Maximum length").fill("50");
+      await limits.getByLabel("Maximum redeliveries").fill("");
+      await limits.getByRole("button", { name: "Save limits" }).click();
+      await limits.getByText("Limits saved.").waitFor();
+      const limited = cb.tb.broker.destinations().find((d) => d.name === "e2e.orders");
+      assert.deepEqual([limited?.maxLength, limited?.maxRedeliveries], [50, undefined]);
+
       // Send: bad properties and priority first, then a good message.
       await page.getByLabel("Body").fill("hello from the console");
       await page.getByLabel("Properties (JSON object)").fill("color=red");

@@ -1,6 +1,6 @@
 /**
  * One destination: its live figures, the pending messages (browsed without consuming them), a form to send
- * one, and purge / delete.
+ * one, a queue's limits, and purge / delete.
  *
  * @module
  */
@@ -9,6 +9,7 @@ import { PageHeader } from "../../../components/PageHeader.tsx";
 import DestinationActions from "../../../islands/DestinationActions.tsx";
 import DestinationStats from "../../../islands/DestinationStats.tsx";
 import MessageBrowser, { PAGE_SIZE } from "../../../islands/MessageBrowser.tsx";
+import QueueLimitsForm from "../../../islands/QueueLimitsForm.tsx";
 import SendMessageForm from "../../../islands/SendMessageForm.tsx";
 import { definePage } from "../../../lib/page.ts";
 import { type Destination, destinationPath, type MessagePage } from "../../../lib/types.ts";
@@ -46,6 +47,15 @@ export default definePage<{ dest: Destination; page: MessagePage }>({
             <h2 id="send-title">{t("send.title")}</h2>
             <Island component={SendMessageForm} props={{ kind: dest.kind, name: dest.name }} />
           </section>
+          {dest.kind === "queue" && (
+            <section class="card" aria-labelledby="limits-title">
+              <h2 id="limits-title">{t("limits.title")}</h2>
+              <Island
+                component={QueueLimitsForm}
+                props={{ name: dest.name, maxRedeliveries: dest.maxRedeliveries, maxLength: dest.maxLength }}
+              />
+            </section>
+          )}
         </div>
       </>
     );
