@@ -50,20 +50,28 @@ export async function handleSocket(
   hc: HttpContext,
 ): Promise<void> {
   const conn = new Connection(socket, hc.log);
+  socket.binaryType = "arraybuffer";
+  // Listening starts now: frames a client sends at once wait for the login instead of being lost, and a
+  // socket that closes during it does not leave its session open.
+  const early: unknown[] = [];
+  let closed = false;
+  socket.onmessage = (e) => early.push(e.data);
+  socket.onclose = () => closed = true;
   const session = await hc.session(req, env, { deliver: (sub, d) => conn.deliver(sub, d) });
   if (isReject(session)) {
     conn.error(undefined, session.code, session.reason);
     socket.close(4401, session.code);
     return;
   }
+  if (closed) return void session.close("websocket closed");
   conn.session = session;
   const beat = setInterval(() => conn.send({ op: "ping" }), hc.options.heartbeatMs);
-  socket.binaryType = "arraybuffer";
   socket.onclose = () => {
     clearInterval(beat);
     void session.close("websocket closed");
   };
   socket.onmessage = (e) => void conn.receive(e.data);
+  for (const data of early) void conn.receive(data);
 }
 
 /** One connection's subscriptions and unsettled deliveries. */

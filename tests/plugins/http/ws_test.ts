@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startBroker } from "../../helpers/broker.ts";
-import { waitFor } from "../../helpers/wait.ts";
+import { Collector, waitFor } from "../../helpers/wait.ts";
 import { type Frame, http, openSocket } from "./helpers.ts";
 
 Deno.test("http ws: a malformed frame is answered with an error frame; the connection and others live on", async () => {
@@ -95,6 +95,29 @@ Deno.test("http ws: a subscribe under an id in use is refused; the first subscri
     s.send({ op: "unsubscribe", id: "s" });
     await waitFor(() => tb.broker.consumers().length === 0, "no subscription left");
     await s.close();
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("http ws: frames sent at once, while the login is still being checked, are not lost", async () => {
+  const tb = await startBroker({ plugins: [http] });
+  // A slow authenticate gate: the socket is open well before its session is.
+  tb.broker.hooks.on("test", "authenticate", async () => {
+    await new Promise((r) => setTimeout(r, 200));
+    return { id: "slow" };
+  });
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${tb.ports.http}/api/v1/ws`);
+    const frames = new Collector<Record<string, unknown>>();
+    ws.onmessage = (e) => frames.push(JSON.parse(e.data));
+    ws.onopen = () =>
+      ws.send(JSON.stringify({ op: "subscribe", id: "s", kind: "topic", destination: "early" }));
+    const subscribed = await waitFor(() => frames.items.find((f) => f.op === "subscribed"), "subscribed");
+    assert.equal(subscribed.id, "s");
+    const closed = new Promise((r) => ws.onclose = r);
+    ws.close();
+    await closed;
   } finally {
     await tb.stop();
   }
