@@ -40,3 +40,29 @@ export function frameGuard(max: number): (chunk: Uint8Array) => Oversize | undef
     return undefined;
   };
 }
+
+const AMQP = [0x41, 0x4d, 0x51, 0x50];
+/** The headers of AMQP 1.0.0: plain (protocol id 0) and SASL (3). */
+const PLAIN = new Uint8Array([...AMQP, 0, 1, 0, 0]);
+const SASL = new Uint8Array([...AMQP, 3, 1, 0, 0]);
+
+/**
+ * Returns a checker of a connection's first 8 bytes, given each chunk in order: the header to answer with
+ * when they are not an AMQP 1.0.0 header (plain or SASL) the broker speaks, else undefined. A peer asking
+ * for another version of the plain protocol is told the plain one; anything else, SASL.
+ */
+export function protocolHeaderCheck(): (chunk: Uint8Array) => Uint8Array | undefined {
+  const seen: number[] = [];
+  return (chunk) => {
+    if (seen.length === 8) return undefined;
+    for (let i = 0; i < chunk.length && seen.length < 8; i++) {
+      const at = seen.length;
+      seen.push(chunk[i]);
+      if (at < 4 && chunk[i] !== AMQP[at]) return SASL;
+    }
+    if (seen.length < 8) return undefined;
+    const [id, major, minor, revision] = seen.slice(4);
+    if ((id === 0 || id === 3) && major === 1 && minor === 0 && revision === 0) return undefined;
+    return id === 0 ? PLAIN : SASL;
+  };
+}

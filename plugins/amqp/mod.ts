@@ -20,7 +20,7 @@ import {
 } from "../../mod.ts";
 import { formatAddress, parseAddress } from "./address_map.ts";
 import { AmqpLinks, returnCredit } from "./links.ts";
-import { frameGuard } from "./frame_guard.ts";
+import { frameGuard, protocolHeaderCheck } from "./frame_guard.ts";
 import { type Peer, type SaslMechanism, saslMechanisms } from "./sasl.ts";
 import { filterData, rheaSocket } from "./socket.ts";
 import {
@@ -198,9 +198,19 @@ export default definePlugin<Options>({
      */
     const admitFrames = (c: Ctx) => {
       const check = frameGuard(o.maxFrameSize);
+      const header = protocolHeaderCheck();
       let refused = false;
       return (bytes: Uint8Array): Uint8Array | undefined => {
         if (refused) return undefined;
+        const answer = header(bytes);
+        if (answer) {
+          // A protocol or version we do not speak: our header says which we do, then the socket ends [2.2].
+          refused = true;
+          ctx.log.debug("amqp protocol header refused", { remote: c.socket?.remoteAddress });
+          c.socket?.write(answer);
+          c.socket?.end();
+          return undefined;
+        }
         const over = check(bytes);
         if (!over) return bytes;
         refused = true;

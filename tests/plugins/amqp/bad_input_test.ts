@@ -263,3 +263,21 @@ Deno.test("amqp bad input: idle-time-out is announced, and a peer silent for twi
     await tb.stop();
   }
 });
+
+Deno.test("amqp bad input: a protocol header the broker does not speak is answered with one it does, then the socket ends", async () => {
+  const tb = await startBroker({ plugins: [{ use: "amqp", options: { port: 0, hostname: "127.0.0.1" } }] });
+  try {
+    const answer = async (
+      header: number[] | string,
+    ) => [
+      ...await exchange(tb.ports["amqp:tcp"], [typeof header === "string" ? header : new Uint8Array(header)]),
+    ];
+    const AMQP = [0x41, 0x4d, 0x51, 0x50];
+    assert.deepEqual(await answer([...AMQP, 0, 2, 0, 0]), [...AMQP, 0, 1, 0, 0]);
+    assert.deepEqual(await answer([...AMQP, 3, 0, 9, 1]), [...AMQP, 3, 1, 0, 0]);
+    assert.deepEqual(await answer([...AMQP, 2, 1, 0, 0]), [...AMQP, 3, 1, 0, 0]);
+    assert.deepEqual(await answer("GET / HTTP/1.1\r\n\r\n"), [...AMQP, 3, 1, 0, 0]);
+  } finally {
+    await tb.stop();
+  }
+});
