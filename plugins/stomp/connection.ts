@@ -35,6 +35,9 @@ interface Sub {
   readonly sub: Subscription;
   /** Delivered, unacked tags in delivery order (client modes). */
   readonly pending: number[];
+  /** 1.0 and 1.1 ack by message-id: the tag of each pending message's delivery, and back (client modes). */
+  byMessage?: Map<string, number>;
+  messageOf?: Map<number, string>;
 }
 
 type TxOp = { kind: "send"; init: MessageInit } | { kind: "ack" | "nack"; frame: Frame };
@@ -281,16 +284,32 @@ export class StompConnection implements DeliverySink {
     let ack: string | undefined;
     if (s.mode !== "auto") {
       s.pending.push(d.tag);
-      ack = `${s.id}:${d.tag}`;
+      if (this.#version === "1.2") ack = `${s.id}:${d.tag}`;
+      else {
+        (s.byMessage ??= new Map()).set(d.message.id, d.tag);
+        (s.messageOf ??= new Map()).set(d.tag, d.message.id);
+      }
     }
-    const headers = messageHeaders(d, s.id, this.#version === "1.2" ? ack : undefined, this.#o);
-    if (this.#version !== "1.2" && ack) headers["message-id"] = ack; // 1.0/1.1 ack by message-id
-    this.#write("MESSAGE", headers, d.message.body);
+    this.#write("MESSAGE", messageHeaders(d, s.id, ack, this.#o), d.message.body);
   }
 
-  // ACK/NACK: "id" (1.2) or "message-id" (1.0/1.1) holds "<subscription>:<tag>".
+  // ACK/NACK name a delivery: 1.2 by its "id" ("<subscription>:<tag>", the MESSAGE's ack header); 1.1 by
+  // "subscription" and "message-id"; 1.0 by "message-id" alone.
   #target(f: Frame): { s: Sub; tag: number } | undefined {
-    const ref = f.headers.id ?? f.headers["message-id"];
+    const h = f.headers;
+    if (this.#version !== "1.2") {
+      const id = h["message-id"];
+      if (id === undefined) return;
+      const candidates = h.subscription !== undefined
+        ? [this.#subs.get(h.subscription)]
+        : this.#subs.values();
+      for (const s of candidates) {
+        const tag = s?.byMessage?.get(id);
+        if (tag !== undefined && s!.pending.includes(tag)) return { s: s!, tag };
+      }
+      return;
+    }
+    const ref = h.id;
     const colon = ref?.lastIndexOf(":") ?? -1;
     if (!ref || colon < 0) return;
     const s = this.#subs.get(ref.slice(0, colon));
@@ -306,6 +325,13 @@ export class StompConnection implements DeliverySink {
     const at = s.pending.indexOf(tag);
     if (at < 0) return true; // an earlier cumulative ACK of the same transaction took it
     const tags = s.mode === "client" ? s.pending.splice(0, at + 1) : s.pending.splice(at, 1); // client = cumulative
+    if (s.messageOf) {
+      for (const t of tags) {
+        const id = s.messageOf.get(t)!;
+        s.messageOf.delete(t);
+        if (s.byMessage!.get(id) === t) s.byMessage!.delete(id);
+      }
+    }
     if (f.command === "ACK") s.sub.ack(tags);
     else s.sub.nack(tags, true);
     s.sub.credit(tags.length);

@@ -339,6 +339,9 @@ for (const [version, how] of [["1.0", "ws"], ["1.1", "ws"], ["1.0", "tcp"], ["1.
       const [m] = await got.atLeast(1);
       assert.equal(m.body, "one");
       assert.equal(m.headers.note, "a b");
+      // The message's own id, the same as the broker's (what the admin API and HTTP show), not a token.
+      assert.equal(m.headers["message-id"], tb.broker.browse("v")[0]?.id ?? m.headers["message-id"]);
+      assert.doesNotMatch(m.headers["message-id"], /^sub-\d+:\d+$/);
       m.ack();
       await waitFor(
         () => tb.broker.queue("v")!.inflight === 0 && tb.broker.queue("v")!.pending === 0,
