@@ -591,7 +591,10 @@ export interface BrokerApi {
    * delay, e.g. per destination pattern); undefined clears it. One policy at a time.
    */
   setRedeliveryPolicy(policy: RedeliveryPolicy | undefined): void;
-  /** Creates a queue; idempotent. */
+  /**
+   * Creates a queue; idempotent. The queue exists as soon as the call returns (messages may be routed to it
+   * in the same turn); the promise resolves once its definition is stored.
+   */
   createQueue(
     name: string,
     opts?: { durable?: boolean; maxRedeliveries?: number; maxLength?: number },

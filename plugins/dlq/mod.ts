@@ -97,10 +97,12 @@ export default definePlugin<DlqOptions>({
       };
       const fail = (err: unknown) =>
         ctx.log.error(`cannot dead-letter message "${m.id}" to "${dlqName}"`, { error: String(err) });
-      // Create the DLQ on first use (autoCreate may be off), and again if an admin deleted it.
+      // Create the DLQ on first use (autoCreate may be off), and again if an admin deleted it. The queue exists
+      // once createQueue returns: routing in this same turn puts the copy in the store commit that acks the
+      // original, so a crash cannot lose the dead letter between the two.
       const createThenRoute = () => {
         created.add(dlqName);
-        broker.createQueue(dlqName, { durable: true }).then(() => broker.route(dl)).catch((err) => {
+        Promise.all([broker.createQueue(dlqName, { durable: true }), broker.route(dl)]).catch((err) => {
           created.delete(dlqName);
           fail(err);
         });

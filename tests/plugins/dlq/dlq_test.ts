@@ -253,3 +253,18 @@ Deno.test("re-drive puts a topic message back into the subscription queue that h
     await tb.stop();
   }
 });
+
+Deno.test("a first dead letter reaches its new DLQ in the same turn as the original leaves its queue", async () => {
+  const tb = await broker();
+  try {
+    // Observed after the dlq plugin's own handler, in the same synchronous call: had the copy waited for the
+    // DLQ's creation, a crash in between would lose it (the original is acked in this turn's commit).
+    const inDlq = new Collector<number>();
+    tb.broker.hooks.on("test", "deadLetter", () => inDlq.push(pending(tb, "DLQ.first")));
+    await tb.broker.subscribe({ kind: "queue", destination: "first" }, (d, s) => s.nack([d.tag], false));
+    await tb.broker.publish({ kind: "queue", destination: "first", body: "x", persistent: true });
+    assert.deepEqual(await inDlq.atLeast(1), [1]);
+  } finally {
+    await tb.stop();
+  }
+});
