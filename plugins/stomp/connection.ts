@@ -35,6 +35,8 @@ interface Sub {
   readonly sub: Subscription;
   /** Delivered, unacked tags in delivery order (client modes). */
   readonly pending: number[];
+  /** An auto-ack subscription waiting for its client to read what was written (its credit is 0 meanwhile). */
+  paused?: boolean;
   /** 1.0 and 1.1 ack by message-id: the tag of each pending message's delivery, and back (client modes). */
   byMessage?: Map<string, number>;
   messageOf?: Map<number, string>;
@@ -59,6 +61,7 @@ export class StompConnection implements DeliverySink {
   #tx = new Map<string, TxOp[]>();
   #queue: Promise<void> = Promise.resolve();
   #lastIn = Date.now();
+  readonly #openedAt = Date.now();
   #lastOut = Date.now();
   #sendEvery = 0;
   #expectEvery = 0;
@@ -131,7 +134,12 @@ export class StompConnection implements DeliverySink {
       case "SEND": {
         const dest = parseDestination(h.destination, this.#o);
         if (isReject(dest)) return this.#error(dest.reason, h.receipt);
-        const init = sendInit(h, f.body.byteLength < 4096 ? f.body.slice() : f.body, dest, this.#o);
+        // A body is a view into the parser's buffer: a small one in a large buffer (grown by a big frame
+        // before it) is copied, or the queued message would keep the whole buffer alive.
+        const body = f.body.byteLength < 4096 || f.body.byteLength * 4 < f.body.buffer.byteLength
+          ? f.body.slice()
+          : f.body;
+        const init = sendInit(h, body, dest, this.#o);
         if (isReject(init)) return this.#error(init.reason, h.receipt);
         if (tx !== undefined) return this.#inTx(tx, { kind: "send", init }, h.receipt);
         const receipt = h.receipt;
@@ -291,6 +299,16 @@ export class StompConnection implements DeliverySink {
       }
     }
     this.#write("MESSAGE", messageHeaders(d, s.id, ack, this.#o), d.message.body);
+    // Auto-acked deliveries have no window: a client that does not read stops them at the socket, and the
+    // rest wait in their queue (visible, under its limits) rather than in the broker's write buffer.
+    if (s.mode === "auto" && !s.paused && this.#t.buffered > AUTO_PAUSE_BYTES) {
+      s.paused = true;
+      s.sub.setCredit(0);
+      void this.#t.drained().then(() => {
+        s.paused = false;
+        if (!this.closed) s.sub.setCredit(Infinity);
+      });
+    }
   }
 
   // ACK/NACK name a delivery: 1.2 by its "id" ("<subscription>:<tag>", the MESSAGE's ack header); 1.1 by
@@ -373,14 +391,10 @@ export class StompConnection implements DeliverySink {
     if (ops.some((o) => o.kind !== "send" && !this.#target(o.frame))) {
       return this.#error(`Transaction "${tx}": unknown message`, receipt);
     }
-    // Every send is authorized before any is published, so an ACL refusal leaves nothing behind.
-    for (const { init } of sends) {
-      const ok = await this.#session!.authorize("publish", init.destination, init.kind ?? "topic");
-      if (ok !== true) return this.#error(`Transaction "${tx}" refused: ${ok.reason}`, receipt);
-    }
-    const results = await Promise.all(sends.map(({ init }) => this.#session!.publish(init)));
-    const failed = results.find((r): r is Reject => r !== undefined);
-    if (failed) return this.#error(`Transaction "${tx}" failed: ${failed.reason}`, receipt);
+    // All or none: every send is checked (authorized, valid, its queue there) before any is published, and
+    // the persistent ones share one store commit.
+    const failed = await this.#session!.publishBatch(sends.map((o) => o.init));
+    if (failed) return this.#error(`Transaction "${tx}" refused: ${failed.reason}`, receipt);
     for (const o of ops) if (o.kind !== "send") this.#settle(o.frame);
     this.#receipt(receipt);
   }
@@ -414,7 +428,8 @@ export class StompConnection implements DeliverySink {
 
   #tick(): void {
     const now = Date.now();
-    if (this.#state === "new" && now - this.#lastIn > this.#o.connectTimeoutMs) {
+    // From the accept, not the last byte: a peer trickling bytes must still CONNECT in time.
+    if (this.#state === "new" && now - this.#openedAt > this.#o.connectTimeoutMs) {
       return this.#close("no CONNECT in time");
     }
     if (this.#state !== "open") return;
@@ -453,5 +468,7 @@ export class StompConnection implements DeliverySink {
 }
 
 const EOL = new Uint8Array([10]);
+/** Output a client may leave unread before its auto-ack subscriptions pause. */
+const AUTO_PAUSE_BYTES = 1024 * 1024;
 /** How often a connection checks its CONNECT deadline and heart-beats. */
 const TICK_MS = 1000;

@@ -127,7 +127,8 @@ export class FrameParser {
       const colon = line.indexOf(":");
       if (colon <= 0) throw new FrameError(`header line without a name: "${line.slice(0, 64)}"`);
       const name = this.#unescape(line.slice(0, colon), raw);
-      if (!(name in headers)) headers[name] = this.#unescape(line.slice(colon + 1), raw);
+      // Own properties only: a header named "constructor" or "toString" is a header like any other.
+      if (!Object.hasOwn(headers, name)) headers[name] = this.#unescape(line.slice(colon + 1), raw);
     }
     return this.#body(command, headers, bodyStart);
   }

@@ -152,7 +152,7 @@ export function messageHeaders(d: Delivery, subscription: string, ack: string | 
   for (const k in m.properties) {
     // A property another protocol named like a frame header never replaces it; content-length is the
     // encoder's, and a second one would tell the client another body length.
-    if (!(k in h) && k !== "content-length") {
+    if (!Object.hasOwn(h, k) && k !== "content-length") {
       const v = m.properties[k];
       h[k] = v === null ? "" : v;
     }

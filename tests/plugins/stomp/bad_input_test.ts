@@ -188,3 +188,51 @@ Deno.test("stomp bad input: the frames before a bad one are handled before the E
     await tb.stop();
   }
 });
+
+Deno.test("stomp: a client that trickles bytes must still CONNECT within connectTimeoutMs", async () => {
+  const tb = await startBroker(opts); // connectTimeoutMs 500
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: tb.ports["stomp:tcp"] });
+  try {
+    const t0 = Date.now();
+    let open = true;
+    // Heart-beat EOLs every 100 ms, never a CONNECT: each would have refreshed a deadline counted from input.
+    const beating = (async () => {
+      while (open) {
+        await conn.write(enc.encode("\n")).catch(() => open = false);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const buf = new Uint8Array(64);
+    const closed = (async () => {
+      while ((await conn.read(buf).catch(() => null)) !== null) { /* until the broker closes */ }
+    })();
+    await within(closed, 3000, "the broker to close the connection").finally(() => open = false);
+    await beating;
+    assert.ok(Date.now() - t0 < 3000, `closed after ${Date.now() - t0} ms`);
+  } finally {
+    conn.close();
+    await tb.stop();
+  }
+});
+
+Deno.test("stomp: header names like constructor or toString are headers like any other", async () => {
+  const tb = await startBroker(opts);
+  const got = new Collector<Record<string, unknown>>();
+  await tb.broker.subscribe(
+    { kind: "queue", destination: "names", ack: "auto" },
+    (d) => got.push(d.message.properties),
+  );
+  try {
+    await exchange(tb, [
+      CONNECT,
+      "SEND\ndestination:/queue/names\nconstructor:c\ntoString:t\nvalueOf:v\nhasOwnProperty:h\n\nx\0DISCONNECT\n\n\0",
+    ]);
+    const [props] = await got.atLeast(1);
+    assert.deepEqual(
+      [props.constructor, props.toString, props.valueOf, props.hasOwnProperty],
+      ["c", "t", "v", "h"],
+    );
+  } finally {
+    await tb.stop();
+  }
+});

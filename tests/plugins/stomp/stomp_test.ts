@@ -389,3 +389,45 @@ Deno.test("stomp: a durable subscription belongs to its user: another login with
     await tb.stop();
   }
 });
+
+Deno.test("stomp: a transaction the core refuses in part publishes none of its sends", async () => {
+  const tb = await startBroker({
+    plugins: [plugin],
+    limits: { autoCreate: false },
+  });
+  await tb.broker.createQueue("exists");
+  const { client, failed } = await connect(tb, "tcp");
+  try {
+    const tx = client.begin();
+    client.publish({ destination: "/queue/exists", body: "1", headers: { transaction: tx.id } });
+    client.publish({ destination: "/queue/missing", body: "2", headers: { transaction: tx.id } });
+    tx.commit();
+    assert.match(await within(failed, 5000, "ERROR"), /refused/);
+    assert.equal(tb.broker.queue("exists")!.pending, 0);
+  } finally {
+    await client.deactivate();
+    await tb.stop();
+  }
+});
+
+Deno.test("stomp: an auto-ack subscriber that does not read pauses at the socket; the rest wait in the queue", async () => {
+  const tb = await startBroker(opts);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: tb.ports["stomp:tcp"] });
+  try {
+    const frames =
+      "CONNECT\naccept-version:1.2\n\n\0SUBSCRIBE\nid:s\ndestination:/queue/slow\nreceipt:r\n\n\0";
+    await conn.write(new TextEncoder().encode(frames));
+    const buf = new Uint8Array(4096);
+    let seen = "";
+    while (!seen.includes("receipt-id:r")) {
+      seen += new TextDecoder().decode(buf.subarray(0, (await conn.read(buf))!));
+    }
+    // Then it reads nothing more: 200 messages of 100 KB cannot all sit in its socket.
+    const body = new Uint8Array(100 * 1024).fill(120);
+    for (let i = 0; i < 200; i++) await tb.broker.publish({ kind: "queue", destination: "slow", body });
+    await waitFor(() => tb.broker.queue("slow")!.pending >= 100, "messages waiting in the queue");
+  } finally {
+    conn.close();
+    await tb.stop();
+  }
+});
