@@ -12,7 +12,6 @@ import {
   isReject,
   type Logger,
   type MessageInit,
-  type Reject,
   type Session,
   type Subscription,
   type SubscriptionSpec,
