@@ -66,6 +66,8 @@ export class FrameParser {
    * #start, which buffer growth moves.
    */
   #partial: { command: string; headers: Record<string, string>; body: number; scanned: number } | undefined;
+  /** The same for a frame whose head (command and header lines) is not all here: offsets from #start. */
+  #heads: { lines: string[]; lineStart: number; scanned: number } | undefined;
 
   constructor(limits: FrameLimits) {
     this.#limits = limits;
@@ -103,11 +105,17 @@ export class FrameParser {
     const lim = this.#limits;
     const partial = this.#partial;
     if (partial) return this.#body(partial.command, partial.headers, this.#start + partial.body);
-    const lines: string[] = [];
-    let lineStart = i;
+    // Header lines read in an earlier call are not read again: a peer sending a large head a byte at a time
+    // costs each byte once.
+    const heads = this.#heads;
+    this.#heads = undefined;
+    const lines: string[] = heads?.lines ?? [];
+    let lineStart = heads ? this.#start + heads.lineStart : i;
+    if (heads) i = this.#start + heads.scanned;
     for (;; i++) {
       if (i >= this.#end) {
         this.#checkPartial(lines, i - lineStart);
+        this.#heads = { lines, lineStart: lineStart - this.#start, scanned: i - this.#start };
         return undefined;
       }
       if (b[i] !== LF) continue;
