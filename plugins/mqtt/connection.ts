@@ -66,6 +66,7 @@ export class Connection implements DeliverySink, Ticking {
   #busy: Promise<void> | undefined;
   #backlog: Packet[] | undefined;
   #lastSeen = Date.now();
+  readonly #openedAt = this.#lastSeen;
   #keepAlive = 0;
   #will: MessageInit | undefined;
   #willDelay = 0;
@@ -424,7 +425,8 @@ export class Connection implements DeliverySink, Ticking {
 
   /** Called once a second by the server: CONNECT timeout and keep-alive. */
   tick(now: number): void {
-    if (this.#state === "new" && now - this.#lastSeen > this.server.options.connectTimeoutMs) {
+    // From the accept: a peer trickling a CONNECT byte by byte must still finish it in time.
+    if (this.#state === "new" && now - this.#openedAt > this.server.options.connectTimeoutMs) {
       this.transport.close();
       void this.#closed("no CONNECT in time");
     } else if (this.#keepAlive > 0 && now - this.#lastSeen > this.#keepAlive * 1500) {

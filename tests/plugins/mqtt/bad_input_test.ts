@@ -178,3 +178,28 @@ Deno.test("mqtt fuzz: 10,000 random and mutated packets; the broker stays up and
     await tb.stop();
   }
 });
+
+Deno.test("mqtt bad input: a CONNECT trickled a byte at a time must still be whole within connectTimeoutMs", async () => {
+  const tb = await startBroker(opts); // connectTimeoutMs 500
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: tb.ports["mqtt:tcp"] });
+  try {
+    // Long enough that trickling it would take ten seconds.
+    const connect = CONNECT(4, "slow-loris-".repeat(10));
+    let open = true;
+    const trickle = (async () => {
+      for (let i = 0; open && i < connect.length - 1; i++) {
+        await conn.write(connect.subarray(i, i + 1)).catch(() => open = false);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const closed = (async () => {
+      const buf = new Uint8Array(64);
+      while ((await conn.read(buf).catch(() => null)) !== null) { /* until the broker closes */ }
+    })();
+    await within(closed, 3000, "the broker to close the connection").finally(() => open = false);
+    await trickle;
+  } finally {
+    conn.close();
+    await tb.stop();
+  }
+});
