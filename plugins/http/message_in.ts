@@ -17,6 +17,9 @@ function base64(text: string): Uint8Array | undefined {
   }
 }
 
+/** A date, or a date and time with an optional zone (Date.parse alone takes nearly anything: "-5"). */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i;
+
 /** The JSON envelope of one message (also the item of a batch). */
 export const Envelope = z.object({
   body: z.string().default(""),
@@ -26,7 +29,11 @@ export const Envelope = z.object({
   priority: z.number().int().min(0).max(9).optional(),
   ttl: z.number().int().min(0).optional(),
   delay: z.number().int().min(0).optional(),
-  deliverAt: z.number().int().min(0).optional(),
+  /** ms since the epoch, or an ISO 8601 time (as the X-Deliver-At header takes). */
+  deliverAt: z.union([
+    z.number().int().min(0),
+    z.string().regex(ISO_8601, "an ISO 8601 time").transform((v) => Date.parse(v)).pipe(z.number().min(0)),
+  ]).optional(),
   persistent: z.boolean().optional(),
   groupId: z.string().optional(),
   correlationId: z.string().optional(),
@@ -36,9 +43,6 @@ export const Envelope = z.object({
   message: "Invalid base64",
 }).openapi("MessageEnvelope");
 export type Envelope = z.infer<typeof Envelope>;
-
-/** A date, or a date and time with an optional zone (Date.parse alone takes nearly anything: "-5"). */
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i;
 
 export const ENVELOPE_TYPE = "application/vnd.ferrymq.message+json";
 

@@ -36,3 +36,30 @@ Deno.test("http: X-Deliver-At and ?deliverAt= take ms since the epoch or an ISO 
     await tb.stop();
   }
 });
+
+Deno.test("http: the JSON envelope's deliverAt takes ms since the epoch or an ISO 8601 time too", async () => {
+  const tb = await startBroker({ plugins: [{ use: "delay" }, http] });
+  try {
+    const at = Date.now() + 60_000;
+    const post = (deliverAt: unknown) =>
+      fetch(`${base(tb)}/queues/later/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/vnd.ferrymq.message+json" },
+        body: JSON.stringify({ body: "x", deliverAt }),
+      });
+    for (const ok of [new Date(at).toISOString(), at + 1]) {
+      const res = await post(ok);
+      assert.equal(res.status, 201, String(ok));
+      await res.body?.cancel();
+    }
+    const delay: DelayService = tb.broker.host.service("delay")!;
+    assert.deepEqual(delay.list().items.map((i) => i.deliverAt), [at, at + 1]);
+    for (const bad of ["tomorrow", "-5", -1]) {
+      const res = await post(bad);
+      assert.equal(res.status, 400, String(bad));
+      await res.body?.cancel();
+    }
+  } finally {
+    await tb.stop();
+  }
+});
