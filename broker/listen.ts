@@ -112,7 +112,7 @@ export function listenWebSocket(broker: BrokerApi, o: WsListenOptions): Promise<
     // The remote address is gone once the request is upgraded: read it first.
     const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
     const { socket, response } = Deno.upgradeWebSocket(req, protocol ? { protocol } : {});
-    const opts = { text: o.text, certificateSubject: info.certificateSubject };
+    const opts = { text: o.text, certificateSubject: info.certificateSubject, subprotocol: protocol };
     socket.addEventListener("open", () => o.onConnection(new WsTransport(socket, remote, LOW_WATER, opts)), {
       once: true,
     });

@@ -26,6 +26,8 @@ export interface Transport {
   readonly closed: boolean;
   /** Subject of the verified TLS client certificate, on TLS listeners that ask for one. */
   readonly certificateSubject?: string;
+  /** The WebSocket subprotocol agreed at the upgrade (a protocol version, for STOMP), on WebSocket listeners. */
+  readonly subprotocol?: string;
 }
 
 const READ_SIZE = 64 * 1024;
@@ -268,18 +270,20 @@ export class WsTransport extends Coalescer implements Transport {
   #poll: ReturnType<typeof setInterval> | undefined;
 
   readonly certificateSubject?: string;
+  readonly subprotocol?: string;
 
   constructor(
     ws: WebSocket,
     remote: string,
     lowWater: number,
-    opts: { text?: boolean; certificateSubject?: string } = {},
+    opts: { text?: boolean; certificateSubject?: string; subprotocol?: string } = {},
   ) {
     super(lowWater);
     this.#ws = ws;
     this.remote = remote;
     this.#text = opts.text === true;
     this.certificateSubject = opts.certificateSubject;
+    this.subprotocol = opts.subprotocol;
     ws.binaryType = "arraybuffer";
   }
 

@@ -18,7 +18,14 @@ import {
   type Transport,
 } from "../../mod.ts";
 import { encodeFrame } from "./frame_encoder.ts";
-import { type Frame, FrameError, type FrameLimits, FrameParser, negotiate } from "./frame_parser.ts";
+import {
+  type Frame,
+  FrameError,
+  type FrameLimits,
+  FrameParser,
+  negotiate,
+  SUPPORTED_VERSIONS,
+} from "./frame_parser.ts";
 import { messageHeaders, parseDestination, type Prefixes, sendInit } from "./message_map.ts";
 
 /** Plugin options a connection uses. */
@@ -192,11 +199,13 @@ export class StompConnection implements DeliverySink {
 
   async #connect(f: Frame): Promise<void> {
     const h = f.headers;
-    const version = negotiate(h["accept-version"]);
+    // Over WebSocket the subprotocol agreed at the upgrade names the version (v10.stomp is STOMP 1.0).
+    const allowed = WS_VERSIONS[this.#t.subprotocol ?? ""] ?? SUPPORTED_VERSIONS;
+    const version = negotiate(h["accept-version"], allowed);
     if (!version) {
       this.#write("ERROR", {
-        version: "1.0,1.1,1.2",
-        message: "Supported protocol versions are 1.0 1.1 1.2",
+        version: allowed.join(","),
+        message: `Supported protocol versions are ${allowed.join(" ")}`,
       });
       return this.#close("unsupported version");
     }
@@ -467,6 +476,12 @@ export class StompConnection implements DeliverySink {
 }
 
 const EOL = new Uint8Array([10]);
+/** The STOMP version each WebSocket subprotocol stands for. */
+const WS_VERSIONS: Record<string, readonly string[]> = {
+  "v10.stomp": ["1.0"],
+  "v11.stomp": ["1.1"],
+  "v12.stomp": ["1.2"],
+};
 /** Output a client may leave unread before its auto-ack subscriptions pause. */
 const AUTO_PAUSE_BYTES = 1024 * 1024;
 /** How often a connection checks its CONNECT deadline and heart-beats. */

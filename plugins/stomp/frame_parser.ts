@@ -46,9 +46,12 @@ const COMMANDS = new Set([
 export const SUPPORTED_VERSIONS = ["1.2", "1.1", "1.0"] as const;
 
 /** The version to speak for a CONNECT's accept-version header (absent = 1.0), or undefined. */
-export function negotiate(acceptVersion: string | undefined): string | undefined {
+export function negotiate(
+  acceptVersion: string | undefined,
+  allowed: readonly string[] = SUPPORTED_VERSIONS,
+): string | undefined {
   const offered = (acceptVersion ?? "1.0").split(",").map((v) => v.trim());
-  return SUPPORTED_VERSIONS.find((v) => offered.includes(v));
+  return allowed.find((v) => offered.includes(v));
 }
 
 const EMPTY = new Uint8Array(0);

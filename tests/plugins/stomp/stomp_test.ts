@@ -431,3 +431,30 @@ Deno.test("stomp: an auto-ack subscriber that does not read pauses at the socket
     await tb.stop();
   }
 });
+
+Deno.test("stomp ws: the subprotocol agreed at the upgrade names the version", async () => {
+  const tb = await startBroker(opts);
+  try {
+    for (
+      const [subprotocol, expected] of [["v10.stomp", "1.0"], ["v11.stomp", "1.1"], ["v12.stomp", "1.2"]]
+    ) {
+      const ws = new WebSocket(`ws://127.0.0.1:${tb.ports["stomp:ws"]}/stomp`, [subprotocol]);
+      ws.binaryType = "arraybuffer";
+      const first = deferred<string>();
+      ws.onmessage = (e) =>
+        first.resolve(typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data));
+      await within(new Promise((r) => ws.onopen = r), 5000, "ws open");
+      assert.equal(ws.protocol, subprotocol);
+      ws.send("CONNECT\naccept-version:1.0,1.1,1.2\nhost:x\n\n\0");
+      assert.match(
+        await within(first.promise, 5000, "CONNECTED"),
+        new RegExp(`^CONNECTED\\nversion:${expected}\\n`),
+      );
+      const closed = new Promise((r) => ws.onclose = r);
+      ws.close();
+      await closed;
+    }
+  } finally {
+    await tb.stop();
+  }
+});
