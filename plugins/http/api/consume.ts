@@ -19,7 +19,8 @@ interface Consumer {
   readonly buffer: Delivery[];
   /** Message id -> delivery tag, for messages handed to the client and not yet settled. */
   readonly handed: Map<string, number>;
-  waiter?: () => void;
+  /** Fetches waiting for a message: each arrival wakes them all. */
+  readonly waiters: Set<() => void>;
   lease: ReturnType<typeof setTimeout>;
   readonly leaseMs: number;
   /** Fetches waiting for messages: the lease does not run while there are any. */
@@ -45,7 +46,7 @@ export function consumeRoutes(app: Routes, hc: HttpContext): () => Promise<void>
   const drop = async (c: Consumer, why: string) => {
     consumers.delete(c.id);
     clearTimeout(c.lease);
-    c.waiter?.();
+    for (const wake of c.waiters) wake();
     await c.session.close(why); // unacked messages go back to the queue
   };
   // A consumer is idle only while no fetch waits: a long-poll longer than the lease keeps it.
@@ -65,10 +66,10 @@ export function consumeRoutes(app: Routes, hc: HttpContext): () => Promise<void>
       const t = setTimeout(done, ms);
       function done() {
         clearTimeout(t);
-        c.waiter = undefined;
+        c.waiters.delete(done);
         resolve();
       }
-      c.waiter = done;
+      c.waiters.add(done);
     });
   const unknown = (name: string, id: string) =>
     problem("not_found", `No consumer "${id}" on queue "${name}"`);
@@ -103,7 +104,7 @@ export function consumeRoutes(app: Routes, hc: HttpContext): () => Promise<void>
         deliver(_sub, d) {
           const con = holder.consumer!;
           con.buffer.push(d);
-          con.waiter?.();
+          for (const wake of con.waiters) wake();
         },
       });
       if (isReject(session)) return rejectProblem(session);
@@ -114,6 +115,7 @@ export function consumeRoutes(app: Routes, hc: HttpContext): () => Promise<void>
         session,
         buffer: [],
         handed: new Map(),
+        waiters: new Set(),
         leaseMs,
         lease: 0 as never,
         polls: 0,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { startBroker } from "../../helpers/broker.ts";
+import { within } from "../../helpers/wait.ts";
 import { base, http, json } from "./helpers.ts";
 
 Deno.test("http: a long-poll longer than the consumer's lease keeps the consumer", async () => {
@@ -74,6 +75,22 @@ Deno.test("http: ack and nack bodies are checked whatever the content type", asy
       body: JSON.stringify({ ids: [m.id] }),
     });
     assert.deepEqual(await ack.json(), { settled: 1 });
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("http: two long-polls on one consumer are both woken by arrivals", async () => {
+  const tb = await startBroker({ plugins: [http] });
+  try {
+    const { id } = await (await fetch(`${base(tb)}/queues/two/consumers`, json({}))).json();
+    const poll = () =>
+      fetch(`${base(tb)}/queues/two/consumers/${id}/messages?wait=20000&max=1`).then((r) => r.json());
+    const polls = [poll(), poll()];
+    // Whether the fetches wait already or come after: each gets its message, neither waits out its 20 s.
+    for (const body of ["m1", "m2"]) await tb.broker.publish({ kind: "queue", destination: "two", body });
+    const got = await within(Promise.all(polls), 5000, "both long-polls to return");
+    assert.deepEqual(got.flat().map((m: { body: string }) => m.body).sort(), ["m1", "m2"]);
   } finally {
     await tb.stop();
   }
