@@ -37,7 +37,7 @@ export {
   validatePattern,
 } from "./broker/address.ts";
 export { Matcher } from "./broker/matcher.ts";
-export { SocketTransport, TcpTransport, type Transport, WsTransport } from "./broker/transport.ts";
+export { hostOf, SocketTransport, TcpTransport, type Transport, WsTransport } from "./broker/transport.ts";
 export {
   type HttpConnInfo,
   type Listening,

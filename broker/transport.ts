@@ -30,6 +30,14 @@ export interface Transport {
   readonly subprotocol?: string;
 }
 
+/**
+ * The host of a peer's "ip:port" or "[ip6]:port" (as the transports write `remote`), without brackets: what
+ * stays the same across a client's connections, for limits and decisions kept per address.
+ */
+export function hostOf(remote: string): string {
+  return remote.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+}
+
 const READ_SIZE = 64 * 1024;
 // Most connections at scale are idle, and a pending read holds its buffer: they start small, and a buffer
 // grows 16-fold each time a read fills it (128 B, 2 KiB, 32 KiB, 64 KiB).

@@ -10,7 +10,7 @@
  * @module
  */
 import { basename, dirname, isAbsolute, join } from "node:path";
-import { type Action, definePlugin, type Principal, Priority, type Reject } from "../../mod.ts";
+import { type Action, definePlugin, hostOf, type Principal, Priority, type Reject } from "../../mod.ts";
 import { type AclRule, compileRules, evaluate } from "./acl.ts";
 import { commonName } from "./certificate.ts";
 import { UserDirectory, type UsersService } from "./directory.ts";
@@ -116,7 +116,7 @@ export default definePlugin<Options>({
     };
 
     ctx.hooks.on("authenticate", async ({ client }) => {
-      const remote = client.remote.replace(/:\d+$/, "");
+      const remote = hostOf(client.remote);
       if (recent(remote, Date.now()).length >= o.maxFailures) {
         failedTotal++;
         return { code: "bad_credentials", reason: "Too many failed logins from this address; try later" };

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type BrokerApi, type DeliverySink, isReject, type Reject, type Session } from "../../mod.ts";
+import { type BrokerApi, type DeliverySink, hostOf, isReject, type Reject, type Session } from "../../mod.ts";
 
 interface Cached {
   session: Session;
@@ -23,9 +23,6 @@ export interface Peer {
   listener?: string;
 }
 const encoder = new TextEncoder();
-
-/** The host part of "ip:port" / "[ip6]:port": a client's port changes from request to request. */
-const hostOf = (remote: string): string => remote.slice(0, remote.lastIndexOf(":"));
 
 /** Sessions of request-scoped HTTP clients. */
 export class SessionCache {

@@ -257,7 +257,10 @@ export class Connection implements DeliverySink, Ticking {
     // A client id names one user's session: another user naming it is refused, not given the session
     // (its queued messages, its subscriptions) or a way to knock the owner off.
     const old = this.server.connections.get(clientId);
-    const owner = old?.principalId ?? (await this.server.sessions.get(clientId))?.principal;
+    // Without a connection to take over, the stored session is read once, here; a connection taken over
+    // writes the session's last state as it ends, so then it is read after the takeover.
+    let record = old ? undefined : await this.server.sessions.get(clientId);
+    const owner = old?.principalId ?? record?.principal;
     if (owner !== undefined && owner !== session.principal.id) {
       await session.close("client id held by another user");
       return this.#refuse(
@@ -265,7 +268,10 @@ export class Connection implements DeliverySink, Ticking {
         "the client id belongs to another user's session",
       );
     }
-    if (old) await old.takeover(); // [MQTT-3.1.4-3]
+    if (old) {
+      await old.takeover(); // [MQTT-3.1.4-3]
+      record = await this.server.sessions.get(clientId);
+    }
     // The will is published as the broker later: the client must be allowed to publish it now.
     const will = p.will ? willInit(p.will, this.version) : undefined;
     const willDenied = isReject(will)
@@ -284,8 +290,6 @@ export class Connection implements DeliverySink, Ticking {
     this.session = session;
     this.server.cancelWill(clientId);
     this.server.cancelExpiry(clientId);
-    // Read after the takeover: the connection taken over wrote the session's last state as it ended.
-    const record = await this.server.sessions.get(clientId);
     let present = false;
     if (record && clean) await this.server.dropSession(clientId);
     else if (record) present = true;

@@ -149,15 +149,15 @@ export class StompConnection implements DeliverySink {
         if (isReject(init)) return this.#error(init.reason, h.receipt);
         if (tx !== undefined) return this.#inTx(tx, { kind: "send", init }, h.receipt);
         const receipt = h.receipt;
-        const done = this.#track(this.#session!.publish(init));
-        if (receipt === undefined) {
-          done.then((r) => r && this.#error(r.reason), (e) => this.#error(String(e?.message ?? e)));
-        } else {
-          done.then(
-            (r) => r ? this.#error(r.reason, receipt) : this.#receipt(receipt),
-            (e) => this.#error(String(e?.message ?? e), receipt),
-          );
-        }
+        this.#sending++;
+        this.#session!.publish(init).then((r) => {
+          if (r) this.#error(r.reason, receipt);
+          else this.#receipt(receipt);
+          this.#sent();
+        }, (e) => {
+          this.#error(String(e?.message ?? e), receipt);
+          this.#sent();
+        });
         return;
       }
       case "SUBSCRIBE":
@@ -190,7 +190,7 @@ export class StompConnection implements DeliverySink {
         return this.#receipt(h.receipt);
       case "DISCONNECT":
         // Its receipt says every frame before it was processed: the SENDs still being stored first.
-        await this.#publishing;
+        if (this.#sending > 0) await new Promise<void>((r) => this.#idle = r);
         this.#receipt(h.receipt);
         this.#t.end();
         return await this.#end("client disconnected");
@@ -364,21 +364,16 @@ export class StompConnection implements DeliverySink {
     return true;
   }
 
-  /** Publishes not settled yet, counted so that DISCONNECT can wait for them. */
-  #pending = 0;
-  #publishing: Promise<void> | undefined;
-  #settled: (() => void) | undefined;
+  /** SENDs whose publish has not settled, counted so that DISCONNECT can wait for them. */
+  #sending = 0;
+  /** A DISCONNECT waiting for them. */
+  #idle: (() => void) | undefined;
 
-  #track<T>(p: Promise<T>): Promise<T> {
-    if (this.#pending++ === 0) this.#publishing = new Promise((r) => this.#settled = r);
-    const done = () => {
-      if (--this.#pending === 0) {
-        this.#publishing = undefined;
-        this.#settled!();
-      }
-    };
-    p.then(done, done);
-    return p;
+  #sent(): void {
+    if (--this.#sending > 0 || !this.#idle) return;
+    const idle = this.#idle;
+    this.#idle = undefined;
+    idle();
   }
 
   #inTx(tx: string, op: TxOp, receipt: string | undefined): void {

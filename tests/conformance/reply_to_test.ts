@@ -6,12 +6,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { Client } from "@stomp/stompjs";
-import { TCPWrapper } from "@stomp/tcp-wrapper";
 import mqtt from "mqtt";
 import { amqpClose, amqpConnect, type AmqpConnection } from "../helpers/amqp.ts";
 import { startBroker, type TestBroker } from "../helpers/broker.ts";
 import { Collector, deferred, waitFor, within } from "../helpers/wait.ts";
+import { stompAs } from "../plugins/acl/clients.ts";
 
 const listen = { port: 0, hostname: "127.0.0.1" };
 const plugins = [
@@ -24,22 +23,6 @@ const text = (body: unknown) =>
   typeof body === "string"
     ? body
     : new TextDecoder().decode((body as { content?: Uint8Array }).content ?? body as Uint8Array);
-
-async function stompClient(tb: TestBroker) {
-  const connected = deferred<void>();
-  const errors = new Collector<string>();
-  const client = new Client({
-    webSocketFactory: () => new TCPWrapper("127.0.0.1", tb.ports["stomp:tcp"]),
-    reconnectDelay: 0,
-    heartbeatIncoming: 0,
-    heartbeatOutgoing: 0,
-    onConnect: () => connected.resolve(),
-    onStompError: (f) => errors.push(f.headers.message),
-  });
-  client.activate();
-  await within(connected.promise, 5000, "STOMP CONNECTED");
-  return { client, errors };
-}
 
 const mqttClient = (tb: TestBroker) =>
   mqtt.connectAsync(`mqtt://127.0.0.1:${tb.ports["mqtt:tcp"]}`, { protocolVersion: 5, reconnectPeriod: 0 });
@@ -64,7 +47,7 @@ function amqpSend(sender: AmqpConnection, message: Record<string, unknown>): Pro
 Deno.test("reply-to: every protocol's reply address reaches the others in their own form", async () => {
   const tb = await startBroker({ plugins });
   const amqpConn = await amqpConnect(tb.ports["amqp:tcp"]);
-  const stomp = await stompClient(tb);
+  const stomp = await stompAs(tb.ports["stomp:tcp"]);
   const mq = await mqttClient(tb);
   // What each consumer sees: "<body> <reply-to as its protocol carries it>", "-" for none.
   const seen = {
@@ -141,7 +124,7 @@ Deno.test("reply-to: every protocol's reply address reaches the others in their 
 Deno.test("reply-to: one that names no destination is refused in each protocol's terms", async () => {
   const tb = await startBroker({ plugins });
   try {
-    const stomp = await stompClient(tb);
+    const stomp = await stompAs(tb.ports["stomp:tcp"]);
     stomp.client.publish({ destination: "/topic/t", body: "x", headers: { "reply-to": "elsewhere" } });
     assert.match((await stomp.errors.atLeast(1))[0], /reply-to.*must start with \/queue\/ or \/topic\//);
     await stomp.client.deactivate();

@@ -5,6 +5,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
+import { hostOf } from "../../../mod.ts";
 import { errorProblem, problem } from "../problems.ts";
 import { COOKIE, CSRF_HEADER, readCookie, sameToken, sessionCookie } from "../session_auth.ts";
 import { MIN_PASSWORD } from "../users.ts";
@@ -13,9 +14,6 @@ import { route, User, z } from "./schemas.ts";
 
 /** Paths reachable without a session. */
 const PUBLIC = new Set(["/api/v1/admin/login", "/api/v1/admin/openapi.json"]);
-
-/** The address a login failure counts against (the port changes per connection). */
-export const hostOf = (remote: string): string => remote.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
 
 /** Session and CSRF checks in front of every route but login and the OpenAPI document. */
 export function guard(ac: AdminContext): MiddlewareHandler<AdminEnv> {

@@ -42,13 +42,13 @@ export function pubackOf(c: mqtt.MqttClient, topic: string): Promise<number> {
 }
 
 /** A STOMP client over TCP: ERROR frames collected, `closed` resolves when the socket closes. */
-export async function stompAs(port: number, login: string, passcode: string) {
+export async function stompAs(port: number, login?: string, passcode?: string) {
   const connected = deferred<void>();
   const closed = deferred<void>();
   const errors = new Collector<string>();
   const client = new Client({
     webSocketFactory: () => new TCPWrapper("127.0.0.1", port),
-    connectHeaders: { login, passcode },
+    connectHeaders: login === undefined ? {} : { login, passcode: passcode ?? "" },
     reconnectDelay: 0,
     heartbeatIncoming: 0,
     heartbeatOutgoing: 0,
