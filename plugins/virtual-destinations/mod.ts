@@ -90,6 +90,23 @@ interface Stored {
 
 const clone = <T>(v: T): T => structuredClone(v);
 
+/** Puts a copy of `def` in place of the entry of the same name, or last; the change record of `change`. */
+function upsertNamed<T extends { name: string }>(list: T[], def: T) {
+  const i = list.findIndex((x) => x.name === def.name);
+  const before = i >= 0 ? list[i] : null;
+  if (i >= 0) list[i] = clone(def);
+  else list.push(clone(def));
+  return { before, after: def, result: undefined };
+}
+
+/** Takes out the entry called `name`; the change record of `change`, `result` whether there was one. */
+function removeNamed<T extends { name: string }>(list: T[], name: string) {
+  const i = list.findIndex((x) => x.name === name);
+  if (i < 0) return { before: null, after: null, result: false };
+  const [before] = list.splice(i, 1);
+  return { before, after: null, result: true };
+}
+
 export default definePlugin<VirtualConfig>({
   name: "virtual-destinations",
   async setup(ctx) {
@@ -194,39 +211,17 @@ export default definePlugin<VirtualConfig>({
       config: () => clone(cfg),
       async setComposite(def, by) {
         compileComposite(def);
-        return await change("setComposite", def.name, by, (next) => {
-          const i = next.composites.findIndex((c) => c.name === def.name);
-          const before = i >= 0 ? next.composites[i] : null;
-          if (i >= 0) next.composites[i] = clone(def);
-          else next.composites.push(clone(def));
-          return { before, after: def, result: undefined };
-        });
+        return await change("setComposite", def.name, by, (next) => upsertNamed(next.composites, def));
       },
       removeComposite(name, by) {
-        return change("removeComposite", name, by, (next) => {
-          const i = next.composites.findIndex((c) => c.name === name);
-          if (i < 0) return { before: null, after: null, result: false };
-          const [before] = next.composites.splice(i, 1);
-          return { before, after: null, result: true };
-        });
+        return change("removeComposite", name, by, (next) => removeNamed(next.composites, name));
       },
       async setRule(def, by) {
         compileRule(def);
-        return await change("setRule", def.name, by, (next) => {
-          const i = next.rules.findIndex((r) => r.name === def.name);
-          const before = i >= 0 ? next.rules[i] : null;
-          if (i >= 0) next.rules[i] = clone(def);
-          else next.rules.push(clone(def));
-          return { before, after: def, result: undefined };
-        });
+        return await change("setRule", def.name, by, (next) => upsertNamed(next.rules, def));
       },
       removeRule(name, by) {
-        return change("removeRule", name, by, (next) => {
-          const i = next.rules.findIndex((r) => r.name === name);
-          if (i < 0) return { before: null, after: null, result: false };
-          const [before] = next.rules.splice(i, 1);
-          return { before, after: null, result: true };
-        });
+        return change("removeRule", name, by, (next) => removeNamed(next.rules, name));
       },
       setMirrors(def, by) {
         return change("setMirrors", "mirrors", by, (next) => {
