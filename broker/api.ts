@@ -322,6 +322,12 @@ export interface HttpMount {
     path: string,
     onSocket: (socket: WebSocket, req: Request, info: Deno.ServeHandlerInfo) => void,
   ): void;
+  /**
+   * A core session for a request a mounted handler serves, with the request's credentials (HTTP Basic;
+   * Bearer as the password of the empty username; a verified TLS client certificate), its address and
+   * listener. The caller closes it.
+   */
+  openSession(req: Request, sink?: DeliverySink): Promise<Session | Reject>;
 }
 
 /** The seam each protocol plugin implements; the core never sees a frame. */

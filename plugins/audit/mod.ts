@@ -173,10 +173,8 @@ export default definePlugin<Options>({
       stats: () => ({ written: log.written, transactions: log.transactions, pending: log.pending }),
     };
     ctx.provide("audit", service);
-    ctx.tryUse("http")?.mount(
-      o.httpPath,
-      auditRoute(ctx.broker, service, { path: o.httpPath, destination: o.adminDestination }),
-    );
+    const http = ctx.tryUse("http");
+    http?.mount(o.httpPath, auditRoute(http, service, { path: o.httpPath, destination: o.adminDestination }));
     ctx.log.info(`audit log at ${path} (${o.hash} chain, retention ${o.retentionDays || "unlimited"} days)`);
 
     return () => {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type BrokerApi, isReject, type Session } from "../../mod.ts";
+import { type HttpMount, isReject, type Session } from "../../mod.ts";
 import { AUDIT_KINDS, type AuditFilter, type AuditKind, type AuditPage, type AuditVerdict } from "./log.ts";
 
 /** What the route needs from the plugin. */
@@ -14,9 +14,6 @@ export interface AuditReader {
   query(f: AuditFilter): Promise<AuditPage>;
   verify(): Promise<AuditVerdict>;
 }
-
-const NO_SINK = { deliver() {} };
-const encoder = new TextEncoder();
 
 function problem(status: number, reason: string, detail: string): Response {
   const headers: Record<string, string> = { "content-type": "application/problem+json" };
@@ -67,44 +64,20 @@ export function filterOf(q: URLSearchParams): AuditFilter {
   return f;
 }
 
-function credentials(req: Request): { username?: string; password?: Uint8Array } {
-  const auth = req.headers.get("authorization") ?? "";
-  if (/^basic /i.test(auth)) {
-    let decoded = "";
-    try {
-      decoded = atob(auth.slice(6).trim());
-    } catch { /* malformed: no credentials, the gate refuses */ }
-    const colon = decoded.indexOf(":");
-    return {
-      username: colon < 0 ? decoded : decoded.slice(0, colon),
-      password: encoder.encode(colon < 0 ? "" : decoded.slice(colon + 1)),
-    };
-  }
-  if (/^bearer /i.test(auth)) return { username: "", password: encoder.encode(auth.slice(7).trim()) };
-  return {};
-}
-
 /** The route's fetch handler. */
 export function auditRoute(
-  broker: BrokerApi,
+  http: HttpMount,
   reader: AuditReader,
   opts: { path: string; destination: string },
-): (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response> {
-  return async (req, info) => {
+): (req: Request) => Promise<Response> {
+  return async (req) => {
     const url = new URL(req.url);
     const sub = url.pathname.slice(opts.path.length);
     if (sub !== "" && sub !== "/" && sub !== "/verify") {
       return problem(404, "not_found", `No route ${url.pathname}`);
     }
     if (req.method !== "GET") return problem(405, "method_not_allowed", "Only GET is allowed here");
-    const a = info.remoteAddr as Deno.NetAddr;
-    const session = await broker.openSession({
-      clientId: `audit-http-${crypto.randomUUID()}`,
-      protocol: "http",
-      remote: `${a.hostname}:${a.port}`,
-      listener: "http",
-      ...credentials(req),
-    }, NO_SINK);
+    const session = await http.openSession(req);
     if (isReject(session)) return problem(401, session.code, session.reason);
     try {
       return await answer(session, sub, url, reader, opts.destination);

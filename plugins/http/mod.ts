@@ -16,7 +16,7 @@ import { handleSocket } from "./api/socket.ts";
 import { allowedMethods } from "./methods.ts";
 import { issuesText, methodNotAllowed, problem } from "./problems.ts";
 import { Receipts } from "./receipts.ts";
-import { SessionCache } from "./sessions.ts";
+import { NO_SINK, SessionCache } from "./sessions.ts";
 
 type Handler = Parameters<HttpMount["mount"]>[1];
 type SocketHandler = Parameters<HttpMount["websocket"]>[1];
@@ -73,6 +73,8 @@ export default definePlugin<HttpOptions>({
     });
 
     const mounts: [string, Handler][] = [];
+    // Where each request a mounted handler serves came from, for `openSession`.
+    const mountedPeers = new WeakMap<Request, ServeEnv>();
     const sockets = new Map<string, SocketHandler>();
     sockets.set("/api/v1/ws", (socket, req, info) => {
       const a = info.remoteAddr as Deno.NetAddr;
@@ -86,6 +88,11 @@ export default definePlugin<HttpOptions>({
       },
       websocket(path, onSocket) {
         sockets.set(path, onSocket);
+      },
+      openSession(req, sink = NO_SINK) {
+        const peer = mountedPeers.get(req);
+        if (!peer) throw new Error("openSession takes a request a mounted handler is serving");
+        return sessions.open(req, peer, sink);
       },
     });
 
@@ -106,25 +113,29 @@ export default definePlugin<HttpOptions>({
         socket.addEventListener("open", () => onSocket(socket, copy, snapshot), { once: true });
         return response;
       }
+      const a = info.remoteAddr;
+      const peer: ServeEnv = {
+        remote: `${a.hostname}:${a.port}`,
+        certificateSubject: info.certificateSubject,
+        listener,
+      };
       // The messaging API keeps /api/v1: a mount at "/" (the console) takes only what is left.
       const ownApi = url.pathname === "/api/v1" || url.pathname.startsWith("/api/v1/");
       for (const [prefix, handler] of mounts) {
         if (prefix === "/" && ownApi) continue;
         if (
           url.pathname === prefix || url.pathname.startsWith(prefix.endsWith("/") ? prefix : prefix + "/")
-        ) return handler(req, info);
+        ) {
+          mountedPeers.set(req, peer);
+          return handler(req, info);
+        }
       }
       // ".../messages:batch" is the documented form; Hono routes it as ".../messages/batch".
       if (url.pathname.endsWith("/messages:batch")) {
         url.pathname = url.pathname.slice(0, -":batch".length) + "/batch";
         req = new Request(url, req);
       }
-      const a = info.remoteAddr;
-      return app.fetch(req, {
-        remote: `${a.hostname}:${a.port}`,
-        certificateSubject: info.certificateSubject,
-        listener,
-      });
+      return app.fetch(req, peer);
     };
     const names = ["http", "http:tls"];
     const servers = [await serveHttp({ port: o.port, hostname: o.hostname }, handlerFor(names[0]))];

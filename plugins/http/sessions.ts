@@ -13,7 +13,7 @@ interface Cached {
   at: number;
 }
 
-const NO_SINK: DeliverySink = { deliver() {} };
+export const NO_SINK: DeliverySink = { deliver() {} };
 
 /** Where a request came from. */
 export interface Peer {
