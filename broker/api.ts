@@ -323,11 +323,12 @@ export interface HttpMount {
     onSocket: (socket: WebSocket, req: Request, info: Deno.ServeHandlerInfo) => void,
   ): void;
   /**
-   * A core session for a request a mounted handler serves, with the request's credentials (HTTP Basic;
-   * Bearer as the password of the empty username; a verified TLS client certificate), its address and
-   * listener. The caller closes it.
+   * The session for a request a mounted handler serves: its credentials (HTTP Basic; Bearer as the
+   * password of the empty username; a verified TLS client certificate), address and listener, through the
+   * authenticate gate. Shared by requests with the same credentials and cached as the REST API's are:
+   * the caller must not close it.
    */
-  openSession(req: Request, sink?: DeliverySink): Promise<Session | Reject>;
+  sessionFor(req: Request): Promise<Session | Reject>;
 }
 
 /** The seam each protocol plugin implements; the core never sees a frame. */

@@ -77,13 +77,9 @@ export function auditRoute(
       return problem(404, "not_found", `No route ${url.pathname}`);
     }
     if (req.method !== "GET") return problem(405, "method_not_allowed", "Only GET is allowed here");
-    const session = await http.openSession(req);
+    const session = await http.sessionFor(req);
     if (isReject(session)) return problem(401, session.code, session.reason);
-    try {
-      return await answer(session, sub, url, reader, opts.destination);
-    } finally {
-      await session.close("request done");
-    }
+    return await answer(session, sub, url, reader, opts.destination);
   };
 }
 

@@ -16,7 +16,7 @@ import { handleSocket } from "./api/socket.ts";
 import { allowedMethods } from "./methods.ts";
 import { issuesText, methodNotAllowed, problem } from "./problems.ts";
 import { Receipts } from "./receipts.ts";
-import { NO_SINK, SessionCache } from "./sessions.ts";
+import { SessionCache } from "./sessions.ts";
 
 type Handler = Parameters<HttpMount["mount"]>[1];
 type SocketHandler = Parameters<HttpMount["websocket"]>[1];
@@ -73,7 +73,7 @@ export default definePlugin<HttpOptions>({
     });
 
     const mounts: [string, Handler][] = [];
-    // Where each request a mounted handler serves came from, for `openSession`.
+    // Where each request a mounted handler serves came from, for `sessionFor`.
     const mountedPeers = new WeakMap<Request, ServeEnv>();
     const sockets = new Map<string, SocketHandler>();
     sockets.set("/api/v1/ws", (socket, req, info) => {
@@ -89,10 +89,10 @@ export default definePlugin<HttpOptions>({
       websocket(path, onSocket) {
         sockets.set(path, onSocket);
       },
-      openSession(req, sink = NO_SINK) {
+      sessionFor(req) {
         const peer = mountedPeers.get(req);
-        if (!peer) throw new Error("openSession takes a request a mounted handler is serving");
-        return sessions.open(req, peer, sink);
+        if (!peer) throw new Error("sessionFor takes a request a mounted handler is serving");
+        return sessions.forRequest(req, peer);
       },
     });
 

@@ -13,7 +13,7 @@ interface Cached {
   at: number;
 }
 
-export const NO_SINK: DeliverySink = { deliver() {} };
+const NO_SINK: DeliverySink = { deliver() {} };
 
 /** Where a request came from. */
 export interface Peer {
