@@ -351,6 +351,10 @@ export class AmqpLinks implements DeliverySink {
     for (const [sub, l] of this.#senders) {
       if (l !== link) continue;
       this.#senders.delete(sub);
+      // rhea reports the outcomes read with the detach only when it next writes: the subscription ends
+      // after they apply, or the messages they settle would go back to the queue as lost deliveries.
+      sub.setCredit(0);
+      await new Promise((r) => setTimeout(r, 0));
       await sub.cancel();
       const closedForGood = link.remote?.detach?.closed !== false;
       if (closedForGood && sub.spec.durable && link.remote?.detach) {

@@ -220,3 +220,34 @@ Deno.test("amqp spec: released is no delivery attempt: released past maxRedelive
     await tb.stop();
   }
 });
+
+Deno.test("amqp spec: outcomes sent just before a detach apply before the subscription ends", async () => {
+  const tb = await startBroker({ plugins: [amqp] });
+  const conn = await amqpConnect(tb.ports["amqp:tcp"]);
+  try {
+    /** Takes one message from `queue` on a new link, gives it `outcome` and detaches in the same turn. */
+    const settleAndDetach = async (queue: string, outcome: (d: Any) => void) => {
+      const got = deferred<Any>();
+      const r = conn.open_receiver({ source: `queue://${queue}`, credit_window: 0, autoaccept: false });
+      r.once("message", got.resolve);
+      r.add_credit(1);
+      outcome((await within(got.promise, 5000, "the message")).delivery);
+      await within(new Promise((ok) => (r.once("receiver_close", ok), r.close())), 5000, "detach");
+    };
+    await tb.broker.publish({ kind: "queue", destination: "sd", body: "accepted" });
+    await settleAndDetach("sd", (d) => d.accept());
+    await waitFor(() => tb.broker.queue("sd")!.consumers.length === 0, "the subscription to end");
+    assert.deepEqual([tb.broker.queue("sd")!.pending, tb.broker.queue("sd")!.inflight], [0, 0]);
+
+    await tb.broker.publish({ kind: "queue", destination: "sd", body: "released" });
+    await settleAndDetach("sd", (d) => d.release());
+    const again = deferred<Any>();
+    conn.open_receiver({ source: "queue://sd", autoaccept: true }).once("message", again.resolve);
+    const m = (await within(again.promise, 5000, "the released message")).message;
+    assert.equal(text(m.body), "released");
+    assert.equal(m.delivery_count ?? 0, 0);
+  } finally {
+    await amqpClose(conn);
+    await tb.stop();
+  }
+});
