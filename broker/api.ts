@@ -405,8 +405,8 @@ export interface Subscription {
   ack(tags: readonly number[]): void;
   /**
    * requeue: back to the queue with redeliveryCount + 1, or unchanged when `counted` is false (the client
-   * says the delivery was no attempt, as AMQP `modified` without delivery-failed does); else dead-lettered
-   * with reason "rejected".
+   * says the delivery was no attempt, as AMQP `released` and `modified` without delivery-failed do); else
+   * dead-lettered with reason "rejected".
    */
   nack(tags: readonly number[], requeue: boolean, counted?: boolean): void;
   /** Stops deliveries; unacked messages go back to the queue. */

@@ -288,9 +288,9 @@ export class AmqpLinks implements DeliverySink {
     // rejected -> the deadLetter hook; so is a message undeliverable here: the core cannot keep it from
     // this one consumer only, and it must not come back to it.
     else if (outcome === "rejected" || state?.undeliverable_here === true) sub.nack([tag], false);
-    // modified is a failed delivery attempt only with delivery-failed; otherwise the message goes back
-    // as it was. released ones are counted still (see the README).
-    else sub.nack([tag], true, outcome === "released" || state?.delivery_failed === true);
+    // released is no delivery attempt, nor is modified without delivery-failed (3.4.4, 3.4.5): the
+    // message goes back as it was, so a consumer that lets messages go cannot send them to the DLQ.
+    else sub.nack([tag], true, state?.delivery_failed === true);
   }
 
   /** A transfer inside a transaction: checked now, published when the transaction commits. */
@@ -351,6 +351,10 @@ export class AmqpLinks implements DeliverySink {
     for (const [sub, l] of this.#senders) {
       if (l !== link) continue;
       this.#senders.delete(sub);
+      // rhea reports the outcomes read with the detach only when it next writes: the subscription ends
+      // after they apply, or the messages they settle would go back to the queue as lost deliveries.
+      sub.setCredit(0);
+      await new Promise((r) => setTimeout(r, 0));
       await sub.cancel();
       const closedForGood = link.remote?.detach?.closed !== false;
       if (closedForGood && sub.spec.durable && link.remote?.detach) {

@@ -27,7 +27,7 @@ import {
   coordinatorTarget,
   guardTransfers,
   isCoordinator,
-  onUnreadableFrame,
+  onBadInput,
   OVER_CREDIT,
   PAYLOAD,
   RECEIVED,
@@ -231,8 +231,10 @@ export default definePlugin<Options>({
     const refuse = (c: Ctx, error: { condition: string; description: string }) =>
       setTimeout(() => {
         c.close(error);
-        setTimeout(() => c.socket?.end(), 0);
+        endSoon(c);
       }, 0);
+    /** Ends a connection after what rhea writes on this turn. */
+    const endSoon = (c: Ctx) => setTimeout(() => c.socket?.end(), 0);
 
     // rhea reports dispositions that arrived with the close only when it next writes: let those
     // settle before the session returns unsettled messages to their queues.
@@ -255,8 +257,10 @@ export default definePlugin<Options>({
         if (!conn.is_remote_open()) conn.socket?.destroy();
       }, o.connectTimeoutMs);
       Deno.unrefTimer(timer);
-      onUnreadableFrame(conn, (e) => {
-        ctx.log.debug("amqp unreadable frame", { remote: conn.socket?.remoteAddress, error: e.message });
+      onBadInput(conn, (e, layer) => {
+        ctx.log.debug("amqp bad input", { remote: conn.socket?.remoteAddress, layer, error: e.message });
+        // The SASL layer has no close: its failed outcome is on its way.
+        if (layer === "sasl") return endSoon(conn);
         // The bad frame may be the peer's open: a close comes after an open, so ours goes first.
         if (!conn.remote?.open) conn.open();
         refuse(conn, { condition: e.condition, description: e.message });
@@ -272,11 +276,7 @@ export default definePlugin<Options>({
     const accept = (conn: Ctx, socket: Ctx, peer: Peer) => {
       peers.set(conn, peer);
       // After a failed outcome, which rhea writes on this turn.
-      container.sasl_server_mechanisms = saslMechanisms(
-        broker,
-        peer,
-        () => setTimeout(() => conn.socket?.end(), 0),
-      );
+      container.sasl_server_mechanisms = saslMechanisms(broker, peer, () => endSoon(conn));
       conn.accept(socket);
     };
 

@@ -5,8 +5,9 @@
  *   console error), and builders for the values a coordinator answers with;
  * - a decoded message's raw payload (rhea drops it), for the size limit and for control messages whose
  *   body descriptor its decoder discards;
- * - the error condition of a frame it cannot read, for the plugin to close the connection with (rhea drops
- *   the socket without a word).
+ * - an answer to bad input (rhea drops the socket without a word): the error condition of a frame it cannot
+ *   read or its state does not allow, for the plugin to close the connection with; in the SASL layer, which
+ *   has no close, a failed sasl-outcome.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import terminus from "rhea/lib/terminus.js";
 import transport from "rhea/lib/transport.js";
 import link from "rhea/lib/link.js";
 import frames from "rhea/lib/frames.js";
+import sasl from "rhea/lib/sasl.js";
 import process from "node:process";
 
 // deno-lint-ignore no-explicit-any
@@ -237,18 +239,28 @@ export function guardTransfers(receiver: Typed, maxSize: number): void {
   guarded = true;
 }
 
-/** A frame that cannot be read, with the error condition of the close that answers it. */
+/** A frame that cannot be read or is not allowed, with the error condition of the close that answers it. */
 export class FrameError extends Error {
   // By this name rhea reports an error as the peer's fault (protocol_error), not as its own (error).
   override readonly name = "ProtocolError";
-  constructor(readonly condition: "amqp:decode-error" | "amqp:connection:framing-error", message: string) {
+  constructor(
+    readonly condition:
+      | "amqp:decode-error"
+      | "amqp:connection:framing-error"
+      | "amqp:illegal-state"
+      | "amqp:internal-error",
+    message: string,
+  ) {
     super(message);
   }
 }
 const FRAME_HEADER = 8;
+// sasl-mechanisms to sasl-outcome; the AMQP performatives are 0x10 to 0x18.
+const FIRST_SASL_PERFORMATIVE = 0x40;
 
 // rhea's frame reader throws its ProtocolError for a bad frame header (data offset, frame type), and
-// whatever the decoder throws for a bad body; an unknown performative it returns undecoded.
+// whatever the decoder throws for a bad body; an unknown performative, or one of the other layer, it returns
+// for the connection to call a handler that does not exist.
 const readFrame = frames.read_frame;
 frames.read_frame = (buffer: Uint8Array) => {
   if (buffer.length < FRAME_HEADER) {
@@ -264,34 +276,88 @@ frames.read_frame = (buffer: Uint8Array) => {
       String((e as Error)?.message ?? e),
     );
   }
-  if (frame?.performative && typeof frame.performative.dispatch !== "function") {
+  const performative = frame?.performative;
+  if (performative && typeof performative.dispatch !== "function") {
     throw new FrameError("amqp:decode-error", "Unknown performative");
+  }
+  if (
+    performative &&
+    (performative.constructor.descriptor.numeric >= FIRST_SASL_PERFORMATIVE) !==
+      (frame.type === frames.TYPE_SASL)
+  ) {
+    throw new FrameError("amqp:decode-error", `${performative.constructor} in a frame of type ${frame.type}`);
   }
   return frame;
 };
 
-const UNREADABLE: unique symbol = Symbol("amqp.unreadable");
+/**
+ * The close condition for what rhea threw while it read and handled a frame. rhea refuses a frame that its
+ * state does not allow (a second open, a frame on a channel or handle not in use, a transfer after detach)
+ * with its ProtocolError or a bare Error; anything else is a fault on this side.
+ */
+function frameError(e: unknown): FrameError {
+  if (e instanceof FrameError) return e;
+  const refused = (e as Error)?.name === "ProtocolError" || (e as Error)?.constructor === Error;
+  return new FrameError(
+    refused ? "amqp:illegal-state" : "amqp:internal-error",
+    String((e as Error)?.message ?? e),
+  );
+}
+
+const ANSWER: unique symbol = Symbol("amqp.answer");
+/** On a transport that read bad input: nothing more of it is read. */
 const STOPPED: unique symbol = Symbol("amqp.stopped");
+const SASL_AUTH = 1;
+const saslServer = sasl.Server.prototype;
+// rhea answers an init naming a mechanism it did not offer with the outcome auth but waits for another, and
+// takes a second init while the first is being checked: either is bad input here, which ends the
+// connection, as the spec has it for a mechanism not supported (5.3.3.2).
+const onSaslInit = saslServer.on_sasl_init;
+saslServer.on_sasl_init = function (this: Typed, frame: Typed) {
+  const name = frame.performative.mechanism;
+  if (this.mechanism) throw new Error("A second sasl-init");
+  if (!Object.hasOwn(this.mechanisms, name)) throw new Error(`SASL mechanism ${name} not offered`);
+  onSaslInit.call(this, frame);
+};
+// Bad input that came while a mechanism was being checked had its outcome already: the check's comes too late.
+for (const step of ["do_step", "do_fail"]) {
+  const original = saslServer[step];
+  saslServer[step] = function (this: Typed, ...args: unknown[]) {
+    if (!this.transport[STOPPED]) original.apply(this, args);
+  };
+}
+
+/** The layer whose frame was bad input: a close answers it in the AMQP layer; in SASL, a failed outcome. */
+export type Layer = "amqp" | "sasl";
+
 const readFrames = transport.prototype.read;
-// The AMQP layer's transport has its connection as handler (the SASL layer's has the SASL server).
 transport.prototype.read = function (this: Typed, buffer: Uint8Array) {
-  const answer = this.handler?.[UNREADABLE];
+  // The AMQP layer's transport has its connection as handler; the SASL layer's, the SASL server of one.
+  const amqp = this.handler?.[ANSWER];
+  const answer: ((e: FrameError, layer: Layer) => void) | undefined = amqp ??
+    this.handler?.connection?.[ANSWER];
   if (!answer) return readFrames.call(this, buffer);
   if (this[STOPPED]) return buffer.length;
   try {
     return readFrames.call(this, buffer);
   } catch (e) {
-    if (!(e instanceof FrameError)) throw e;
+    // A protocol header is not a frame: rhea ends the socket over a bad one.
+    if (!this.header_received) throw e;
     this[STOPPED] = true;
-    answer(e);
+    if (!amqp && this.handler.outcome === undefined) {
+      this.handler.outcome = SASL_AUTH;
+      this.encode(frames.sasl_frame(frames.sasl_outcome({ code: SASL_AUTH })));
+    }
+    answer(frameError(e), amqp ? "amqp" : "sasl");
     return buffer.length;
   }
 };
 
 /**
- * Hands the AMQP frames of `connection` that cannot be read to `answer`, instead of rhea dropping the socket.
- * Nothing after such a frame is read: the connection is over.
+ * Hands the bad input of `connection` to `answer` instead of rhea dropping the socket: a frame that cannot
+ * be read or that the connection's state does not allow. Nothing after it is read: the connection is over.
+ * In the SASL layer the outcome auth has gone out by then, unless an outcome had.
  */
-export function onUnreadableFrame(connection: Typed, answer: (e: FrameError) => void): void {
-  connection[UNREADABLE] = answer;
+export function onBadInput(connection: Typed, answer: (e: FrameError, layer: Layer) => void): void {
+  connection[ANSWER] = answer;
 }

@@ -37,3 +37,15 @@ export const amqpClose = (conn: AmqpConnection): Promise<void> =>
     5000,
     "AMQP close",
   );
+
+/** Sends `body` to `address` on new links of `conn` and resolves with the body that comes back. */
+export function amqpRoundTrip(conn: AmqpConnection, address: string, body: string): Promise<string> {
+  return within(
+    new Promise((resolve) => {
+      conn.open_receiver(address).once("message", (c: AmqpConnection) => resolve(c.message.body));
+      conn.open_sender(address).once("sendable", (c: AmqpConnection) => c.sender.send({ body }));
+    }),
+    5000,
+    `a message on ${address}`,
+  );
+}

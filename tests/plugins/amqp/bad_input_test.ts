@@ -6,7 +6,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { amqpClose, amqpConnect, type AmqpConnection } from "../../helpers/amqp.ts";
+import frames from "rhea/lib/frames.js";
+import { amqpClose, amqpConnect, type AmqpConnection, amqpRoundTrip } from "../../helpers/amqp.ts";
 import { startBroker } from "../../helpers/broker.ts";
 import { exchange } from "../../helpers/raw.ts";
 import { Collector, within } from "../../helpers/wait.ts";
@@ -196,6 +197,40 @@ Deno.test("amqp bad input: a frame that cannot be read is answered with a close 
     assert.deepEqual(out.performatives, [0x10, 0x18]);
     assert.ok(out.text.includes("amqp:decode-error"));
   } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("amqp bad input: a frame the connection's state does not allow is answered with a close; other clients go on", async () => {
+  const tb = await startBroker({ plugins: [amqp] });
+  const port = tb.ports["amqp:tcp"];
+  const side = await amqpConnect(port);
+  try {
+    const [header, open] = units(await record(port, {}));
+    const on = (channel: number, performative: unknown) =>
+      frames.write_frame(frames.amqp_frame(channel, performative));
+    const begin = on(0, frames.begin({ next_outgoing_id: 0, incoming_window: 100, outgoing_window: 100 }));
+    const attach = on(3, frames.attach({ name: "l", handle: 0, role: false }));
+    const flow = on(
+      0,
+      frames.flow({ handle: 7, incoming_window: 100, next_outgoing_id: 0, outgoing_window: 100 }),
+    );
+    const saslInit = on(0, frames.sasl_init({ mechanism: "PLAIN" }));
+    // What comes after the header and a good open; the broker's frames (0x10 open, 0x11 begin, 0x18 close).
+    const cases: [string, Uint8Array[], number[], string][] = [
+      ["a second open", [open], [0x10, 0x18], "amqp:illegal-state"],
+      ["an attach on a channel not begun", [attach], [0x10, 0x18], "amqp:illegal-state"],
+      ["a flow on a handle not attached", [begin, flow], [0x10, 0x11, 0x18], "amqp:illegal-state"],
+      ["a SASL performative", [saslInit], [0x10, 0x18], "amqp:decode-error"],
+    ];
+    for (const [what, bad, performatives, condition] of cases) {
+      const out = answer(await exchange(port, [header, open, ...bad], { timeoutMs: 3000 }));
+      assert.deepEqual(out.performatives, performatives, what);
+      assert.ok(out.text.includes(condition), `${what}: ${condition} in ${JSON.stringify(out.text)}`);
+    }
+    assert.equal(await amqpRoundTrip(side, "queue://bad.side", "still here"), "still here");
+  } finally {
+    await amqpClose(side);
     await tb.stop();
   }
 });

@@ -10,9 +10,10 @@ import frames from "rhea/lib/frames.js";
 import { DEFER } from "../../../mod.ts";
 // For the `users` service's type.
 import type {} from "../../../plugins/auth/mod.ts";
-import { amqpClose, amqpConnect, type AmqpConnection } from "../../helpers/amqp.ts";
+import { amqpClose, amqpConnect, type AmqpConnection, amqpRoundTrip } from "../../helpers/amqp.ts";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { exchange } from "../../helpers/raw.ts";
+import { ALICE_AND_BOB } from "../../helpers/users.ts";
 import { waitFor, within } from "../../helpers/wait.ts";
 
 const amqp = { use: "amqp", options: { port: 0, hostname: "127.0.0.1" } };
@@ -123,17 +124,82 @@ Deno.test("amqp sasl: the broker ends the connection after a failed outcome (no 
         frames.sasl_init({ mechanism: "PLAIN", initial_response: Buffer.from("\0alice\0nope") }),
       ),
     );
-    // Well before the connect timeout (10 s), which would end it too.
-    const answer = await exchange(tb.ports["amqp:tcp"], ["AMQP\x03\x01\x00\x00", init], { timeoutMs: 2000 });
-    const codes: number[] = [];
-    for (let at = 8; at < answer.length;) {
-      const size = new DataView(answer.buffer, answer.byteOffset + at).getUint32(0);
-      const frame = frames.read_frame(Buffer.from(answer.subarray(at, at + size)));
-      if (frame.performative.code !== undefined) codes.push(frame.performative.code);
-      at += size;
-    }
-    assert.deepEqual(codes, [1]);
+    const answer = saslAnswer(await exchange(tb.ports["amqp:tcp"], [SASL_HEADER, init], { timeoutMs: 2000 }));
+    assert.deepEqual(answer.codes, [1]);
   } finally {
+    await tb.stop();
+  }
+});
+
+const SASL_HEADER = "AMQP\x03\x01\x00\x00";
+
+/**
+ * What the broker wrote after its SASL header: the performative of each frame (0x40 sasl-mechanisms... 0x44
+ * sasl-outcome) and the outcome codes. The answers are given well before the connect timeout (10 s), which
+ * would end the connection too.
+ */
+function saslAnswer(out: Uint8Array): { performatives: number[]; codes: number[] } {
+  assert.equal(new TextDecoder().decode(out.subarray(0, 8)), SASL_HEADER, "the broker answered");
+  const answer = { performatives: [] as number[], codes: [] as number[] };
+  for (let at = 8; at < out.length;) {
+    const size = new DataView(out.buffer, out.byteOffset + at).getUint32(0);
+    const frame = frames.read_frame(Buffer.from(out.subarray(at, at + size)));
+    answer.performatives.push(Number(frame.performative.constructor.descriptor.numeric));
+    if (frame.performative.code !== undefined) answer.codes.push(frame.performative.code);
+    at += size;
+  }
+  return answer;
+}
+
+Deno.test("amqp sasl: bad SASL input gets the outcome auth, then the socket ends; other clients go on", async () => {
+  const tb = await startBroker({ plugins: [ALICE_AND_BOB, amqp] });
+  const port = tb.ports["amqp:tcp"];
+  const side = await amqpConnect(port, { username: "alice", password: "a-pw" });
+  try {
+    const sasl = (performative: unknown) => frames.write_frame(frames.sasl_frame(performative));
+    const alice = sasl(
+      frames.sasl_init({ mechanism: "PLAIN", initial_response: Buffer.from("\0alice\0a-pw") }),
+    );
+    // sasl-init{mechanism: a symbol of 9 bytes with 2 there}
+    const garbled = new Uint8Array([
+      0,
+      0,
+      0,
+      18,
+      2,
+      1,
+      0,
+      0,
+      0x00,
+      0x53,
+      0x41,
+      0xc0,
+      0x05,
+      0x01,
+      0xa3,
+      0x09,
+      0x50,
+      0x4c,
+    ]);
+    const cases: [string, Uint8Array[]][] = [
+      ["an init that does not decode", [garbled]],
+      ["an init naming a mechanism not offered", [sasl(frames.sasl_init({ mechanism: "NOPE" }))]],
+      ["a response without an init", [sasl(frames.sasl_response({ response: Buffer.from("x") }))]],
+      ["an AMQP frame", [frames.write_frame(frames.amqp_frame(0, frames.open({ container_id: "x" })))]],
+      // Bad input while the good init is being checked: its outcome is not sent.
+      ["a bad frame after a good init", [alice, garbled]],
+      ["a second init", [alice, alice]],
+    ];
+    for (const [what, input] of cases) {
+      // In one write, so that the broker reads all of it at once.
+      const bytes = new Uint8Array(input.reduce((n, b) => n + b.length, 0));
+      input.reduce((at, b) => (bytes.set(b, at), at + b.length), 0);
+      const answer = saslAnswer(await exchange(port, [SASL_HEADER, bytes], { timeoutMs: 2000 }));
+      assert.deepEqual(answer, { performatives: [0x40, 0x44], codes: [1] }, what);
+    }
+    assert.equal(await amqpRoundTrip(side, "queue://sasl.side", "still here"), "still here");
+  } finally {
+    await amqpClose(side);
     await tb.stop();
   }
 });

@@ -176,3 +176,78 @@ Deno.test("amqp spec: modified without delivery-failed puts the message back wit
     await tb.stop();
   }
 });
+
+Deno.test("amqp spec: released is no delivery attempt: released past maxRedeliveries, the message is then accepted; modified delivery-failed counts", async () => {
+  const tb = await startBroker({ plugins: [amqp] });
+  const dead: string[] = [];
+  tb.broker.hooks.on("test", "deadLetter", (e) => dead.push(`${text(e.message.body)}:${e.reason}`));
+  const conn = await amqpConnect(tb.ports["amqp:tcp"]);
+  try {
+    const max = 2;
+    await tb.broker.createQueue("rl", { maxRedeliveries: max });
+    await tb.broker.publish({ kind: "queue", destination: "rl", body: "released" });
+    const got = new Collector<Any>();
+    const r = conn.open_receiver({ source: "queue://rl", credit_window: 0, autoaccept: false });
+    r.on("message", (c: Any) => got.push(c));
+    /** The next delivery, one credit at a time. */
+    const next = async () => {
+      r.add_credit(1);
+      return (await got.atLeast(got.items.length + 1)).at(-1);
+    };
+    for (let i = 1; i <= max + 3; i++) {
+      const c = await next();
+      assert.equal(c.message.delivery_count ?? 0, 0, `delivery ${i}`);
+      c.delivery.release();
+    }
+    const last = await next();
+    assert.equal(text(last.message.body), "released");
+    assert.equal(last.message.delivery_count ?? 0, 0);
+    last.delivery.accept();
+    await waitFor(() => tb.broker.queue("rl")!.inflight === 0, "the ack");
+    assert.equal(tb.broker.queue("rl")!.pending, 0);
+    assert.deepEqual(dead, []);
+
+    await tb.broker.publish({ kind: "queue", destination: "rl", body: "failed" });
+    for (let i = 0; i <= max; i++) {
+      const c = await next();
+      assert.equal(c.message.delivery_count ?? 0, i, `failed delivery ${i + 1}`);
+      c.delivery.modified({ delivery_failed: true });
+    }
+    await waitFor(() => dead.length === 1, "the dead letter");
+    assert.deepEqual(dead, ["failed:max_redeliveries"]);
+  } finally {
+    await amqpClose(conn);
+    await tb.stop();
+  }
+});
+
+Deno.test("amqp spec: outcomes sent just before a detach apply before the subscription ends", async () => {
+  const tb = await startBroker({ plugins: [amqp] });
+  const conn = await amqpConnect(tb.ports["amqp:tcp"]);
+  try {
+    /** Takes one message from `queue` on a new link, gives it `outcome` and detaches in the same turn. */
+    const settleAndDetach = async (queue: string, outcome: (d: Any) => void) => {
+      const got = deferred<Any>();
+      const r = conn.open_receiver({ source: `queue://${queue}`, credit_window: 0, autoaccept: false });
+      r.once("message", got.resolve);
+      r.add_credit(1);
+      outcome((await within(got.promise, 5000, "the message")).delivery);
+      await within(new Promise((ok) => (r.once("receiver_close", ok), r.close())), 5000, "detach");
+    };
+    await tb.broker.publish({ kind: "queue", destination: "sd", body: "accepted" });
+    await settleAndDetach("sd", (d) => d.accept());
+    await waitFor(() => tb.broker.queue("sd")!.consumers.length === 0, "the subscription to end");
+    assert.deepEqual([tb.broker.queue("sd")!.pending, tb.broker.queue("sd")!.inflight], [0, 0]);
+
+    await tb.broker.publish({ kind: "queue", destination: "sd", body: "released" });
+    await settleAndDetach("sd", (d) => d.release());
+    const again = deferred<Any>();
+    conn.open_receiver({ source: "queue://sd", autoaccept: true }).once("message", again.resolve);
+    const m = (await within(again.promise, 5000, "the released message")).message;
+    assert.equal(text(m.body), "released");
+    assert.equal(m.delivery_count ?? 0, 0);
+  } finally {
+    await amqpClose(conn);
+    await tb.stop();
+  }
+});
