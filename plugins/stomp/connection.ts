@@ -149,14 +149,11 @@ export class StompConnection implements DeliverySink {
         if (isReject(init)) return this.#error(init.reason, h.receipt);
         if (tx !== undefined) return this.#inTx(tx, { kind: "send", init }, h.receipt);
         const receipt = h.receipt;
-        this.#sending++;
+        const seq = this.#issued++;
         this.#session!.publish(init).then((r) => {
-          if (r) this.#error(r.reason, receipt);
-          else this.#receipt(receipt);
-          this.#sent();
+          this.#answer(seq, () => r ? this.#error(r.reason, receipt) : this.#writeReceipt(receipt));
         }, (e) => {
-          this.#error(String(e?.message ?? e), receipt);
-          this.#sent();
+          this.#answer(seq, () => this.#error(String(e?.message ?? e), receipt));
         });
         return;
       }
@@ -190,8 +187,8 @@ export class StompConnection implements DeliverySink {
         return this.#receipt(h.receipt);
       case "DISCONNECT":
         // Its receipt says every frame before it was processed: the SENDs still being stored first.
-        if (this.#sending > 0) await new Promise<void>((r) => this.#idle = r);
-        this.#receipt(h.receipt);
+        if (this.#answered !== this.#issued) await new Promise<void>((r) => this.#idle = r);
+        this.#writeReceipt(h.receipt);
         this.#t.end();
         return await this.#end("client disconnected");
     }
@@ -364,16 +361,33 @@ export class StompConnection implements DeliverySink {
     return true;
   }
 
-  /** SENDs whose publish has not settled, counted so that DISCONNECT can wait for them. */
-  #sending = 0;
-  /** A DISCONNECT waiting for them. */
+  // Receipts go out in the order of their frames, so a receipt says every frame before it was processed
+  // [STOMP 1.2 "RECEIPT"]: a SEND's answer waits for the store, and answers that come sooner wait behind it.
+  /** Answers handed a place in that order. */
+  #issued = 0;
+  /** Answers written. */
+  #answered = 0;
+  /** Answers ready before an earlier one, by place. */
+  readonly #held = new Map<number, () => void>();
+  /** A DISCONNECT waiting for every answer before it. */
   #idle: (() => void) | undefined;
 
-  #sent(): void {
-    if (--this.#sending > 0 || !this.#idle) return;
-    const idle = this.#idle;
-    this.#idle = undefined;
-    idle();
+  /** Writes the answer at place `seq` once every earlier one is out. */
+  #answer(seq: number, write: () => void): void {
+    if (seq !== this.#answered) {
+      this.#held.set(seq, write);
+      return;
+    }
+    write();
+    for (let next = this.#held.get(++this.#answered); next; next = this.#held.get(++this.#answered)) {
+      this.#held.delete(this.#answered);
+      next();
+    }
+    if (this.#answered === this.#issued && this.#idle) {
+      const idle = this.#idle;
+      this.#idle = undefined;
+      idle();
+    }
   }
 
   #inTx(tx: string, op: TxOp, receipt: string | undefined): void {
@@ -402,7 +416,14 @@ export class StompConnection implements DeliverySink {
     this.#receipt(receipt);
   }
 
+  /** The RECEIPT of a frame handled now, behind the answers of SENDs before it still being stored. */
   #receipt(id: string | undefined): void {
+    if (id === undefined) return;
+    if (this.#answered === this.#issued) this.#writeReceipt(id);
+    else this.#answer(this.#issued++, () => this.#writeReceipt(id));
+  }
+
+  #writeReceipt(id: string | undefined): void {
     if (id !== undefined) this.#write("RECEIPT", { "receipt-id": id });
   }
 

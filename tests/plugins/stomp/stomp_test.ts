@@ -462,3 +462,33 @@ Deno.test("stomp ws: the subprotocol agreed at the upgrade names the version", a
     await tb.stop();
   }
 });
+
+Deno.test("stomp: receipts come in the order of their frames while a SEND before them is being stored", async () => {
+  const tb = await startBroker({ plugins: [{ use: "sqlite-store" }, plugin] });
+  const { client } = await connect(tb, "tcp");
+  try {
+    const order = new Collector<string>();
+    for (const id of ["stored", "fast", "sub", "stored-2", "unsub"]) {
+      client.watchForReceipt(id, () => order.push(id));
+    }
+    // The persistent SEND waits for its commit; the non-persistent SEND and the SUBSCRIBE after it are done
+    // at once, but their receipts must not overtake it.
+    client.publish({
+      destination: "/queue/q",
+      body: "1",
+      headers: { persistent: "true", receipt: "stored" },
+    });
+    client.publish({ destination: "/topic/t", body: "2", headers: { receipt: "fast" } });
+    const sub = client.subscribe("/topic/other", () => {}, { receipt: "sub" });
+    client.publish({
+      destination: "/queue/q",
+      body: "3",
+      headers: { persistent: "true", receipt: "stored-2" },
+    });
+    sub.unsubscribe({ receipt: "unsub" });
+    assert.deepEqual(await order.atLeast(5), ["stored", "fast", "sub", "stored-2", "unsub"]);
+  } finally {
+    await client.deactivate();
+    await tb.stop();
+  }
+});
