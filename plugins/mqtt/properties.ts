@@ -26,6 +26,7 @@ export function parseProperties(this: Parser): Record<string, unknown> | false {
   const length = this._parseVarByteNum();
   const end = this._pos + length;
   const result: Record<string, unknown> = {};
+  let pairs: [string, string][] | undefined;
   while (this._pos < end) {
     const name = NAMES[this._parseByte()];
     if (name === undefined) {
@@ -34,13 +35,7 @@ export function parseProperties(this: Parser): Record<string, unknown> | false {
     }
     const value = this._parseByType(TYPES[name]);
     if (name === "userProperties") {
-      const up = (result.userProperties ??= Object.create(null)) as Record<string, string | string[]>;
-      const prev = up[value.name];
-      up[value.name] = prev === undefined
-        ? value.value
-        : Array.isArray(prev)
-        ? [...prev, value.value]
-        : [prev, value.value];
+      (pairs ??= []).push([value.name, value.value]);
     } else if (name in result) {
       // A CONNECT refused for its content is answered with a CONNACK: PacketError carries its version.
       const connect = this.packet.cmd === "connect" ? this.packet.protocolVersion : undefined;
@@ -50,5 +45,6 @@ export function parseProperties(this: Parser): Record<string, unknown> | false {
       result[name] = value;
     }
   }
+  if (pairs) result.userProperties = pairs;
   return result;
 }
