@@ -378,15 +378,11 @@ export class Connection implements DeliverySink, Ticking {
     this.#handlers.deliver(sub, d);
   }
 
-  /** A packet's bytes in this connection's protocol version. */
-  encode(packet: Packet): Uint8Array {
-    return encodeAck(packet) ?? mqttPacket.generate(packet, { protocolVersion: this.version });
-  }
-
-  /** Encodes and queues a packet. */
+  /** Encodes and queues a packet (not a PUBLISH: handlers.ts encodes those with publish_codec.ts). */
   send(packet: Packet): void {
+    if (this.transport.closed) return;
     if (!this.#problemInfo) packet = withoutProblemInfo(packet);
-    if (!this.transport.closed) this.transport.write(this.encode(packet));
+    this.transport.write(encodeAck(packet) ?? mqttPacket.generate(packet, { protocolVersion: this.version }));
   }
 
   /** Queues an encoded packet. */

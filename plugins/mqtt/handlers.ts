@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import {
   type Delivery,
   isReject,
@@ -214,43 +213,30 @@ export class Handlers {
   ) {
     const c = this.#c;
     const topic = addressToTopic(m.destination);
-    const properties = c.version === 5 ? publishProperties(m, subId) : undefined;
-    if (properties === undefined && c.clientTopicAliasMax === 0) {
-      const bytes = encodePublish(c.version, topic, m.body, qos, retain, dup && qos > 0, messageId);
-      return bytes.length > c.clientMaxPacket ? tooBig() : c.sendBytes(bytes);
+    let properties = c.version === 5 ? publishProperties(m, subId) : undefined;
+    // Outbound topic aliases [MQTT-3.3.2-8]: the first PUBLISH of a topic names it with a new alias, later
+    // ones send the alias alone; once the client's maximum is used up, topics go out in full.
+    let known: number | undefined, alias: number | undefined;
+    if (c.clientTopicAliasMax > 0) {
+      const aliases = this.#outAliases;
+      known = aliases.get(topic);
+      alias = known ?? (aliases.size < c.clientTopicAliasMax ? aliases.size + 1 : undefined);
+      if (alias !== undefined) properties = { ...properties, topicAlias: alias };
     }
-    const packet = {
-      cmd: "publish",
-      topic,
-      payload: Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength),
+    const bytes = encodePublish(
+      c.version,
+      known === undefined ? topic : "",
+      m.body,
       qos,
       retain,
-      dup: dup && qos > 0,
+      dup && qos > 0,
       messageId,
       properties,
-    };
-    if (c.clientMaxPacket !== Infinity) {
-      // Measured with the whole topic, before an alias is given that the client would then never learn.
-      const bytes = c.encode(packet);
-      if (bytes.length > c.clientMaxPacket) return tooBig();
-      if (c.clientTopicAliasMax === 0) return c.sendBytes(bytes);
-    }
-    if (c.clientTopicAliasMax > 0) this.#alias(packet);
-    c.send(packet);
-  }
-
-  // Outbound topic aliases [MQTT-3.3.2-8]: the first PUBLISH of a topic names it with a new alias, later
-  // ones send the alias alone; once the client's maximum is used up, topics go out in full.
-  #alias(packet: { topic: string; properties?: Record<string, unknown> }): void {
-    const known = this.#outAliases.get(packet.topic);
-    if (known !== undefined) {
-      packet.properties = { ...packet.properties, topicAlias: known };
-      packet.topic = "";
-    } else if (this.#outAliases.size < this.#c.clientTopicAliasMax) {
-      const alias = this.#outAliases.size + 1;
-      this.#outAliases.set(packet.topic, alias);
-      packet.properties = { ...packet.properties, topicAlias: alias };
-    }
+    );
+    if (bytes.length > c.clientMaxPacket) return tooBig();
+    // A new alias counts once its PUBLISH goes out: a dropped one would name it to no one.
+    if (alias !== known) this.#outAliases.set(topic, alias!);
+    c.sendBytes(bytes);
   }
 
   puback(p: Packet): void {

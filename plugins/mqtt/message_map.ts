@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import {
   formatReplyTo,
   isReject,
@@ -21,6 +20,7 @@ import {
   type Reject,
 } from "../../mod.ts";
 import { addressToTopic, topicToAddress } from "./address_map.ts";
+import type { PublishProperties } from "./publish_codec.ts";
 
 /** Annotation keys this plugin sets on messages. */
 export const ANN = {
@@ -28,7 +28,7 @@ export const ANN = {
   RETAIN: "mqtt.retain",
   /** 1 when the payload is declared UTF-8 (MQTT 5 payload format indicator). */
   PFI: "mqtt.pfi",
-  /** JSON [[k, v], ...] of user properties when a name repeats (order and duplicates kept). */
+  /** JSON [[k, v], ...] of user properties when `properties` cannot give them back in order (userPropsIn). */
   USER_PROPS: "mqtt.userProperties",
   /** Set on copies of a retained message sent because of a new subscription. */
   FROM_RETAINED: "mqtt.fromRetained",
@@ -80,27 +80,19 @@ export function idToCorrelation(id: string): Uint8Array {
   return encoder.encode(id);
 }
 
-/** mqtt-packet's user properties -> core properties (first value per name) and, when names repeat, the full list. */
+/**
+ * User Properties as they came -> core properties (the first value of each name) and, when those cannot give
+ * the pairs back in their order, the pairs themselves: a name repeats, or an integer-like name, which an
+ * object enumerates first.
+ */
 export function userPropsIn(
-  up: Record<string, string | string[]>,
+  pairs: [string, string][],
 ): { properties: Record<string, PropertyValue>; list?: string } {
   const properties: Record<string, PropertyValue> = {};
-  let repeated = false;
-  for (const k in up) {
-    const v = up[k];
-    if (Array.isArray(v)) {
-      repeated = true;
-      properties[k] = v[0];
-    } else properties[k] = v;
-  }
-  if (!repeated) return { properties };
-  const list: [string, string][] = [];
-  for (const k in up) {
-    const v = up[k];
-    if (Array.isArray(v)) { for (const x of v) list.push([k, x]); }
-    else list.push([k, v]);
-  }
-  return { properties, list: JSON.stringify(list) };
+  for (const [k, v] of pairs) if (!Object.hasOwn(properties, k)) properties[k] = v;
+  let i = 0, inOrder = true;
+  for (const k in properties) inOrder &&= k === pairs[i++][0];
+  return inOrder && i === pairs.length ? { properties } : { properties, list: JSON.stringify(pairs) };
 }
 
 /** The user property pairs to send for a message, in order. */
@@ -188,25 +180,16 @@ export function publishInit(
 }
 
 /** MQTT 5 PUBLISH properties for an outbound message. */
-export function publishProperties(m: Message, subscriptionId?: number): Record<string, unknown> | undefined {
-  const props: Record<string, unknown> = {};
+export function publishProperties(m: Message, subscriptionId?: number): PublishProperties | undefined {
+  const props: PublishProperties = {};
   let any = false;
-  const up = m.properties;
-  for (const _ in up) {
-    const pairs = userPropsOut(m);
-    const rec: Record<string, string | string[]> = {};
-    for (const [k, v] of pairs) {
-      const prev = rec[k];
-      rec[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-    }
-    props.userProperties = rec;
+  for (const _ in m.properties) {
+    props.userProperties = userPropsOut(m);
     any = true;
     break;
   }
   if (m.contentType !== undefined) (props.contentType = m.contentType, any = true);
-  if (m.correlationId !== undefined) {
-    (props.correlationData = Buffer.from(idToCorrelation(m.correlationId)), any = true);
-  }
+  if (m.correlationId !== undefined) (props.correlationData = idToCorrelation(m.correlationId), any = true);
   const reply = m.replyTo === undefined ? undefined : parseReplyTo(m.replyTo);
   if (reply?.kind === "topic") (props.responseTopic = addressToTopic(reply.name), any = true);
   if (m.annotations?.[ANN.PFI] === 1) (props.payloadFormatIndicator = true, any = true);

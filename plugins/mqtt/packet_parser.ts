@@ -7,6 +7,7 @@
  */
 import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
+import { parseProperties } from "./properties.ts";
 import { decodeAck, decodePublish } from "./publish_codec.ts";
 import { validatePacket } from "./validate.ts";
 
@@ -47,6 +48,7 @@ function parserFor(version: number): Parser {
   if (!p) {
     p = mqttPacket.parser({ protocolVersion: version });
     p._parseString = parseString;
+    p._parseProperties = parseProperties;
     p.on("packet", (packet: Packet) => result = packet);
     // The first error says what is wrong: a string that fails is then also a topic that "cannot be parsed".
     p.on("error", (e: Error) => result = result instanceof Error ? result : e);

@@ -1,7 +1,8 @@
 /**
- * Hand-written PUBLISH decoding and encoding for the common case (no MQTT 5 properties), the packet
- * that dominates traffic: no stream buffers, no intermediate Buffers, topic bytes cached. Anything
- * else (properties, a malformed header) is left to mqtt-packet, so both paths answer the same.
+ * Hand-written PUBLISH codec, the packet that dominates traffic: no stream buffers, no intermediate
+ * Buffers, topic bytes cached. Decoding covers the common case (no MQTT 5 properties); anything else
+ * (properties, a malformed header) is left to mqtt-packet, so both paths answer the same. Every PUBLISH the
+ * broker sends is encoded here: mqtt-packet files User Properties by name, so it cannot send them in order.
  *
  * @module
  */
@@ -130,7 +131,20 @@ export function encodeAck(packet: {
   return new Uint8Array([type, 2, id >> 8, id & 0xff]);
 }
 
-/** A PUBLISH without properties (an empty property list on MQTT 5). */
+/** The MQTT 5 properties of a PUBLISH the broker sends. */
+export interface PublishProperties {
+  payloadFormatIndicator?: boolean;
+  messageExpiryInterval?: number;
+  topicAlias?: number;
+  responseTopic?: string;
+  correlationData?: Uint8Array;
+  /** Name/value pairs, sent in this order [MQTT-3.3.2-18]. */
+  userProperties?: [string, string][];
+  subscriptionIdentifier?: number;
+  contentType?: string;
+}
+
+/** A PUBLISH; `properties` go out on MQTT 5 only (without, an empty property list). */
 export function encodePublish(
   version: number,
   topic: string,
@@ -139,19 +153,18 @@ export function encodePublish(
   retain: boolean,
   dup: boolean,
   messageId: number | undefined,
+  properties?: PublishProperties,
 ): Uint8Array {
   const t = bytesOf(topic);
-  const remaining = 2 + t.length + (qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0) + payload.length;
-  const lengthBytes = remaining < 0x80 ? 1 : remaining < 0x4000 ? 2 : remaining < 0x200000 ? 3 : 4;
-  const out = new Uint8Array(1 + lengthBytes + remaining);
+  const props = version === 5 && properties !== undefined ? propertyParts(properties) : undefined;
+  let propsLength = 0;
+  if (props !== undefined) { for (const x of props) propsLength += typeof x === "number" ? 1 : x.length; }
+  const remaining = 2 + t.length + (qos > 0 ? 2 : 0) +
+    (version === 5 ? varIntSize(propsLength) + propsLength : 0) +
+    payload.length;
+  const out = new Uint8Array(1 + varIntSize(remaining) + remaining);
   out[0] = 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
-  let i = 1, r = remaining;
-  do {
-    let byte = r % 128;
-    r = Math.floor(r / 128);
-    if (r > 0) byte |= 0x80;
-    out[i++] = byte;
-  } while (r > 0);
+  let i = writeVarInt(out, 1, remaining);
   out[i++] = t.length >> 8;
   out[i++] = t.length & 0xff;
   out.set(t, i);
@@ -160,7 +173,55 @@ export function encodePublish(
     out[i++] = messageId! >> 8;
     out[i++] = messageId! & 0xff;
   }
-  if (version === 5) out[i++] = 0;
+  if (version === 5) i = writeVarInt(out, i, propsLength);
+  if (props !== undefined) {
+    for (const x of props) {
+      if (typeof x === "number") out[i++] = x;
+      else (out.set(x, i), i += x.length);
+    }
+  }
   out.set(payload, i);
   return out;
+}
+
+/** A property list as single bytes and byte runs, in the order of 3.3.2.3. */
+function propertyParts(p: PublishProperties): (number | Uint8Array)[] {
+  const parts: (number | Uint8Array)[] = [];
+  const binary = (b: Uint8Array) => {
+    // A length past two bytes cannot be written; cut, it would corrupt the packet (mqtt-packet threw too).
+    if (b.length > 0xffff) throw new RangeError(`a PUBLISH property of ${b.length} bytes`);
+    parts.push(b.length >> 8, b.length & 0xff, b);
+  };
+  const string = (s: string) => binary(encoder.encode(s));
+  if (p.payloadFormatIndicator) parts.push(0x01, 1);
+  const e = p.messageExpiryInterval;
+  if (e !== undefined) parts.push(0x02, e >>> 24, (e >>> 16) & 0xff, (e >>> 8) & 0xff, e & 0xff);
+  if (p.topicAlias !== undefined) parts.push(0x23, p.topicAlias >> 8, p.topicAlias & 0xff);
+  if (p.responseTopic !== undefined) (parts.push(0x08), string(p.responseTopic));
+  if (p.correlationData !== undefined) (parts.push(0x09), binary(p.correlationData));
+  for (const [name, value] of p.userProperties ?? []) (parts.push(0x26), string(name), string(value));
+  const id = p.subscriptionIdentifier;
+  if (id !== undefined) {
+    const b = new Uint8Array(varIntSize(id));
+    writeVarInt(b, 0, id);
+    parts.push(0x0b, b);
+  }
+  if (p.contentType !== undefined) (parts.push(0x03), string(p.contentType));
+  return parts;
+}
+
+/** The bytes of a variable byte integer (1.5.5). */
+function varIntSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
+}
+
+/** Writes `n` as a variable byte integer at `i`; the position after it. */
+function writeVarInt(out: Uint8Array, i: number, n: number): number {
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    out[i++] = byte;
+  } while (n > 0);
+  return i;
 }

@@ -67,11 +67,8 @@ function validateSubscribe(p: Packet, version: number): PacketError | undefined 
   if (p.messageId === 0) return protocol("SUBSCRIBE with packet identifier 0"); // [MQTT-2.3.1-1]
   if (p.subscriptions.length === 0) return protocol("SUBSCRIBE without a topic filter"); // [MQTT-3.8.3-3]
   if (version !== 5) return undefined;
-  const id = p.properties?.subscriptionIdentifier;
-  // 0, or the property given twice (mqtt-packet makes a list of it).
-  if (id !== undefined && (typeof id !== "number" || id === 0)) {
-    return protocol("Subscription Identifier 0 or given twice"); // [MQTT-3.8.2.1.2]
-  }
+  // Given twice, it was refused as it was decoded (properties.ts).
+  if (p.properties?.subscriptionIdentifier === 0) return protocol("Subscription Identifier 0"); // [MQTT-3.8.2.1.2]
   for (const s of p.subscriptions) {
     if (s.nl && s.topic.startsWith("$share/")) {
       return protocol(`No Local on the shared subscription "${s.topic}"`); // [MQTT-3.8.3-4]

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import mqttPacket from "mqtt-packet";
 import { decodeAck, decodePublish, encodeAck, encodePublish } from "../../../plugins/mqtt/publish_codec.ts";
-import "../../../plugins/mqtt/packet_parser.ts";
+import { parsePacket } from "../../../plugins/mqtt/packet_parser.ts";
 
 // deno-lint-ignore no-explicit-any
 type Packet = any;
@@ -36,6 +36,54 @@ Deno.test("mqtt publish codec: encodes what mqtt-packet encodes and decodes what
       }
     }
   }
+});
+
+Deno.test("mqtt publish codec: properties are written as mqtt-packet writes them, User Properties in their order", () => {
+  // A long value takes the property length past one byte.
+  for (const note of ["n", "n".repeat(200)]) {
+    const userProperties: [string, string][] = [["k", "v"], ["ü", "ß"], ["note", note]];
+    const properties = {
+      payloadFormatIndicator: true,
+      messageExpiryInterval: 70_000,
+      topicAlias: 3,
+      responseTopic: "r/ü",
+      correlationData: new Uint8Array([0, 255, 7]),
+      userProperties,
+      subscriptionIdentifier: 200_000,
+      contentType: "text/plain",
+    };
+    const payload = new Uint8Array([1, 2, 3]);
+    // mqtt-packet writes properties in the order of the object's keys: the order of 3.3.2.3 here.
+    const reference = new Uint8Array(mqttPacket.generate(
+      {
+        cmd: "publish",
+        topic: "t",
+        payload: Buffer.from(payload),
+        qos: 1,
+        messageId: 9,
+        retain: false,
+        dup: false,
+        properties: {
+          ...properties,
+          correlationData: Buffer.from(properties.correlationData),
+          userProperties: Object.fromEntries(userProperties),
+        },
+      },
+      { protocolVersion: 5 },
+    ));
+    assert.deepEqual(encodePublish(5, "t", payload, 1, false, false, 9, properties), reference);
+    assert.deepEqual(
+      encodePublish(4, "t", payload, 1, false, false, 9, properties),
+      encodePublish(4, "t", payload, 1, false, false, 9),
+      "no properties before 5.0",
+    );
+  }
+  // Interleaved names go out and are read back in their order, which mqtt-packet's object cannot hold.
+  const pairs: [string, string][] = [["a", "1"], ["b", "2"], ["a", "3"], ["2", ""], ["1", "x"]];
+  const bytes = encodePublish(5, "t", new Uint8Array(1), 0, false, false, undefined, {
+    userProperties: pairs,
+  });
+  assert.deepEqual(parsePacket(bytes, 5).properties.userProperties, pairs);
 });
 
 Deno.test("mqtt publish codec: properties and malformed headers are left to mqtt-packet", () => {

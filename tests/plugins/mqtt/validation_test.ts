@@ -9,8 +9,8 @@ import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { exchange } from "../../helpers/raw.ts";
-import { within } from "../../helpers/wait.ts";
-import { connect, MQTT_PLUGIN } from "./client.ts";
+import { Collector, within } from "../../helpers/wait.ts";
+import { connect, end, MQTT_PLUGIN, text } from "./client.ts";
 
 // deno-lint-ignore no-explicit-any
 type Packet = any;
@@ -192,6 +192,96 @@ Deno.test("mqtt validation: a 5.0 SUBSCRIBE with Subscription Identifier 0 or No
       ]);
       assert.deepEqual(got.map((p) => [p.cmd, p.granted]), [["suback", [1]]]);
     });
+  });
+});
+
+Deno.test("mqtt validation: a 5.0 property given twice is a protocol error; User Property may repeat", async (t) => {
+  await withBroker(async (tb) => {
+    // A well-behaved client on the same broker keeps receiving, and no refused PUBLISH reaches it.
+    const watcher = await connect(tb, { protocolVersion: 5 });
+    const got = new Collector<string>();
+    watcher.on("message", (topic, payload) => got.push(`${topic}:${text(payload)}`));
+    await watcher.subscribeAsync("twice/#", { qos: 1 });
+    // mqtt-packet writes each value of a list as one more property. A first value of 0 or false is what
+    // its parser used to overwrite without a trace; a second one, what it made a list of.
+    const connects: Record<string, unknown[]> = {
+      sessionExpiryInterval: [0, 60],
+      receiveMaximum: [10, 20],
+      maximumPacketSize: [1000, 2000],
+      topicAliasMaximum: [0, 5],
+      requestResponseInformation: [false, true],
+      requestProblemInformation: [true, false],
+      authenticationMethod: ["a", "a"],
+    };
+    for (const [name, values] of Object.entries(connects)) {
+      await t.step(`CONNECT with ${name} twice: CONNACK 0x82`, async () => {
+        const got = await answers(tb, 5, [connectPacket(5, { properties: { [name]: values } })]);
+        assert.deepEqual(got.map((p) => [p.cmd, p.reasonCode]), [["connack", 0x82]]);
+      });
+    }
+    await t.step("CONNECT with the will's Will Delay Interval twice: CONNACK 0x82", async () => {
+      const will = {
+        topic: "twice/will",
+        payload: Buffer.from("w"),
+        qos: 0,
+        retain: false,
+        properties: { willDelayInterval: [0, 10] },
+      };
+      const got = await answers(tb, 5, [connectPacket(5, { will })]);
+      assert.deepEqual(got.map((p) => [p.cmd, p.reasonCode]), [["connack", 0x82]]);
+    });
+    const publish = { cmd: "publish", topic: "twice/x", qos: 1, messageId: 1, retain: false, dup: false };
+    const publishes: Record<string, unknown[]> = {
+      payloadFormatIndicator: [false, true],
+      messageExpiryInterval: [60, 60],
+      topicAlias: [1, 1],
+      responseTopic: ["r/a", "r/b"],
+      correlationData: [Buffer.from("a"), Buffer.from("b")],
+      contentType: ["", "text/plain"],
+    };
+    for (const [name, values] of Object.entries(publishes)) {
+      await t.step(`PUBLISH with ${name} twice: DISCONNECT 0x82`, async () => {
+        const p = { ...publish, payload: Buffer.from(name), properties: { [name]: values } };
+        assertClosedWith(await afterConnect(tb, 5, [p]), 5, 0x82, name);
+      });
+    }
+    const others: Record<string, Packet> = {
+      "SUBSCRIBE with Subscription Identifier": {
+        cmd: "subscribe",
+        messageId: 1,
+        properties: { subscriptionIdentifier: [1, 2] },
+        subscriptions: [{ topic: "a", qos: 0 }],
+      },
+      "PUBACK with Reason String": {
+        cmd: "puback",
+        messageId: 1,
+        reasonCode: 0x10,
+        properties: { reasonString: ["a", "b"] },
+      },
+      "DISCONNECT with Session Expiry Interval": {
+        cmd: "disconnect",
+        reasonCode: 0,
+        properties: { sessionExpiryInterval: [0, 0] },
+      },
+    };
+    for (const [what, packet] of Object.entries(others)) {
+      await t.step(`${what} twice: DISCONNECT 0x82`, async () => {
+        assertClosedWith(await afterConnect(tb, 5, [packet]), 5, 0x82, what);
+      });
+    }
+    await t.step("PUBLISH with a User Property name repeated is delivered", async () => {
+      const p = {
+        ...publish,
+        topic: "twice/ok",
+        payload: Buffer.from("fine"),
+        properties: { userProperties: { k: ["1", "2"] } },
+      };
+      const answered = await afterConnect(tb, 5, [p, { cmd: "disconnect", reasonCode: 0 }]);
+      assert.deepEqual(answered.map((p) => [p.cmd, p.reasonCode]), [["puback", 0]]);
+      await got.atLeast(1);
+      assert.deepEqual(got.items, ["twice/ok:fine"]);
+    });
+    await end(watcher);
   });
 });
 
