@@ -187,26 +187,27 @@ export function encodePublish(
 /** A property list as single bytes and byte runs, in the order of 3.3.2.3. */
 function propertyParts(p: PublishProperties): (number | Uint8Array)[] {
   const parts: (number | Uint8Array)[] = [];
-  const binary = (b: Uint8Array) => {
-    // A length past two bytes cannot be written; cut, it would corrupt the packet (mqtt-packet threw too).
-    if (b.length > 0xffff) throw new RangeError(`a PUBLISH property of ${b.length} bytes`);
-    parts.push(b.length >> 8, b.length & 0xff, b);
+  // A string or binary value has a two-byte length [MQTT-1.5.4]: a property with a longer one (a header from
+  // another protocol) cannot be written and is left out, rather than the message.
+  const put = (property: number, a: Uint8Array, b?: Uint8Array) => {
+    if (a.length > 0xffff || (b !== undefined && b.length > 0xffff)) return;
+    parts.push(property, a.length >> 8, a.length & 0xff, a);
+    if (b !== undefined) parts.push(b.length >> 8, b.length & 0xff, b);
   };
-  const string = (s: string) => binary(encoder.encode(s));
   if (p.payloadFormatIndicator) parts.push(0x01, 1);
   const e = p.messageExpiryInterval;
   if (e !== undefined) parts.push(0x02, e >>> 24, (e >>> 16) & 0xff, (e >>> 8) & 0xff, e & 0xff);
   if (p.topicAlias !== undefined) parts.push(0x23, p.topicAlias >> 8, p.topicAlias & 0xff);
-  if (p.responseTopic !== undefined) (parts.push(0x08), string(p.responseTopic));
-  if (p.correlationData !== undefined) (parts.push(0x09), binary(p.correlationData));
-  for (const [name, value] of p.userProperties ?? []) (parts.push(0x26), string(name), string(value));
+  if (p.responseTopic !== undefined) put(0x08, encoder.encode(p.responseTopic));
+  if (p.correlationData !== undefined) put(0x09, p.correlationData);
+  for (const [name, value] of p.userProperties ?? []) put(0x26, encoder.encode(name), encoder.encode(value));
   const id = p.subscriptionIdentifier;
   if (id !== undefined) {
     const b = new Uint8Array(varIntSize(id));
     writeVarInt(b, 0, id);
     parts.push(0x0b, b);
   }
-  if (p.contentType !== undefined) (parts.push(0x03), string(p.contentType));
+  if (p.contentType !== undefined) put(0x03, encoder.encode(p.contentType));
   return parts;
 }
 

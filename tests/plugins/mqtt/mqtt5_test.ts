@@ -345,3 +345,26 @@ Deno.test("mqtt 5: UNSUBACK says which filters had a subscription (0x00) and whi
     assert.deepEqual(await got.atLeast(1), ["un/b:here"]);
     await end(c);
   }));
+
+Deno.test("mqtt 5: a header MQTT cannot carry (a value over 65,535 bytes from another protocol) is left out, the message and the rest flow", () =>
+  withBroker({}, async (tb) => {
+    const sub = await connect(tb, { protocolVersion: 5, properties: { receiveMaximum: 1 } });
+    const got = new Collector<[string, Record<string, unknown> | undefined]>();
+    sub.on(
+      "message",
+      (t, p, packet) => got.push([`${t}:${text(p)}`, { ...packet.properties?.userProperties }]),
+    );
+    await sub.subscribeAsync("big/#", { qos: 1 });
+    await tb.broker.publish({
+      kind: "topic",
+      destination: "big.a",
+      body: new TextEncoder().encode("a"),
+      properties: { huge: "h".repeat(70_000), kept: "yes" },
+      correlationId: "c".repeat(70_000),
+    });
+    await tb.broker.publish({ kind: "topic", destination: "big.b", body: new TextEncoder().encode("b") });
+    const [first, second] = await got.atLeast(2);
+    assert.deepEqual(first, ["big/a:a", { kept: "yes" }]);
+    assert.equal(second[0], "big/b:b");
+    await end(sub);
+  }));
