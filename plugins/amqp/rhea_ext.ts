@@ -7,7 +7,9 @@
  *   body descriptor its decoder discards;
  * - an answer to bad input (rhea drops the socket without a word): the error condition of a frame it cannot
  *   read or its state does not allow, for the plugin to close the connection with; in the SASL layer, which
- *   has no close, a failed sasl-outcome.
+ *   has no close, a failed sasl-outcome;
+ * - dispositions that keep each delivery's own outcome (rhea's writer sends a run of deliveries settled in
+ *   one turn as one range with the first one's state when the run begins with two of them).
  *
  * @module
  */
@@ -17,6 +19,7 @@ import transport from "rhea/lib/transport.js";
 import link from "rhea/lib/link.js";
 import frames from "rhea/lib/frames.js";
 import sasl from "rhea/lib/sasl.js";
+import Session from "rhea/lib/session.js";
 import process from "node:process";
 
 // deno-lint-ignore no-explicit-any
@@ -168,6 +171,69 @@ transport.prototype.write = function (this: unknown, socket: Typed) {
   }
   return writeFrames.call(this, socket);
 };
+
+// rhea 3.0.5 `write_dispositions` joins a delivery to the range it is building without comparing outcomes
+// while the range holds one delivery, so a reject and the accept after it went out as one rejected range.
+// This writer starts a new range whenever the outcome, the settled flag or the id sequence changes; rhea's
+// own is no longer reached: an incoming delivery's update is written here before rhea's `process` looks,
+// an outgoing one is kept aside from rhea's list and written after its `process`.
+function writeDispositions(deliveries: Typed[]): void {
+  let first: Typed, last: Typed;
+  const flush = () =>
+    first.link.session.output(frames.disposition({
+      role: first.link.is_receiver(),
+      first: first.id,
+      last: last.id,
+      state: first.state,
+      settled: first.settled,
+    }));
+  for (const d of deliveries) {
+    if (
+      first !== undefined &&
+      (d.id === last.id + 1 && d.settled === last.settled &&
+        message.are_outcomes_equivalent(last.state, d.state))
+    ) {
+      last = d;
+      continue;
+    }
+    if (d === last) continue; // the same delivery updated twice in the turn: its latest state is written
+    if (first !== undefined) flush();
+    first = last = d;
+  }
+  if (first !== undefined) flush();
+}
+{
+  const probe = new Session(undefined, 0);
+  const incoming = Object.getPrototypeOf(probe.incoming);
+  const processIncoming = incoming.process;
+  incoming.process = function (this: Typed, session: unknown) {
+    if (this.updated.length > 0) {
+      writeDispositions(this.updated);
+      this.updated = [];
+    }
+    return processIncoming.call(this, session);
+  };
+  const outgoing = Object.getPrototypeOf(probe.outgoing);
+  const updateOutgoing = outgoing.update;
+  outgoing.update = function (this: Typed, delivery: Typed, settled: boolean, state: unknown) {
+    const pending = this.pending_dispositions;
+    this.pending_dispositions = this.dispositions ??= [];
+    try {
+      return updateOutgoing.call(this, delivery, settled, state);
+    } finally {
+      this.pending_dispositions = pending;
+    }
+  };
+  const processOutgoing = outgoing.process;
+  outgoing.process = function (this: Typed) {
+    const r = processOutgoing.call(this);
+    if (this.dispositions?.length) {
+      writeDispositions(this.dispositions);
+      this.dispositions = [];
+    }
+    return r;
+  };
+}
 
 // Two gaps in rhea's answer to a drain, each leaving the peer waiting for it: it sends it only while the
 // sender has credit left to use up (by advancing the delivery-count), so not after transfers took all the

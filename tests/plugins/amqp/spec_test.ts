@@ -251,3 +251,29 @@ Deno.test("amqp spec: outcomes sent just before a detach apply before the subscr
     await tb.stop();
   }
 });
+
+Deno.test("amqp spec: outcomes settled in one turn keep their own states (a reject then an accept are not sent as one range)", async () => {
+  const tb = await startBroker({ plugins: [amqp], limits: { maxMessageSize: 1000 } });
+  const conn = await amqpConnect(tb.ports["amqp:tcp"]);
+  try {
+    const outcomes = new Collector<string>();
+    const s = conn.open_sender({ target: { address: "queue://mixed" } });
+    await within(new Promise((r) => s.once("sendable", r)), 5000, "credit");
+    for (const e of ["accepted", "rejected", "released", "modified"]) {
+      s.on(e, (c: Any) => outcomes.push(`${text(c.delivery.tag ? c.delivery.tag : "")}:${e}`));
+    }
+    // Sent in one write: the broker settles all four in the same turn.
+    s.send({ body: "x".repeat(2000) }, "big-1");
+    s.send({ body: "small-1" }, "ok-1");
+    s.send({ body: "small-2" }, "ok-2");
+    s.send({ body: "x".repeat(2000) }, "big-2");
+    assert.deepEqual(
+      [...await outcomes.atLeast(4)].sort(),
+      ["big-1:rejected", "big-2:rejected", "ok-1:accepted", "ok-2:accepted"],
+    );
+    assert.equal(tb.broker.queue("mixed")!.pending, 2);
+  } finally {
+    await amqpClose(conn);
+    await tb.stop();
+  }
+});
