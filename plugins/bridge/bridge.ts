@@ -222,11 +222,11 @@ export class Bridge {
     conn.on("sender_error", () => {});
     conn.on(
       "connection_error",
-      mine((c) => this.#lost(conn, errorText(c.connection?.error, "connection error"))),
+      mine((c) => this.#lost(conn, errorText(c.error ?? c.connection?.error, "connection error"))),
     );
     conn.on(
       "connection_close",
-      mine((c) => this.#lost(conn, errorText(c.connection?.error, "closed by the peer"))),
+      mine((c) => this.#lost(conn, errorText(c.error ?? c.connection?.error, "closed by the peer"))),
     );
     conn.on(
       "disconnected",
