@@ -289,3 +289,36 @@ Deno.test("bridge: a message the peer rejects is dead-lettered here, not retried
     await peer.stop();
   }
 });
+
+Deno.test("bridge: topic messages published while the peer is down survive a restart of this broker, then go", async () => {
+  const port = freePort();
+  const plugins = [{ use: "sqlite-store" }, bridge(port, { forward: [{ from: "topic://alerts.>" }] })];
+  let local = await startBroker({ nodeId: "local", plugins });
+  let peer: TestBroker | undefined;
+  try {
+    await waitFor(() => status(local).failures >= 1, "the first failed attempt");
+    for (let i = 0; i < 3; i++) {
+      await local.broker.publish({
+        kind: "topic",
+        destination: "alerts.disk",
+        body: `alert ${i}`,
+        persistent: true,
+      });
+    }
+    assert.equal(status(local).pending, 3);
+    await local.stop({ keepData: true });
+    local = await startBroker({ nodeId: "local", dataDir: local.dataDir, plugins });
+    assert.equal(status(local).pending, 3, "recovered in the bridge's subscription queue");
+    peer = await startBroker({ nodeId: "peer", plugins: [amqp(port)] });
+    const got = await collect(peer, "topic", "alerts.>");
+    await waitFor(() => status(local).forwarded === 3, "all three forwarded", 10_000);
+    assert.deepEqual((await got.atLeast(3)).map((d) => text(d.message.body)).sort(), [
+      "alert 0",
+      "alert 1",
+      "alert 2",
+    ]);
+  } finally {
+    await local.stop();
+    await peer?.stop();
+  }
+});
