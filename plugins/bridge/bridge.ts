@@ -260,9 +260,11 @@ export class Bridge {
     const was = this.#connected;
     this.#connected = false;
     this.#inflight.clear();
-    this.#failures++;
-    this.#lastError = why;
-    this.#lastErrorAt = Date.now();
+    if (!this.#stopped) {
+      this.#failures++;
+      this.#lastError = why;
+      this.#lastErrorAt = Date.now();
+    }
     for (const l of this.#links) {
       l.stop().catch((e) => this.#log.warn(`cannot stop consuming ${l.source}`, { error: e }));
     }

@@ -74,6 +74,8 @@ export class ForwardLink {
   /** Sent, waiting for the peer's outcome. */
   readonly #sent = new Set<InFlight>();
   #sub: Subscription | undefined;
+  /** Consumers of a past connection: what they delivered is not sent. */
+  readonly #retired = new WeakSet<Subscription>();
   #opening: Promise<void> | undefined;
   #peer: string | undefined;
   /** Bumped by stop(): a subscribe that resolves after it is cancelled at once. */
@@ -133,7 +135,7 @@ export class ForwardLink {
     this.#peer = peer;
     const generation = this.#generation;
     this.#opening = this.#subscribe(this.#credit).then(async (sub) => {
-      if (generation !== this.#generation) return void await sub.cancel();
+      if (generation !== this.#generation) return void await this.#retire(sub);
       this.#sub = sub;
     });
     return this.#opening;
@@ -161,6 +163,7 @@ export class ForwardLink {
   next(): Outgoing | undefined {
     while (this.#held.length !== 0) {
       const { sub, d } = this.#held.shift()!;
+      if (this.#retired.has(sub)) continue;
       const via = viaOf(d.message.properties);
       if (!mayForward(via, this.#nodeId, this.#peer)) {
         this.counters.skipped++;
@@ -200,20 +203,36 @@ export class ForwardLink {
 
   /**
    * The connection is gone: whatever was held or sent goes back to the queue uncounted (the peer may have
-   * it: at least once), and the consumer is cancelled until the next connection.
+   * it: at least once), and the consumer is cancelled until the next connection. The state is taken at
+   * once, so a start() for the next connection may follow before this resolves.
    */
   async stop(): Promise<void> {
     this.#generation++;
-    await this.#opening?.catch(() => {});
-    const back = new Map<Subscription, number[]>();
-    for (const { sub, d } of this.#held) back.set(sub, [...(back.get(sub) ?? []), d.tag]);
-    for (const f of this.#sent) back.set(f.sub, [...(back.get(f.sub) ?? []), f.tag]);
-    this.#held = [];
-    this.#sent.clear();
-    for (const [sub, tags] of back) sub.nack(tags, true, false);
-    const sub = this.#sub;
+    const opening = this.#opening;
+    this.#opening = undefined;
+    const subs = new Set<Subscription>();
+    if (this.#sub) subs.add(this.#sub);
     this.#sub = undefined;
-    await sub?.cancel();
+    for (const { sub } of this.#held) subs.add(sub);
+    for (const f of this.#sent) subs.add(f.sub);
+    await Promise.all([...subs].map((sub) => this.#retire(sub)));
+    await opening?.catch(() => {});
+  }
+
+  /** Ends one consumer: no more credit, its held and unanswered messages back uncounted, then cancel. */
+  #retire(sub: Subscription): Promise<void> {
+    this.#retired.add(sub);
+    sub.setCredit(0);
+    const tags: number[] = [];
+    this.#held = this.#held.filter((h) => h.sub !== sub || (tags.push(h.d.tag), false));
+    for (const f of this.#sent) {
+      if (f.sub === sub) {
+        tags.push(f.tag);
+        this.#sent.delete(f);
+      }
+    }
+    if (tags.length !== 0) sub.nack(tags, true, false);
+    return sub.cancel();
   }
 
   /** Stops and closes the session; the queue (and a topic source's subscription queue) stays. */
