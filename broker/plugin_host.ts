@@ -82,7 +82,7 @@ export class PluginHost {
       resolved.push({
         inst: {
           id,
-          manifest: r.manifest,
+          manifest: instanceManifest(r.manifest, id),
           source: r.source,
           options,
           state: "pending",
@@ -242,6 +242,15 @@ export class PluginHost {
   service<K extends ServiceName>(name: K): Services[K] | undefined {
     return this.#services.get(name)?.impl as Services[K] | undefined;
   }
+}
+
+/**
+ * The manifest as one instance sees it: `{id}` in a `provides` name becomes the instance id, so a plugin
+ * that runs twice (two bridges) provides one service per instance (`"bridge:{id}"` -> `"bridge:east"`).
+ */
+export function instanceManifest(m: PluginManifest, id: string): PluginManifest {
+  if (!m.provides?.some((p) => p.includes("{id}"))) return m;
+  return { ...m, provides: m.provides.map((p) => p.replaceAll("{id}", id) as ServiceName) };
 }
 
 /**

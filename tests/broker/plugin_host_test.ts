@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { createBroker, type PluginEntry } from "../../mod.ts";
+import { createBroker, type PluginEntry, type ServiceName } from "../../mod.ts";
 import { resetLateListener } from "../fixtures/plugins/late-listener/control.ts";
 import { events } from "../fixtures/plugins/record.ts";
 import { within } from "../helpers/wait.ts";
+import { instanceManifest } from "../../broker/plugin_host.ts";
 
 const fixture = (name: string, extra: Partial<PluginEntry> = {}): PluginEntry => ({
   use: `./tests/fixtures/plugins/${name}`,
@@ -142,4 +143,13 @@ Deno.test("two instances of one plugin need distinct as names", async () => {
     start([fixture("provider-a"), fixture("typed-options"), fixture("typed-options")]),
     /twice/,
   );
+});
+
+Deno.test("{id} in a provides name becomes the instance id, so two instances provide distinct services", () => {
+  const m = { name: "p", version: "1.0.0", description: "", entry: "mod.ts", broker: "^0.1" };
+  const twice = { ...m, provides: ["protocol:{id}", "store"] as ServiceName[] };
+  assert.deepEqual(instanceManifest(twice, "east").provides, ["protocol:east", "store"]);
+  assert.deepEqual(instanceManifest(twice, "west").provides, ["protocol:west", "store"]);
+  const once = { ...m, provides: ["store"] as ServiceName[] };
+  assert.equal(instanceManifest(once, "x"), once);
 });

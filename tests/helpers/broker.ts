@@ -20,13 +20,15 @@ export async function startBroker(
   opts: {
     plugins?: PluginEntry[];
     dataDir?: string;
+    /** node.id; "test" unless given (tests with two brokers that must tell each other apart). */
+    nodeId?: string;
     limits?: BrokerManifest["limits"];
     logLevel?: "debug" | "info" | "warn" | "error" | "silent";
   } = {},
 ): Promise<TestBroker> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "ferrymq-test-" });
   const broker = await createBroker(
-    { node: { id: "test", dataDir }, limits: opts.limits, plugins: opts.plugins ?? [] },
+    { node: { id: opts.nodeId ?? "test", dataDir }, limits: opts.limits, plugins: opts.plugins ?? [] },
     { printLogs: Deno.env.get("FERRYMQ_TEST_LOGS") === "1", logLevel: opts.logLevel ?? "warn" },
   );
   const ports: Record<string, number> = {};
