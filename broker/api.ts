@@ -698,6 +698,8 @@ export interface BrokerStats {
   messagesOut: number;
   bytesIn: number;
   bytesOut: number;
+  /** Store writes that failed: appends (their publishes failed) and ack batches (tried again later). */
+  storeFailures: number;
   readonly sessions: number;
 }
 

@@ -49,6 +49,7 @@ import { Consumer, type Entry, Queue, type QueueOwner } from "./queue.ts";
 import { DelayedRedeliveries, type RedeliveryDecision, type RedeliveryPolicy } from "./redelivery.ts";
 import { compileSelector, type Selector } from "./selector.ts";
 import { CoreSession, RESOLVED } from "./session.ts";
+import { StoreHealth } from "./store_health.ts";
 
 export { CoreSession };
 
@@ -88,6 +89,21 @@ const ANONYMOUS: Principal = Object.freeze({ id: "anonymous" });
 /** "$", which begins the names of the queues the broker makes for subscriptions. */
 const DOLLAR = 0x24;
 
+/**
+ * Acks the store failed to take are tried again after this long: soon enough to clear a short outage, seldom
+ * enough not to hammer a failing disk.
+ */
+const ACK_RETRY_MS = 1000;
+
+/** A queue entry with its queue: what a failed store append takes back. */
+type Routed = readonly [Queue, Entry];
+
+/** Persistent messages routed for one store append, and every entry they made. */
+interface Unstored {
+  readonly messages: StoredMessage[];
+  readonly routed: Routed[];
+}
+
 /** A topic binding: the queue behind one topic subscription. */
 interface Binding {
   readonly queue: Queue;
@@ -116,6 +132,8 @@ export class Core implements BrokerApi, QueueOwner {
     (p, b) => this.#bindings.remove(p, b),
   );
   readonly #held = new DelayedRedeliveries<{ q: Queue; e: Entry }>(({ q, e }) => this.#releaseHeld(q, e));
+  /** Entries whose append failed that were not in their queue then: one held back must stay out. */
+  readonly #withdrawn = new WeakSet<Entry>();
   #redelivery: RedeliveryPolicy | undefined;
   readonly #topics = new Map<string, TopicStat>();
   readonly #sessions = new Map<string, CoreSession>();
@@ -132,6 +150,10 @@ export class Core implements BrokerApi, QueueOwner {
   #sessionSeq = 0;
   #pendingAcks: MessageRef[] = [];
   #ackScheduled = false;
+  /** Acks the store failed to take, for the next retry. */
+  #ackRetry: MessageRef[] = [];
+  #ackRetryTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #health: StoreHealth;
   #sweep: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -154,10 +176,12 @@ export class Core implements BrokerApi, QueueOwner {
       messagesOut: 0,
       bytesIn: 0,
       bytesOut: 0,
+      storeFailures: 0,
       get sessions() {
         return sessions.size;
       },
     };
+    this.#health = new StoreHealth(this.stats, this.#log);
   }
 
   now(): number {
@@ -211,8 +235,11 @@ export class Core implements BrokerApi, QueueOwner {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweep);
+    clearTimeout(this.#ackRetryTimer);
     this.#held.close();
     for (const s of [...this.#sessions.values()]) await s.close("broker stopping");
+    // Acks waiting for a retry get a last one, with the rest.
+    this.#pendingAcks = this.#pendingAcks.concat(this.#ackRetry);
     this.#flushAcks();
   }
 
@@ -317,13 +344,13 @@ export class Core implements BrokerApi, QueueOwner {
       const missing = m.kind === "queue" && !this.#waits(m) ? this.#missingQueue(m.destination) : undefined;
       if (missing) return missing;
     }
-    const stored: StoredMessage[] = [];
+    const unstored: Unstored = { messages: [], routed: [] };
     const durable: Promise<void>[] = [];
     for (const m of accepted) {
       if (this.#waits(m)) durable.push(this.#scheduler!.schedule(m));
-      else this.routeMessage(m, stored); // cannot refuse: every queue was checked above
+      else this.routeMessage(m, unstored); // cannot refuse: every queue was checked above
     }
-    if (stored.length !== 0) durable.push(this.#store!.append(stored));
+    if (unstored.messages.length !== 0) durable.push(this.#append(unstored.messages, unstored.routed));
     await Promise.all(durable);
   }
 
@@ -426,16 +453,15 @@ export class Core implements BrokerApi, QueueOwner {
     }
     this.stats.messagesIn++;
     this.stats.bytesIn += m.body.byteLength;
-    const stored = m.persistent && q.options.durable && this.#store !== undefined;
-    q.enqueue({ seq: this.#seq++, message: m, stored });
-    return stored ? this.#store!.append([{ message: m, queues: [q.name] }]) : undefined;
+    const e = this.#enqueue(q, m);
+    return e.stored ? this.#persist(m, [[q, e]], undefined) : undefined;
   }
 
   /**
    * Puts a finished message into its queue or its topic's bound queues; resolves when durable. With
    * `into`, what is to be stored is added there for the caller's one append instead.
    */
-  routeMessage(m: Message, into?: StoredMessage[]): Promise<void> | Reject | undefined {
+  routeMessage(m: Message, into?: Unstored): Promise<void> | Reject | undefined {
     this.stats.messagesIn++;
     this.stats.bytesIn += m.body.byteLength;
     if (m.kind === "queue") {
@@ -445,9 +471,8 @@ export class Core implements BrokerApi, QueueOwner {
         if (missing) return missing;
         q = this.#autoCreate(m.destination);
       }
-      const stored = m.persistent && q.options.durable && this.#store !== undefined;
-      q.enqueue({ seq: this.#seq++, message: m, stored });
-      return stored ? this.#persist({ message: m, queues: [q.name] }, into) : undefined;
+      const e = this.#enqueue(q, m);
+      return e.stored ? this.#persist(m, [[q, e]], into) : undefined;
     }
     let stat = this.#topics.get(m.destination);
     if (stat === undefined && this.#topics.size < 10_000) {
@@ -457,7 +482,8 @@ export class Core implements BrokerApi, QueueOwner {
     if (stat) stat.enqueued++;
     const bindings = this.#bindings.match(m.destination);
     if (bindings.length === 0) return undefined;
-    let storedQueues: string[] | undefined;
+    let routed: Routed[] | undefined;
+    let stored = false;
     let multi: Set<Queue> | undefined;
     for (let i = 0; i < bindings.length; i++) {
       const b = bindings[i];
@@ -468,16 +494,59 @@ export class Core implements BrokerApi, QueueOwner {
         if (multi?.has(b.queue)) continue;
         (multi ??= new Set()).add(b.queue);
       }
-      const stored = m.persistent && b.queue.options.durable && this.#store !== undefined;
-      if (stored) (storedQueues ??= []).push(b.queue.name);
-      b.queue.enqueue({ seq: this.#seq++, message: m, stored });
+      const e = this.#enqueue(b.queue, m);
+      // Its entries in non-durable queues too: a publish that fails is taken back whole.
+      if (m.persistent) (routed ??= []).push([b.queue, e]);
+      stored ||= e.stored;
     }
-    return storedQueues ? this.#persist({ message: m, queues: storedQueues }, into) : undefined;
+    return stored ? this.#persist(m, routed!, into) : undefined;
   }
 
-  #persist(entry: StoredMessage, into: StoredMessage[] | undefined): Promise<void> | undefined {
-    if (into === undefined) return this.#store!.append([entry]);
-    into.push(entry);
+  #enqueue(q: Queue, m: Message): Entry {
+    const e = {
+      seq: this.#seq++,
+      message: m,
+      stored: m.persistent && q.options.durable && this.#store !== undefined,
+    };
+    q.enqueue(e);
+    return e;
+  }
+
+  /** Stores `m` in the queues of its stored entries, or adds it to `into` for the caller's one append. */
+  #persist(m: Message, routed: Routed[], into: Unstored | undefined): Promise<void> | undefined {
+    const queues: string[] = [];
+    for (const [q, e] of routed) if (e.stored) queues.push(q.name);
+    const message = { message: m, queues };
+    if (into === undefined) return this.#append([message], routed);
+    into.messages.push(message);
+    for (const r of routed) into.routed.push(r);
+  }
+
+  /**
+   * One store append. Consumers may have the messages already (they are delivered while the transaction is
+   * pending); if it fails, the broker takes back every entry they made before the publisher hears of it,
+   * so a publish that failed leaves nothing behind for a consumer to get (later, or again).
+   */
+  #append(messages: StoredMessage[], routed: readonly Routed[]): Promise<void> {
+    return this.#store!.append(messages).then(this.#health.ok, (e) => {
+      this.#health.failed("published messages", e);
+      this.#withdraw(routed);
+      throw e;
+    });
+  }
+
+  #withdraw(routed: readonly Routed[]): void {
+    const byQueue = new Map<Queue, Set<Entry>>();
+    for (const [q, e] of routed) {
+      const entries = byQueue.get(q);
+      if (entries) entries.add(e);
+      else byQueue.set(q, new Set([e]));
+    }
+    for (const [q, entries] of byQueue) {
+      q.withdraw(entries);
+      // What is left has left the queue already (acked, expired, dead-lettered) or is held back.
+      for (const e of entries) this.#withdrawn.add(e);
+    }
   }
 
   /** The refusal of a message to a queue that does not exist and may not be created. */
@@ -965,7 +1034,7 @@ export class Core implements BrokerApi, QueueOwner {
     if (e.stored) {
       this.#store?.redelivered([{ queue: q.name, id: e.message.id }], e.message.redeliveryCount).catch((
         err,
-      ) => this.#log.warn("cannot record redelivery", { error: err }));
+      ) => this.#health.failed("a redelivery count", err));
     }
   }
 
@@ -988,6 +1057,7 @@ export class Core implements BrokerApi, QueueOwner {
   }
 
   #releaseHeld(q: Queue, e: Entry): void {
+    if (this.#withdrawn.has(e)) return;
     if (this.#queues.get(q.name) === q) q.restore(e);
     else this.removed(q, e, "purged"); // the queue is gone: release its store entry
   }
@@ -1005,7 +1075,26 @@ export class Core implements BrokerApi, QueueOwner {
     if (this.#pendingAcks.length === 0 || !this.#store) return;
     const refs = this.#pendingAcks;
     this.#pendingAcks = [];
-    this.#store.ack(refs).catch((e) => this.#log.error("cannot store acks", { error: e }));
+    this.#storeAcks(refs);
+  }
+
+  #storeAcks(refs: MessageRef[]): void {
+    this.#store!.ack(refs).then(this.#health.ok, (e) => {
+      this.#health.failed("acks", e);
+      // A lost ack brings its message back after a restart: tried again while the broker runs. Retries wait
+      // for a timer, not the next acks, which would send every one that failed again with each batch.
+      if (this.#closed) return;
+      for (const r of refs) this.#ackRetry.push(r);
+      if (this.#ackRetryTimer !== undefined) return;
+      const timer = setTimeout(() => {
+        this.#ackRetryTimer = undefined;
+        const again = this.#ackRetry;
+        this.#ackRetry = [];
+        this.#storeAcks(again);
+      }, ACK_RETRY_MS);
+      Deno.unrefTimer(timer);
+      this.#ackRetryTimer = timer;
+    });
   }
 
   /** Ends a session's registration (called by the session itself). */

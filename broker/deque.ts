@@ -68,6 +68,21 @@ export class SeqDeque<T extends Sequenced> {
     return item;
   }
 
+  /** Removes `item` (found by its seq); false when it is not here. */
+  remove(item: T): boolean {
+    const items = this.#items;
+    let lo = this.#head, hi = items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (seqAt(items, mid, hi) < item.seq) lo = mid + 1;
+      else hi = mid;
+    }
+    while (lo < items.length && items[lo] === undefined) lo++;
+    if (items[lo] !== item) return false;
+    this.removeAt(lo);
+    return true;
+  }
+
   /** Removes the entry at a position handed out by {@linkcode SeqDeque.entries}. */
   removeAt(index: number): void {
     if (this.#items[index] === undefined) return;

@@ -333,6 +333,29 @@ export class Queue {
     return n;
   }
 
+  /**
+   * Takes back entries whose publish failed, pending or in flight (a consumer's later ack or nack of one
+   * does nothing), without the owner's `removed`: they were never accepted. Deletes each one found from
+   * `entries`.
+   */
+  withdraw(entries: Set<Entry>): void {
+    for (const e of entries) {
+      if (!this.#levels[e.message.priority].remove(e)) continue;
+      this.#pending--;
+      this.#forget(e);
+      entries.delete(e);
+    }
+    for (const c of this.#consumers) {
+      if (entries.size === 0) return;
+      for (const [tag, e] of c.inflight) {
+        if (!entries.delete(e)) continue;
+        c.inflight.delete(tag);
+        this.#inflight--;
+        this.#forget(e);
+      }
+    }
+  }
+
   /** Detaches every consumer without requeueing (queue deletion). */
   close(): void {
     for (const c of this.#consumers) c.closed = true;

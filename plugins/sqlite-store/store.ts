@@ -1,7 +1,8 @@
 /**
  * The SQLite store. Writes are queued and committed together once per event-loop turn (group commit):
- * every promise of a batch resolves after its one transaction commits. A message is stored once, with
- * one entry row per queue that holds it.
+ * every promise of a batch resolves after its one transaction commits, or rejects (store_failed) when it
+ * fails, which leaves both the file and this store's memory of it as they were. A message is stored once,
+ * with one entry row per queue that holds it.
  *
  * @module
  */
@@ -69,6 +70,12 @@ export class SqliteStore implements Store {
   >;
   // Live messages: id -> seq and the queues still holding it, so acks need no lookups.
   readonly #live = new Map<string, Live>();
+  /**
+   * What `#live` held for each message the next transaction changes, before the first change (undefined:
+   * nothing). A transaction that fails puts it back, so `#live` always describes the committed rows: an ack
+   * tried again after a failed one must still find its message.
+   */
+  #before = new Map<string, Live | undefined>();
   #seq = 0;
   /**
    * The next transaction writes its new messages first, then runs `#ops` (which may update those rows), then
@@ -119,6 +126,7 @@ export class SqliteStore implements Store {
     const st = this.#st;
     for (const { message, queues } of batch) {
       const known = this.#live.get(message.id);
+      this.#remember(message.id, known);
       if (!known) {
         const seq = this.#seq++;
         const inline = queues.length === 1;
@@ -147,7 +155,9 @@ export class SqliteStore implements Store {
     const st = this.#st;
     for (const { queue, id } of refs) {
       const live = this.#live.get(id);
-      if (!live || !live.queues.delete(queue)) continue;
+      if (!live || !live.queues.has(queue)) continue;
+      this.#remember(id, live);
+      live.queues.delete(queue);
       const seq = live.seq;
       if (!live.inline) this.#ops.push(() => st.delEntry.run(queue, seq));
       if (live.queues.size === 0) {
@@ -228,6 +238,11 @@ export class SqliteStore implements Store {
     return Promise.resolve();
   }
 
+  #remember(id: string, live: Live | undefined): void {
+    if (this.#before.has(id)) return;
+    this.#before.set(id, live && { seq: live.seq, queues: new Set(live.queues), inline: live.inline });
+  }
+
   #commitSoon(): Promise<void> {
     if (this.#closed) return Promise.reject(new BrokerError("closed", "Cannot write: the store is closed"));
     if (!this.#batch) {
@@ -241,11 +256,12 @@ export class SqliteStore implements Store {
   #flushNow(): void {
     const batch = this.#batch;
     if (!batch) return;
-    const inserts = this.#inserts, ops = this.#ops, deletes = this.#deletes;
+    const inserts = this.#inserts, ops = this.#ops, deletes = this.#deletes, before = this.#before;
     this.#batch = undefined;
     this.#inserts = [];
     this.#ops = [];
     this.#deletes = [];
+    this.#before = new Map();
     try {
       this.#db.exec("BEGIN");
       this.#insertRows(inserts);
@@ -257,6 +273,10 @@ export class SqliteStore implements Store {
       try {
         this.#db.exec("ROLLBACK");
       } catch { /* the failed statement may have ended the transaction already */ }
+      for (const [id, live] of before) {
+        if (live) this.#live.set(id, live);
+        else this.#live.delete(id);
+      }
       batch.reject(
         new BrokerError(
           "store_failed",

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { createMessage } from "../../../mod.ts";
 import { openSqliteStore } from "../../../plugins/sqlite-store/mod.ts";
 import { startBroker } from "../../helpers/broker.ts";
+import { sqliteFault } from "../../helpers/sqlite_fault.ts";
 import { Collector } from "../../helpers/wait.ts";
 import { storeConformance } from "../../conformance/store.ts";
 
@@ -201,4 +202,32 @@ Deno.test("SqliteStore: a transaction of many new messages, large and small, one
       assert.deepEqual(r.body, m.body, `body of ${i}`);
     });
     await store.close();
+  }));
+
+Deno.test("SqliteStore: a failed transaction changes nothing, and the same writes tried again take effect", () =>
+  withDb(async (path) => {
+    const store = openSqliteStore(path);
+    const fault = sqliteFault(path);
+    try {
+      const m = (body: string) =>
+        createMessage({ destination: "t", kind: "topic", body, persistent: true }, 1);
+      const acked = m("acked"), shared = m("shared"), added = m("added");
+      await store.append([{ message: acked, queues: ["a"] }, { message: shared, queues: ["a"] }]);
+      fault.fail();
+      const failed = [
+        store.append([{ message: added, queues: ["a"] }]),
+        store.append([{ message: shared, queues: ["b"] }]),
+        store.ack([{ queue: "a", id: acked.id }]),
+      ];
+      for (const w of failed) await assert.rejects(w, { code: "store_failed" });
+      assert.deepEqual(await recoveredIds(path), [acked.id, shared.id]);
+      fault.heal();
+      await store.append([{ message: added, queues: ["a"] }]);
+      await store.ack([{ queue: "a", id: acked.id }, { queue: "a", id: shared.id }]);
+      await store.close();
+      // The second queue of `shared` was never committed: its one queue is gone, and so is it.
+      assert.deepEqual(await recoveredIds(path), [added.id]);
+    } finally {
+      fault.close();
+    }
   }));
