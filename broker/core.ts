@@ -531,7 +531,12 @@ export class Core implements BrokerApi, QueueOwner {
     return this.#store!.append(messages).then(this.#health.ok, (e) => {
       this.#health.failed("published messages", e);
       this.#withdraw(routed);
-      throw e;
+      // The code lets each protocol answer in its terms (HTTP 503, an AMQP rejected outcome with a reason).
+      throw isBrokerError(e)
+        ? e
+        : new BrokerError("store_failed", `The store could not keep the message: ${e}`, {
+          cause: e,
+        });
     });
   }
 

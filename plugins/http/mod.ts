@@ -7,7 +7,14 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import { definePlugin, type HttpConnInfo, type HttpMount, loadTls, serveHttp } from "../../mod.ts";
+import {
+  definePlugin,
+  type HttpConnInfo,
+  type HttpMount,
+  isBrokerError,
+  loadTls,
+  serveHttp,
+} from "../../mod.ts";
 import { consumeRoutes } from "./api/consume.ts";
 import type { HttpContext, HttpOptions, Routes, ServeEnv } from "./api/context.ts";
 import { publishRoutes } from "./api/publish.ts";
@@ -68,6 +75,8 @@ export default definePlugin<HttpOptions>({
         : problem("not_found", `No route for ${c.req.method} ${path}`);
     });
     app.onError((err) => {
+      // A core failure with a code (the store could not keep a message) is answered by its code.
+      if (isBrokerError(err)) return problem(err.code, err.message);
       ctx.log.error("request failed", { error: err });
       return problem("server_busy", "Internal error", 500);
     });

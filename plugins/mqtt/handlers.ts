@@ -117,13 +117,15 @@ export class Handlers {
       c.server.log.warn("publish failed", { error: e });
       this.#inPending--;
       if (qos === 2) received.delete(p.messageId);
-      if (v5) {
-        c.send({
-          cmd: qos === 1 ? "puback" : "pubrec",
-          messageId: p.messageId,
-          reasonCode: RC.UNSPECIFIED_ERROR,
-        });
-      }
+      // 3.1.1 has no negative acknowledgement: the connection ends unacknowledged, and the client sends the
+      // message again when it reconnects [MQTT-3.3.5-2].
+      if (!v5) return c.protocolError(RC.UNSPECIFIED_ERROR, `publish failed: ${(e as Error)?.message ?? e}`);
+      c.send({
+        cmd: qos === 1 ? "puback" : "pubrec",
+        messageId: p.messageId,
+        reasonCode: RC.UNSPECIFIED_ERROR,
+        properties: { reasonString: String((e as Error)?.message ?? e).slice(0, 200) },
+      });
     };
     const tail = this.#ackTail;
     if (tail === undefined && !retain) {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { type SqliteFault, sqliteFault } from "../../helpers/sqlite_fault.ts";
-import { Collector } from "../../helpers/wait.ts";
+import { Collector, within } from "../../helpers/wait.ts";
 import { connect, end, MQTT_PLUGIN } from "../mqtt/client.ts";
 
 const persistent = true;
@@ -101,3 +101,45 @@ Deno.test("sqlite-store + MQTT 5: a QoS 1 publish whose commit fails gets an err
     await end(back);
     await end(pub);
   }));
+
+Deno.test("sqlite-store + MQTT 3.1.1: a QoS 1 publish whose commit fails ends the connection unacknowledged; resent after the reconnect, it is stored", () =>
+  withFaultyBroker([MQTT_PLUGIN], async (tb, fault) => {
+    const session = { clientId: "reader", clean: false, protocolVersion: 4 as const };
+    const sub = await connect(tb, session);
+    await sub.subscribeAsync("orders/#", { qos: 1 });
+    await end(sub);
+    // It reconnects by itself and sends the unacknowledged PUBLISH again.
+    const pub = await connect(tb, {
+      protocolVersion: 4,
+      clientId: "writer",
+      clean: false,
+      reconnectPeriod: 20,
+    });
+    const closed = new Promise<void>((r) => pub.once("close", () => r()));
+    fault.fail();
+    const acked = pub.publishAsync("orders/1", "retried", { qos: 1 });
+    await within(closed, 5000, "the broker to end the connection"); // no negative PUBACK in 3.1.1 [MQTT-3.3.5-2]
+    fault.heal();
+    await within(acked, 5000, "the PUBACK after the reconnect");
+    const got = new Collector<string>();
+    const back = await connect(tb, session, false, (c) => c.on("message", (t, p) => got.push(`${t} ${p}`)));
+    assert.deepEqual(await got.atLeast(1), ["orders/1 retried"]);
+    await end(back);
+    await end(pub);
+  }));
+
+Deno.test("sqlite-store + HTTP: a publish whose commit fails is 503 store_failed", () =>
+  withFaultyBroker(
+    [{ use: "http", options: { port: 0, hostname: "127.0.0.1" } } as { use: string }],
+    async (tb, fault) => {
+      fault.fail();
+      const res = await fetch(`http://127.0.0.1:${tb.ports.http}/api/v1/queues/jobs/messages`, {
+        method: "POST",
+        headers: { "x-persistent": "true" },
+        body: "lost",
+      });
+      assert.equal(res.status, 503);
+      assert.equal((await res.json()).type, "https://ferrymq.dev/problems/store_failed");
+      assert.deepEqual(bodies(tb, "jobs"), []);
+    },
+  ));
