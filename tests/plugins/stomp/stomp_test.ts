@@ -492,3 +492,24 @@ Deno.test("stomp: receipts come in the order of their frames while a SEND before
     await tb.stop();
   }
 });
+
+Deno.test("stomp: a small body read after a large frame does not keep the large read buffer alive in its queue", async () => {
+  const tb = await startBroker(opts);
+  const { client } = await connect(tb, "tcp");
+  try {
+    const done = deferred<void>();
+    client.watchForReceipt("last", () => done.resolve());
+    client.publish({ destination: "/queue/kept", body: "x".repeat(512 * 1024) });
+    for (let i = 0; i < 20; i++) client.publish({ destination: "/queue/kept", body: `small-${i}` });
+    client.publish({ destination: "/queue/kept", body: "end", headers: { receipt: "last" } });
+    await within(done.promise, 5000, "the receipt");
+    const held = tb.broker.browse("kept", { limit: 100 }).slice(1);
+    assert.equal(held.length, 21);
+    for (const m of held) {
+      assert.ok(m.body.buffer.byteLength < 64 * 1024, `${m.body.buffer.byteLength} bytes held`);
+    }
+  } finally {
+    await client.deactivate();
+    await tb.stop();
+  }
+});
