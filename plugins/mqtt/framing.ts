@@ -24,6 +24,11 @@ export class Framer {
     this.maxPacketSize = maxPacketSize;
   }
 
+  /** Bytes of buffer this framer holds for a partial packet (what a connection costs beyond its socket). */
+  get buffered(): number {
+    return this.#buf.byteLength;
+  }
+
   /** Calls `onPacket` with a copy of each complete packet in `bytes` and keeps the rest; an error if any. */
   push(bytes: Uint8Array, onPacket: (packet: Uint8Array) => boolean): FrameError | undefined {
     // Whole packets are cut straight from the read buffer: an idle or well-behaved connection never

@@ -39,3 +39,17 @@ Deno.test("mqtt framer: a packet over the maximum is refused from its fixed head
     "malformed",
   );
 });
+
+Deno.test("mqtt framer: a large packet read in pieces leaves no large buffer behind; a connection that never splits holds none", () => {
+  const framer = new Framer(1 << 20);
+  const big = packet(300_000, 5);
+  for (let at = 0; at < big.length; at += 65536) framer.push(big.subarray(at, at + 65536), () => true);
+  assert.equal(framer.buffered, 0);
+  // Whole packets are cut from the read buffer itself.
+  const whole = new Framer(1 << 20);
+  whole.push(new Uint8Array([...packet(10, 1), ...packet(20, 2)]), () => true);
+  assert.equal(whole.buffered, 0);
+  // A partial small packet keeps a small buffer, not the largest it ever needed.
+  whole.push(packet(100, 3).subarray(0, 50), () => true);
+  assert.ok(whole.buffered <= 256);
+});
