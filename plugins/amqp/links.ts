@@ -147,6 +147,8 @@ export class AmqpLinks implements DeliverySink {
 
   /** The client opened a receiver: subscribe its source with the link credit. */
   async senderOpened(link: Link, containerId: string, temporary?: string): Promise<void> {
+    // The attach waits for this answer (`deferAttach`): a refusal is an attach and at once a detach with the error.
+    const refuse = (error: { condition: string; description: string }) => (link.open(), link.close(error));
     const src = link.remote?.attach?.source ?? {};
     let address: AmqpAddress | undefined;
     if (temporary) {
@@ -155,15 +157,12 @@ export class AmqpLinks implements DeliverySink {
       address = parseAddress(src.address, this.#o.defaultKind);
     }
     if (!address) {
-      return link.close({ condition: "amqp:invalid-field", description: "The source has no address" });
+      return refuse({ condition: "amqp:invalid-field", description: "The source has no address" });
     }
     if (
       address.kind === "queue" && !src.dynamic && !this.#o.autoCreate && !this.#o.queueExists(address.name)
     ) {
-      return link.close({
-        condition: "amqp:not-found",
-        description: `Queue "${address.name}" does not exist`,
-      });
+      return refuse({ condition: "amqp:not-found", description: `Queue "${address.name}" does not exist` });
     }
     const durable = address.kind === "topic" &&
       (src.durable === 2 || src.durable === 1 || src.expiry_policy === "never");
@@ -188,7 +187,12 @@ export class AmqpLinks implements DeliverySink {
       shared: shared ? `$amqp.shared.${linkName}` : undefined,
     };
     const sub = await this.session.subscribe(spec);
-    if (isReject(sub)) return link.close(condition(sub));
+    if (isReject(sub)) return refuse(condition(sub));
+    if (!link.state.remote_open) return void await sub.cancel(); // detached while it was being made
+    link.open();
+    // rhea writes transfers before attaches in one pass: the first transfer waits for the attach to go out.
+    await new Promise((r) => setTimeout(r, 0));
+    if (!link.state.remote_open) return void await sub.cancel();
     this.#senders.set(sub, link);
     // Every flow sets what the core may push, lowered or raised: the link credit less the deliveries
     // the core already handed over that still wait here (rhea counts a transfer only once it is written).

@@ -25,6 +25,7 @@ import { type Peer, type SaslMechanism, saslMechanisms } from "./sasl.ts";
 import { filterData, rheaSocket } from "./socket.ts";
 import {
   coordinatorTarget,
+  deferAttach,
   guardTransfers,
   isCoordinator,
   onBadInput,
@@ -125,7 +126,8 @@ export default definePlugin<Options>({
         });
       links.set(c.connection, ready);
     });
-    // Links are answered (attached) at once, before any transfer: a dynamic source gets its name here.
+    // Receiving links are answered (attached) at once, before any transfer; sending links once their
+    // subscription exists. A dynamic source gets its name here.
     container.on("receiver_open", (c: Ctx) => {
       guardTransfers(c.receiver, o.maxMessageSize);
       c.receiver.local.attach.max_message_size = o.maxMessageSize;
@@ -147,16 +149,8 @@ export default definePlugin<Options>({
       // pre-settled transfers as it delivers them): rhea sends settled transfers on a link whose attach says so.
       const mode = c.sender.remote?.attach?.snd_settle_mode;
       if (mode !== undefined) c.sender.local.attach.snd_settle_mode = mode;
-      if (!c.sender.is_open()) c.sender.open();
-      // rhea writes the attach when this turn's input is done; the first transfer must come after it.
-      setTimeout(
-        () =>
-          with_(
-            c,
-            (l) => l.senderOpened(c.sender, c.connection.remote?.open?.container_id ?? "anonymous", temp),
-          ),
-        0,
-      );
+      // The attach is answered once the subscription exists (`deferAttach`): a publish after it is not missed.
+      with_(c, (l) => l.senderOpened(c.sender, c.connection.remote?.open?.container_id ?? "anonymous", temp));
     });
     container.on("message", (c: Ctx) => {
       if (c.receiver[OVER_CREDIT]) {
@@ -257,6 +251,7 @@ export default definePlugin<Options>({
         if (!conn.is_remote_open()) conn.socket?.destroy();
       }, o.connectTimeoutMs);
       Deno.unrefTimer(timer);
+      deferAttach(conn);
       onBadInput(conn, (e, layer) => {
         ctx.log.debug("amqp bad input", { remote: conn.socket?.remoteAddress, layer, error: e.message });
         // The SASL layer has no close: its failed outcome is on its way.

@@ -8,6 +8,7 @@
  * - an answer to bad input (rhea drops the socket without a word): the error condition of a frame it cannot
  *   read or its state does not allow, for the plugin to close the connection with; in the SASL layer, which
  *   has no close, a failed sasl-outcome;
+ * - sending links answered when the application is ready (`deferAttach`), not as the attach arrives;
  * - dispositions that keep each delivery's own outcome (rhea's writer sends a run of deliveries settled in
  *   one turn as one range with the first one's state when the run begins with two of them).
  *
@@ -251,6 +252,27 @@ sender.set_drained = function (this: Typed, drained: boolean) {
   setDrained.call(this, drained);
   if (this.issue_flow) this.connection._register();
 };
+
+// rhea answers a peer's attach at once, before the application has looked at it: a broker whose sending
+// link needs a subscription first would say "attached" while a publish could still miss it. On a connection
+// marked with `deferAttach`, a sending link stays unanswered until the application opens it (or opens and
+// closes it, to refuse).
+const DEFER_ATTACH: unique symbol = Symbol("amqp.deferAttach");
+const onAttach = sender.on_attach;
+const noOpen = () => {};
+sender.on_attach = function (this: Typed, frame: unknown) {
+  if (!this.connection?.[DEFER_ATTACH]) return onAttach.call(this, frame);
+  this.open = noOpen;
+  try {
+    return onAttach.call(this, frame);
+  } finally {
+    delete this.open;
+  }
+};
+/** Sending links of `connection` answer the peer's attach only when the application opens them. */
+export function deferAttach(connection: Typed): void {
+  connection[DEFER_ATTACH] = true;
+}
 
 /** Whether the peer's last flow asked this sender to drain its credit (rhea keeps it private). */
 export const drainRequested = (sender: Typed): boolean => sender._draining === true;

@@ -277,3 +277,27 @@ Deno.test("amqp spec: outcomes settled in one turn keep their own states (a reje
     await tb.stop();
   }
 });
+
+Deno.test("amqp spec: once a receiving link's attach is answered, its subscription exists: a publish right then reaches it", async () => {
+  const tb = await startBroker({ plugins: [amqp] });
+  const conn = await amqpConnect(tb.ports["amqp:tcp"]);
+  try {
+    const got = new Collector<string>();
+    for (const address of ["topic://early.a", "topic://early.b", "topic://early.c"]) {
+      const r = conn.open_receiver({ source: { address } });
+      r.on("message", (c: Any) => got.push(text(c.message.body)));
+      r.once(
+        "receiver_open",
+        () => void tb.broker.publish({ kind: "topic", destination: address.slice(8), body: address }),
+      );
+    }
+    assert.deepEqual([...await got.atLeast(3)].sort(), [
+      "topic://early.a",
+      "topic://early.b",
+      "topic://early.c",
+    ]);
+  } finally {
+    await amqpClose(conn);
+    await tb.stop();
+  }
+});
