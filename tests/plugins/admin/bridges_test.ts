@@ -3,34 +3,20 @@
  * closed port for another.
  */
 import assert from "node:assert/strict";
-import type { PluginEntry } from "../../../mod.ts";
 import type { BridgeStatus } from "../../../plugins/bridge/mod.ts";
+import { amqp, bridge, freePort } from "../../helpers/bridge.ts";
 import { startBroker } from "../../helpers/broker.ts";
 import { waitFor } from "../../helpers/wait.ts";
 import { expectProblem, login, startAdmin } from "./helpers.ts";
 
-const bridge = (as: string, port: number, from: string): PluginEntry => ({
-  use: "bridge",
-  as,
-  options: { host: "127.0.0.1", port, reconnect: { initialMs: 10, maxMs: 100 }, forward: [{ from }] },
-});
-
-/** A port nobody listens on. */
-function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 Deno.test("admin: /bridges shows each bridge: connected with its forwarded count, or down with its last error", async () => {
-  const peer = await startBroker({
-    nodeId: "peer",
-    plugins: [{ use: "amqp", options: { port: 0, hostname: "127.0.0.1" } }],
-  });
-  const down = closedPort();
+  const peer = await startBroker({ nodeId: "peer", plugins: [amqp()] });
+  const down = freePort();
   const { tb, base } = await startAdmin({
-    extra: [bridge("east", peer.ports["amqp:tcp"], "queue://orders"), bridge("down", down, "topic://t.>")],
+    extra: [
+      bridge(peer.ports["amqp:tcp"], { forward: [{ from: "queue://orders" }] }, "east"),
+      bridge(down, { forward: [{ from: "topic://t.>" }] }, "down"),
+    ],
   });
   try {
     const c = await login(base);
