@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DataTable } from "../components/DataTable.tsx";
+import { type Column, DataTable } from "../components/DataTable.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
 import type { T } from "../lib/i18n.ts";
 import { formatClock, formatNumber, formatTime } from "../lib/format.ts";
@@ -29,6 +29,19 @@ function BridgeState({ bridge: b, t }: { bridge: BridgeStatus; t: T }) {
   );
 }
 
+/** Forwarded and pending: a bridge has them in total and per forward rule. */
+function countColumns<R extends { forwarded: number; pending: number }>(t: T): Column<R>[] {
+  return [
+    {
+      key: "forwarded",
+      label: t("bridges.forwarded"),
+      numeric: true,
+      render: (r) => formatNumber(r.forwarded),
+    },
+    { key: "pending", label: t("bridges.pending"), numeric: true, render: (r) => formatNumber(r.pending) },
+  ];
+}
+
 /** The bridge's forward rules: which local source feeds it through which queue. */
 function Links({ bridge: b, t }: { bridge: BridgeStatus; t: T }) {
   return (
@@ -39,18 +52,7 @@ function Links({ bridge: b, t }: { bridge: BridgeStatus; t: T }) {
       empty={t("bridges.noLinks")}
       columns={[
         { key: "from", label: t("bridges.link"), render: (l) => `${l.from} → ${l.queue}` },
-        {
-          key: "forwarded",
-          label: t("bridges.forwarded"),
-          numeric: true,
-          render: (l) => formatNumber(l.forwarded),
-        },
-        {
-          key: "pending",
-          label: t("bridges.pending"),
-          numeric: true,
-          render: (l) => formatNumber(l.pending),
-        },
+        ...countColumns(t),
       ]}
     />
   );
@@ -82,18 +84,7 @@ export default definePage<BridgeStatus[]>({
                 render: (b) => b.peerNodeId ? `${b.peer} (${b.peerNodeId})` : b.peer,
               },
               { key: "state", label: t("bridges.state"), render: (b) => <BridgeState bridge={b} t={t} /> },
-              {
-                key: "forwarded",
-                label: t("bridges.forwarded"),
-                numeric: true,
-                render: (b) => formatNumber(b.forwarded),
-              },
-              {
-                key: "pending",
-                label: t("bridges.pending"),
-                numeric: true,
-                render: (b) => formatNumber(b.pending),
-              },
+              ...countColumns<BridgeStatus>(t),
               {
                 key: "failures",
                 label: t("bridges.failures"),
