@@ -24,8 +24,11 @@ export interface PluginManifest {
   provides?: ServiceName[];
   /** Hard: set up after the provider; missing = start-up fails. */
   requires?: ServiceName[];
-  /** Soft: set up after the provider when one is present. */
-  after?: ServiceName[];
+  /**
+   * Soft: set up after the provider when one is present. A name ending in `*` (`"bridge:*"`) names a
+   * family: set up after every provider of a name with that prefix, read them with `ctx.useAll`.
+   */
+  after?: (ServiceName | ServiceFamily)[];
   /** Options schema: validated, defaults filled; the console renders its form from it. */
   options?: JsonSchema;
   reload?: "options" | "restart";
@@ -100,6 +103,11 @@ export interface PluginContext<O> {
   use<K extends ServiceName>(name: K): Services[K];
   /** Like use(), but undefined when the service is absent (for `after` services). */
   tryUse<K extends ServiceName>(name: K): Services[K] | undefined;
+  /**
+   * Every service whose name starts with `prefix`, by name (empty when none runs); only for a family
+   * declared in `after` as `"<prefix>*"`, else throws plugin_dependency.
+   */
+  useAll<P extends string>(prefix: P): Map<ServiceIn<P>, Services[ServiceIn<P>]>;
 }
 
 /** Gate answer: "not mine, ask the next one". */
@@ -346,6 +354,10 @@ export interface Services {
   [p: `protocol:${string}`]: ProtocolAdapter;
 }
 export type ServiceName = keyof Services & string;
+/** A family of services in a manifest's `after`: a name prefix and `*` (`"bridge:*"`). */
+export type ServiceFamily = `${string}*`;
+/** The service names under a prefix: `ServiceIn<"bridge:">` is `` `bridge:${string}` ``. */
+export type ServiceIn<P extends string> = Extract<ServiceName, `${P}${string}`>;
 
 /** Which messages a subscription receives and how. */
 export interface SubscriptionSpec {

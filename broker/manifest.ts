@@ -82,8 +82,9 @@ const PLUGIN_SCHEMA: JsonSchema = {
     entry: { type: "string", minLength: 1 },
     broker: { type: "string", minLength: 1 },
     provides: { type: "array", items: { type: "string" } },
-    requires: { type: "array", items: { type: "string" } },
-    after: { type: "array", items: { type: "string" } },
+    requires: { type: "array", items: { type: "string", pattern: "^[^*]+$" } },
+    // A trailing `*` names a family of services (`"bridge:*"`); only `after` may, as its providers are optional.
+    after: { type: "array", items: { type: "string", pattern: "^[^*]+\\*?$" } },
     options: { type: "object" },
     reload: { enum: ["options", "restart"] },
   },

@@ -14,6 +14,8 @@ import type {
   PluginContext,
   PluginEntry,
   PluginManifest,
+  ServiceFamily,
+  ServiceIn,
   ServiceName,
   Services,
   Teardown,
@@ -114,7 +116,9 @@ export class PluginHost {
 
   async #setup(inst: PluginInstance, plugin: Plugin<Record<string, unknown>>): Promise<void> {
     const deps = this.#deps;
-    const allowed = new Set([...(inst.manifest.requires ?? []), ...(inst.manifest.after ?? [])]);
+    const after = inst.manifest.after ?? [];
+    const allowed = new Set<string>([...(inst.manifest.requires ?? []), ...after]);
+    const families = after.map(familyPrefix).filter((p) => p !== undefined);
     const provides = new Set(inst.manifest.provides ?? []);
     const log = deps.logs.get(inst.id);
     const hooks: HookBus = { on: (name, fn, opts) => deps.hooks.on(inst.id, name, fn, opts) };
@@ -156,13 +160,26 @@ export class PluginHost {
         return impl;
       },
       tryUse<K extends ServiceName>(name: K): Services[K] | undefined {
-        if (!allowed.has(name)) {
+        if (!allowed.has(name) && !families.some((p) => name.startsWith(p))) {
           throw new BrokerError(
             "plugin_dependency",
             `Plugin "${inst.id}" cannot use "${name}": add it to "requires" or "after" in its plugin.json`,
           );
         }
         return services.get(name)?.impl as Services[K] | undefined;
+      },
+      useAll<P extends string>(prefix: P): Map<ServiceIn<P>, Services[ServiceIn<P>]> {
+        if (!families.includes(prefix)) {
+          throw new BrokerError(
+            "plugin_dependency",
+            `Plugin "${inst.id}" cannot use every "${prefix}*": add "${prefix}*" to "after" in its plugin.json`,
+          );
+        }
+        const all = new Map<ServiceIn<P>, Services[ServiceIn<P>]>();
+        for (const [name, s] of services) {
+          if (name.startsWith(prefix)) all.set(name as ServiceIn<P>, s.impl as Services[ServiceIn<P>]);
+        }
+        return all;
       },
     };
     const setup = Promise.resolve(plugin.setup(ctx));
@@ -253,9 +270,15 @@ export function instanceManifest(m: PluginManifest, id: string): PluginManifest 
   return { ...m, provides: m.provides.map((p) => p.replaceAll("{id}", id) as ServiceName) };
 }
 
+/** The prefix of a family name in `after` (`"bridge:*"` -> `"bridge:"`); undefined for a plain name. */
+function familyPrefix(name: ServiceName | ServiceFamily): string | undefined {
+  return name.endsWith("*") ? name.slice(0, -1) : undefined;
+}
+
 /**
- * Orders instances so that every provider of a required or `after` service comes first; ties keep
- * manifest order. Throws on an unmet `requires` or a cycle, naming the plugins.
+ * Orders instances so that every provider of a required or `after` service (or of any service in an
+ * `after` family) comes first; ties keep manifest order. Throws on an unmet `requires` or a cycle, naming
+ * the plugins.
  */
 export function order(insts: readonly PluginInstance[]): PluginInstance[] {
   const providers = new Map<string, PluginInstance[]>();
@@ -279,7 +302,13 @@ export function order(insts: readonly PluginInstance[]): PluginInstance[] {
       }
       d.push(...p.filter((x) => x !== i));
     }
-    for (const s of i.manifest.after ?? []) d.push(...(providers.get(s) ?? []).filter((x) => x !== i));
+    for (const s of i.manifest.after ?? []) {
+      const prefix = familyPrefix(s);
+      const found = prefix === undefined
+        ? providers.get(s) ?? []
+        : [...providers].flatMap(([name, p]) => name.startsWith(prefix) ? p : []);
+      d.push(...found.filter((x) => x !== i));
+    }
     deps.set(i, d);
   }
   const out: PluginInstance[] = [];

@@ -25,6 +25,7 @@ import en from "./locales/en.json" with { type: "json" };
 import zhCN from "./locales/zh-CN.json" with { type: "json" };
 import { App } from "./routes/_app.tsx";
 import { sessionRedirect } from "./routes/_middleware.ts";
+import bridges from "./routes/bridges.tsx";
 import connections from "./routes/connections.tsx";
 import destinationDetail from "./routes/destinations/[kind]/[name].tsx";
 import destinations from "./routes/destinations/index.tsx";
@@ -62,6 +63,7 @@ const ROUTES: [string, AnyPage][] = [
   ["/destinations/:kind/:name", destinationDetail],
   ["/connections", connections],
   ["/topology", topology],
+  ["/bridges", bridges],
   ["/plugins", plugins],
   ["/logs", logs],
   ["/settings", settings],

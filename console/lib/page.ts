@@ -15,6 +15,7 @@ export type NavId =
   | "destinations"
   | "connections"
   | "topology"
+  | "bridges"
   | "plugins"
   | "logs"
   | "settings";

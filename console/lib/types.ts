@@ -7,6 +7,8 @@ import type { SeriesPoint } from "../../plugins/admin/stats.ts";
 
 // The admin plugin's own types for its statistics: one definition for the API and the pages that read it.
 export type { NodeStats as Stats, SeriesPoint } from "../../plugins/admin/stats.ts";
+// The bridge plugin's status, as GET /bridges answers it.
+export type { BridgeStatus } from "../../plugins/bridge/mod.ts";
 
 export interface User {
   username: string;

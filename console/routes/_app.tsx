@@ -16,6 +16,7 @@ const NAV: { id: NavId; href: string }[] = [
   { id: "destinations", href: "/destinations" },
   { id: "connections", href: "/connections" },
   { id: "topology", href: "/topology" },
+  { id: "bridges", href: "/bridges" },
   { id: "plugins", href: "/plugins" },
   { id: "logs", href: "/logs" },
   { id: "settings", href: "/settings" },

@@ -17,6 +17,7 @@ import { bodyLimit } from "hono/body-limit";
 import meta from "../../deno.json" with { type: "json" };
 import { definePlugin, type Logger } from "../../mod.ts";
 import { authRoutes, guard } from "./api/auth.ts";
+import { bridgeRoutes } from "./api/bridges.ts";
 import { clientRoutes } from "./api/clients.ts";
 import type { AdminContext, AdminEnv, AdminOptions, Routes } from "./api/context.ts";
 import { destinationRoutes } from "./api/destinations.ts";
@@ -28,6 +29,7 @@ import { StatsSampler } from "./stats.ts";
 import { type AdminUser, AdminUsers, type FirstAdmin, MIN_PASSWORD } from "./users.ts";
 import type {} from "../delay/mod.ts";
 import type {} from "../dlq/mod.ts";
+import type {} from "../bridge/mod.ts";
 
 /** The base path of the API. */
 export const API_BASE = "/api/v1/admin";
@@ -59,6 +61,7 @@ export default definePlugin<AdminOptions>({
       version: meta.version,
       delay: () => ctx.tryUse("delay"),
       dlq: () => ctx.tryUse("dlq"),
+      bridges: () => ctx.useAll("bridge:"),
     };
 
     const app = new OpenAPIHono<AdminEnv>({
@@ -85,6 +88,7 @@ export default definePlugin<AdminOptions>({
     systemRoutes(app as unknown as Routes, ac);
     destinationRoutes(app as unknown as Routes, ac);
     clientRoutes(app as unknown as Routes, ac);
+    bridgeRoutes(app as unknown as Routes, ac);
     const closeStreams = liveRoutes(app as unknown as Routes, ac);
     app.doc31(`${API_BASE}/openapi.json`, {
       openapi: "3.1.0",

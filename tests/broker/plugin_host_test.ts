@@ -9,6 +9,19 @@ const fixture = (name: string, extra: Partial<PluginEntry> = {}): PluginEntry =>
   use: `./tests/fixtures/plugins/${name}`,
   ...extra,
 });
+/** Writes a plugin.json named `name` (entry mod.ts) with `extra` fields into `dir`. */
+const writeManifest = (dir: string, name: string, extra: Record<string, unknown> = {}) =>
+  Deno.writeTextFile(
+    `${dir}/plugin.json`,
+    JSON.stringify({
+      name,
+      version: "1.0.0",
+      description: "test",
+      entry: "mod.ts",
+      broker: "^0.1",
+      ...extra,
+    }),
+  );
 const start = (plugins: PluginEntry[], limits = {}) =>
   createBroker({ plugins, limits }, { printLogs: false, baseDir: Deno.cwd() });
 
@@ -105,16 +118,7 @@ Deno.test("a plugin in a folder whose path has a space, # and ? loads", async ()
   const dir = `${tmp}/my plugin #1?x`;
   try {
     await Deno.mkdir(dir);
-    await Deno.writeTextFile(
-      `${dir}/plugin.json`,
-      JSON.stringify({
-        name: "odd-path",
-        version: "1.0.0",
-        description: "test",
-        entry: "mod.ts",
-        broker: "^0.1",
-      }),
-    );
+    await writeManifest(dir, "odd-path");
     await Deno.writeTextFile(`${dir}/mod.ts`, `export default { name: "odd-path", setup() {} };`);
     const b = await start([{ use: dir }]);
     await b.stop();
@@ -152,4 +156,54 @@ Deno.test("{id} in a provides name becomes the instance id, so two instances pro
   assert.deepEqual(instanceManifest(twice, "west").provides, ["protocol:west", "store"]);
   const once = { ...m, provides: ["store"] as ServiceName[] };
   assert.equal(instanceManifest(once, "x"), once);
+});
+
+Deno.test("an after family (fam:*) sets the plugin up after every provider under the prefix; useAll gives them by name", async () => {
+  events.length = 0;
+  const b = await start([
+    fixture("family-user"),
+    fixture("family-member", { as: "one" }),
+    fixture("typed-options"),
+    fixture("family-member", { as: "two" }),
+  ]);
+  await b.stop();
+  assert.deepEqual(events.slice(0, 3), [
+    "setup one",
+    "setup two",
+    "setup family-user sees [fam:one=one,fam:two=two], one by name: one",
+  ]);
+});
+
+Deno.test("an after family is optional: with no provider, useAll is empty", async () => {
+  events.length = 0;
+  const b = await start([fixture("family-user")]);
+  await b.stop();
+  assert.deepEqual(events, ["setup family-user sees [], one by name: undefined"]);
+});
+
+Deno.test("useAll refuses a prefix the manifest does not declare as a family in after", async () => {
+  for (const prefix of ["other:", "fam"]) {
+    await assert.rejects(
+      start([fixture("family-user", { options: { prefix } })]),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, "plugin_dependency");
+        assert.match(e.message, new RegExp(`"family-user" cannot use every "${prefix}\\*"`));
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("a family (a name ending in *) is refused in requires: a required service must be named", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    await writeManifest(tmp, "needs-all", { requires: ["fam:*"] });
+    await assert.rejects(start([{ use: tmp }]), (e: Error & { code?: string }) => {
+      assert.equal(e.code, "plugin_invalid");
+      assert.match(e.message, /field "requires\.0" must match pattern/);
+      return true;
+    });
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { contrastRatio, logIn, open, screenshot, withConsole } from "./helpers.ts";
+import { contrastRatio, logIn, open, screenshot, unlabelled, withConsole } from "./helpers.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
 
@@ -17,38 +17,11 @@ const PAGES = [
   "/destinations/queue/a11y.queue",
   "/connections",
   "/topology",
+  "/bridges",
   "/plugins",
   "/logs",
   "/settings",
 ];
-
-/** Controls without a label, buttons and links without a name, images without alt, in the page. */
-function unlabelled(page: Page): Promise<string[]> {
-  return page.evaluate(() => {
-    const bad: string[] = [];
-    const visible = (el: Element) =>
-      (el as HTMLElement).offsetParent !== null || el.closest("dialog") !== null;
-    const byIds = (ids: string | null) =>
-      (ids ?? "").split(/\s+/).map((id) => document.getElementById(id)?.textContent ?? "").join(" ").trim();
-    for (const el of document.querySelectorAll<HTMLInputElement>("input, select, textarea")) {
-      if (el.type === "hidden" || !visible(el)) continue;
-      const label = Array.from(el.labels ?? [], (l) => l.textContent ?? "").join(" ").trim() ||
-        el.getAttribute("aria-label") || byIds(el.getAttribute("aria-labelledby"));
-      if (!label) bad.push(`control ${el.outerHTML.slice(0, 100)}`);
-    }
-    for (const el of document.querySelectorAll<HTMLElement>("button, a[href]")) {
-      const name = el.textContent?.trim() || el.getAttribute("aria-label") || el.getAttribute("title");
-      if (!name) bad.push(`button/link ${el.outerHTML.slice(0, 100)}`);
-    }
-    for (const img of document.querySelectorAll("img")) {
-      if (!img.hasAttribute("alt")) bad.push(`img ${img.outerHTML.slice(0, 100)}`);
-    }
-    if (document.querySelectorAll("h1").length !== 1) bad.push("not exactly one h1");
-    if (!document.documentElement.lang) bad.push("no lang on <html>");
-    if (!document.querySelector("main")) bad.push("no main landmark");
-    return bad;
-  });
-}
 
 /** Presses Tab until the focused element matches `test` (at most `max` times); returns what was passed. */
 async function tabTo(page: Page, test: (name: string) => boolean, max = 40): Promise<string[]> {
@@ -116,6 +89,7 @@ Deno.test(
           "Destinations",
           "Connections",
           "Topology",
+          "Bridges",
           "Plugins",
           "Logs",
           "Settings",

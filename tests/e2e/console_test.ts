@@ -215,7 +215,10 @@ Deno.test(
       await page.getByText("入站消息").waitFor();
       await screenshot(page, "dashboard-zh-CN");
 
-      // The choice is kept: another page opens in Chinese, islands included.
+      // The choice is kept: other pages open in Chinese, islands included.
+      await open(page, cb.origin, "/bridges");
+      assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "桥接");
+      await page.getByText("未配置桥接。").waitFor();
       await open(page, cb.origin, "/destinations/new");
       assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "新建目的地");
       await page.getByRole("button", { name: "创建" }).click();

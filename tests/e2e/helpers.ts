@@ -1,6 +1,8 @@
+/// <reference lib="dom" />
 /**
  * What the browser tests share: a broker with the http and admin plugins (the console at `/`), Debian's
- * Chromium driven by playwright-core with a fresh profile, screenshots, and WCAG contrast arithmetic.
+ * Chromium driven by playwright-core with a fresh profile, screenshots, the label check every page passes,
+ * and WCAG contrast arithmetic.
  *
  * @module
  */
@@ -122,4 +124,32 @@ export function contrastRatio(a: number[], b: number[]): number {
   };
   const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
   return (hi + 0.05) / (lo + 0.05);
+}
+
+/** Controls without a label, buttons and links without a name, images without alt, in the page. */
+export function unlabelled(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const bad: string[] = [];
+    const visible = (el: Element) =>
+      (el as HTMLElement).offsetParent !== null || el.closest("dialog") !== null;
+    const byIds = (ids: string | null) =>
+      (ids ?? "").split(/\s+/).map((id) => document.getElementById(id)?.textContent ?? "").join(" ").trim();
+    for (const el of document.querySelectorAll<HTMLInputElement>("input, select, textarea")) {
+      if (el.type === "hidden" || !visible(el)) continue;
+      const label = Array.from(el.labels ?? [], (l) => l.textContent ?? "").join(" ").trim() ||
+        el.getAttribute("aria-label") || byIds(el.getAttribute("aria-labelledby"));
+      if (!label) bad.push(`control ${el.outerHTML.slice(0, 100)}`);
+    }
+    for (const el of document.querySelectorAll<HTMLElement>("button, a[href]")) {
+      const name = el.textContent?.trim() || el.getAttribute("aria-label") || el.getAttribute("title");
+      if (!name) bad.push(`button/link ${el.outerHTML.slice(0, 100)}`);
+    }
+    for (const img of document.querySelectorAll("img")) {
+      if (!img.hasAttribute("alt")) bad.push(`img ${img.outerHTML.slice(0, 100)}`);
+    }
+    if (document.querySelectorAll("h1").length !== 1) bad.push("not exactly one h1");
+    if (!document.documentElement.lang) bad.push("no lang on <html>");
+    if (!document.querySelector("main")) bad.push("no main landmark");
+    return bad;
+  });
 }

@@ -1,10 +1,15 @@
 /// <reference lib="dom" />
 /**
  * The operator's other pages with real traffic: connections with their producers and consumers (and
- * closing one), the live topology graph, plugins, the log tail with a level switch, and settings.
+ * closing one), the live topology graph, plugins, the log tail with a level switch, settings, and bridges
+ * to a running peer and to a closed port.
  */
 import assert from "node:assert/strict";
-import { logIn, open, screenshot, withConsole } from "./helpers.ts";
+import type { BridgeStatus } from "../../plugins/bridge/mod.ts";
+import { amqp, bridge, freePort } from "../helpers/bridge.ts";
+import { startBroker } from "../helpers/broker.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { logIn, open, screenshot, unlabelled, withConsole } from "./helpers.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
 
@@ -70,3 +75,45 @@ Deno.test(
     });
   },
 );
+
+Deno.test("pages: bridges show their state, counters and forward rules", browserTest, async () => {
+  const peer = await startBroker({ nodeId: "peer", plugins: [amqp()] });
+  const extra = [
+    bridge(peer.ports["amqp:tcp"], { forward: [{ from: "queue://orders" }] }, "east"),
+    bridge(freePort(), { forward: [{ from: "topic://t.>" }] }, "down"),
+  ];
+  try {
+    await withConsole({ extra }, async (page, cb) => {
+      const errors: string[] = [];
+      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+      await cb.tb.broker.publish({ kind: "queue", destination: "orders", body: "order 1" });
+      await logIn(page, cb.origin);
+      // The page is server-rendered: open it once the bridge has connected, forwarded, and the other failed.
+      await waitFor(async () => {
+        const all: BridgeStatus[] = await (await page.request.get(`${cb.origin}/api/v1/admin/bridges`))
+          .json();
+        const [down, east] = all;
+        return east?.forwarded === 1 && east.pending === 0 && down.lastError !== undefined;
+      }, "the bridges to settle");
+      await page.getByRole("link", { name: "Bridges" }).click();
+      await page.waitForURL(`${cb.origin}/bridges`);
+      const rows = page.getByRole("region", { name: "Bridges to peer brokers" }).locator("tbody > tr");
+      const cells = (name: string) =>
+        rows.filter({ hasText: name }).first().locator(":scope > td").allInnerTexts();
+      const [name, peerCell, state, forwarded, pending, failures] = await cells("east");
+      assert.deepEqual([name, state, forwarded, pending, failures], ["east", "Connected", "1", "0", "0"]);
+      assert.match(peerCell, /^127\.0\.0\.1:\d+ \(peer\)$/);
+      const eastLinks = page.getByRole("region", { name: "Forward rules of east" });
+      await eastLinks.getByText("queue://orders → orders").waitFor();
+      const down = await cells("down");
+      assert.match(down[2], /Reconnecting/);
+      assert.match(down[2], /Last error: /);
+      assert.equal(down[3], "0");
+      assert.deepEqual(await unlabelled(page), [], "/bridges");
+      assert.deepEqual(errors, [], "no console errors");
+      await screenshot(page, "bridges");
+    });
+  } finally {
+    await peer.stop();
+  }
+});

@@ -1,10 +1,11 @@
 /**
  * What the admin route modules share: the broker, users and sessions, the statistics sampler, the
- * optional delay and dlq services, and the audit call every change goes through.
+ * optional delay, dlq and bridge services, and the audit call every change goes through.
  *
  * @module
  */
 import type { BrokerApi } from "../../../mod.ts";
+import type { BridgeService } from "../../bridge/mod.ts";
 import type { DelayService } from "../../delay/mod.ts";
 import type { DlqService } from "../../dlq/mod.ts";
 import type { ConsoleSession, ConsoleSessions, LoginLimiter } from "../session_auth.ts";
@@ -57,6 +58,8 @@ export interface AdminContext {
   delay(): DelayService | undefined;
   /** The dlq plugin's service when it runs. */
   dlq(): DlqService | undefined;
+  /** Every bridge plugin instance's service, by service name, now. */
+  bridges(): ReadonlyMap<string, BridgeService>;
 }
 
 /** Emits `adminAction` for the request's console user. */

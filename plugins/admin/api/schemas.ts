@@ -79,6 +79,25 @@ export const Connection = z.object({
   messagesOut: z.number(),
 }).openapi("Connection");
 
+export const Bridge = z.object({
+  id: z.string(),
+  peer: z.string(),
+  peerNodeId: z.string().optional(),
+  connected: z.boolean(),
+  forwarded: z.number(),
+  skipped: z.number(),
+  rejected: z.number(),
+  redelivered: z.number(),
+  pending: z.number(),
+  failures: z.number(),
+  lastError: z.string().optional(),
+  lastErrorAt: z.number().optional(),
+  nextAttemptAt: z.number().optional(),
+  links: z.array(
+    z.object({ from: z.string(), queue: z.string(), forwarded: z.number(), pending: z.number() }),
+  ),
+}).openapi("Bridge");
+
 /** Any JSON object; for responses whose shape docs/admin-api.md gives in full. */
 export const Json = z.record(z.string(), z.unknown());
 

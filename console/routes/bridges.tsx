@@ -1,0 +1,100 @@
+/**
+ * Every bridge to a peer broker: its connection state, counters and forward rules, read-only (bridges are
+ * configured in broker.json). Server-rendered: the admin API has no live feed of bridges.
+ *
+ * @module
+ */
+import { type Column, DataTable } from "../components/DataTable.tsx";
+import { PageHeader } from "../components/PageHeader.tsx";
+import type { T } from "../lib/i18n.ts";
+import { formatClock, formatNumber, formatTime } from "../lib/format.ts";
+import { definePage, titled } from "../lib/page.ts";
+import type { BridgeStatus } from "../lib/types.ts";
+
+/** Connected, or reconnecting with when it tries next and why the last attempt failed. */
+function BridgeState({ bridge: b, t }: { bridge: BridgeStatus; t: T }) {
+  if (b.connected) return <span class="badge badge-ok">{t("bridges.connected")}</span>;
+  return (
+    <div class="bridge-state">
+      <span class="badge badge-off">{t("bridges.reconnecting")}</span>
+      {b.nextAttemptAt !== undefined && (
+        <span class="muted">{t("bridges.nextAttempt", { time: formatClock(b.nextAttemptAt) })}</span>
+      )}
+      {b.lastError !== undefined && (
+        <span class="bridge-error" title={formatTime(b.lastErrorAt)}>
+          {t("bridges.lastError", { error: b.lastError })}
+        </span>
+      )}
+    </div>
+  );
+}
+
+/** Forwarded and pending: a bridge has them in total and per forward rule. */
+function countColumns<R extends { forwarded: number; pending: number }>(t: T): Column<R>[] {
+  return [
+    {
+      key: "forwarded",
+      label: t("bridges.forwarded"),
+      numeric: true,
+      render: (r) => formatNumber(r.forwarded),
+    },
+    { key: "pending", label: t("bridges.pending"), numeric: true, render: (r) => formatNumber(r.pending) },
+  ];
+}
+
+/** The bridge's forward rules: which local source feeds it through which queue. */
+function Links({ bridge: b, t }: { bridge: BridgeStatus; t: T }) {
+  return (
+    <DataTable
+      caption={t("bridges.linksCaption", { name: b.id })}
+      rows={[...b.links]}
+      rowKey={(l) => l.from}
+      empty={t("bridges.noLinks")}
+      columns={[
+        { key: "from", label: t("bridges.link"), render: (l) => `${l.from} → ${l.queue}` },
+        ...countColumns(t),
+      ]}
+    />
+  );
+}
+
+export default definePage<BridgeStatus[]>({
+  nav: "bridges",
+  title: titled("nav.bridges"),
+  load: ({ api }) => api.get<BridgeStatus[]>("/bridges"),
+  render(bridges, { t }) {
+    return (
+      <>
+        <PageHeader title={t("nav.bridges")} subtitle={t("bridges.count", { count: bridges.length })}>
+          <a class="btn" href="/bridges">{t("browse.refresh")}</a>
+        </PageHeader>
+        <section class="card" aria-label={t("nav.bridges")}>
+          <DataTable
+            caption={t("bridges.caption")}
+            rows={bridges}
+            rowKey={(b) => b.id}
+            empty={t("bridges.none")}
+            emptyHint={t("bridges.noneHint")}
+            details={(b) => <Links bridge={b} t={t} />}
+            columns={[
+              { key: "id", label: t("bridges.name") },
+              {
+                key: "peer",
+                label: t("bridges.peer"),
+                render: (b) => b.peerNodeId ? `${b.peer} (${b.peerNodeId})` : b.peer,
+              },
+              { key: "state", label: t("bridges.state"), render: (b) => <BridgeState bridge={b} t={t} /> },
+              ...countColumns<BridgeStatus>(t),
+              {
+                key: "failures",
+                label: t("bridges.failures"),
+                numeric: true,
+                render: (b) => formatNumber(b.failures),
+              },
+            ]}
+          />
+        </section>
+      </>
+    );
+  },
+});
