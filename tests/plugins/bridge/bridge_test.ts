@@ -3,26 +3,13 @@
  * real clients on both ends (MQTT.js, a rhea receiver, the embedded API).
  */
 import assert from "node:assert/strict";
-import type { Delivery, PluginEntry } from "../../../mod.ts";
-import type { BridgeStatus } from "../../../plugins/bridge/mod.ts";
 import { amqpClose, amqpConnect, type AmqpConnection } from "../../helpers/amqp.ts";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { Collector, waitFor, within } from "../../helpers/wait.ts";
 import { connect, end, MQTT_PLUGIN } from "../mqtt/client.ts";
+import { amqp, bridge, collect, pending, status, text } from "./helpers.ts";
 
-const text = (body: Uint8Array | string | undefined) =>
-  typeof body === "string" ? body : new TextDecoder().decode(body);
-const amqp = (port = 0) => ({ use: "amqp", options: { port, hostname: "127.0.0.1" } });
-const bridge = (port: number, options: Record<string, unknown>, as?: string): PluginEntry => ({
-  use: "bridge",
-  as,
-  options: { host: "127.0.0.1", port, reconnect: { initialMs: 10, maxMs: 100 }, ...options },
-});
-const status = (tb: TestBroker, id = "bridge"): BridgeStatus =>
-  tb.broker.host.service(`bridge:${id}`)!.status();
 const amqpPort = (tb: TestBroker) => tb.ports["amqp:tcp"];
-const pending = (tb: TestBroker, name: string) =>
-  tb.broker.destinations().find((d) => d.kind === "queue" && d.name === name)?.pending ?? 0;
 
 /** A port nobody listens on now (for a peer that starts later). */
 function freePort(): number {
@@ -30,16 +17,6 @@ function freePort(): number {
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
-}
-
-/** Collects what an in-process consumer gets, acking each. */
-async function collect(tb: TestBroker, kind: "queue" | "topic", destination: string) {
-  const got = new Collector<Delivery>();
-  await tb.broker.subscribe({ kind, destination }, (d, sub) => {
-    got.push(d);
-    sub.ack([d.tag]);
-  });
-  return got;
 }
 
 /** A rhea receiver on the peer; messages are accepted as they come. */

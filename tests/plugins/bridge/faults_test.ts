@@ -3,39 +3,10 @@
  * connection mid-stream; this broker stopping with messages in flight; large messages; bad options.
  */
 import assert from "node:assert/strict";
-import type { PluginEntry } from "../../../mod.ts";
-import type { BridgeStatus } from "../../../plugins/bridge/mod.ts";
-import { startBroker, type TestBroker } from "../../helpers/broker.ts";
-import { Collector, waitFor } from "../../helpers/wait.ts";
+import { startBroker } from "../../helpers/broker.ts";
+import { waitFor } from "../../helpers/wait.ts";
 import { fakePeer } from "./fake_peer.ts";
-import type { Delivery } from "../../../mod.ts";
-
-const text = (body: unknown) =>
-  typeof body === "string" ? body : new TextDecoder().decode(
-    (body as { content?: Uint8Array }).content ?? body as Uint8Array,
-  );
-const amqp = (port = 0, options: Record<string, unknown> = {}) => ({
-  use: "amqp",
-  options: { port, hostname: "127.0.0.1", ...options },
-});
-const bridge = (port: number, options: Record<string, unknown>, as?: string): PluginEntry => ({
-  use: "bridge",
-  as,
-  options: { host: "127.0.0.1", port, reconnect: { initialMs: 10, maxMs: 100 }, ...options },
-});
-const status = (tb: TestBroker, id = "bridge"): BridgeStatus =>
-  tb.broker.host.service(`bridge:${id}`)!.status();
-const pending = (tb: TestBroker, name: string) =>
-  tb.broker.destinations().find((d) => d.kind === "queue" && d.name === name)?.pending ?? 0;
-
-async function collect(tb: TestBroker, kind: "queue" | "topic", destination: string) {
-  const got = new Collector<Delivery>();
-  await tb.broker.subscribe({ kind, destination }, (d, sub) => {
-    got.push(d);
-    sub.ack([d.tag]);
-  });
-  return got;
-}
+import { amqp, bridge, collect, pending, status, text } from "./helpers.ts";
 
 Deno.test("bridge faults: a peer that gives no credit: at most `credit` messages leave the local queue", async () => {
   const peer = await fakePeer({ initialCredit: 1 });

@@ -1,0 +1,50 @@
+/**
+ * What the bridge tests share: the plugin entries, the status, queue depths and an in-process consumer.
+ *
+ * @module
+ */
+import type { Delivery, PluginEntry } from "../../../mod.ts";
+import type { BridgeStatus } from "../../../plugins/bridge/mod.ts";
+import type { TestBroker } from "../../helpers/broker.ts";
+import { Collector } from "../../helpers/wait.ts";
+
+/** A body as text: core bytes, an AMQP string, or an AMQP data section. */
+export const text = (body: unknown): string =>
+  typeof body === "string"
+    ? body
+    : new TextDecoder().decode((body as { content?: Uint8Array }).content ?? body as Uint8Array);
+
+/** The amqp plugin on 127.0.0.1 (`port` 0: a free one). */
+export const amqp = (port = 0, options: Record<string, unknown> = {}): PluginEntry => ({
+  use: "amqp",
+  options: { port, hostname: "127.0.0.1", ...options },
+});
+
+/** A bridge to 127.0.0.1:`port` that retries quickly. */
+export const bridge = (port: number, options: Record<string, unknown>, as?: string): PluginEntry => ({
+  use: "bridge",
+  as,
+  options: { host: "127.0.0.1", port, reconnect: { initialMs: 10, maxMs: 100 }, ...options },
+});
+
+/** The status of bridge instance `id`. */
+export const status = (tb: TestBroker, id = "bridge"): BridgeStatus =>
+  tb.broker.host.service(`bridge:${id}`)!.status();
+
+/** Messages ready in queue `name`. */
+export const pending = (tb: TestBroker, name: string): number =>
+  tb.broker.destinations().find((d) => d.kind === "queue" && d.name === name)?.pending ?? 0;
+
+/** Collects what an in-process consumer gets, acking each. */
+export async function collect(
+  tb: TestBroker,
+  kind: "queue" | "topic",
+  destination: string,
+): Promise<Collector<Delivery>> {
+  const got = new Collector<Delivery>();
+  await tb.broker.subscribe({ kind, destination }, (d, sub) => {
+    got.push(d);
+    sub.ack([d.tag]);
+  });
+  return got;
+}
