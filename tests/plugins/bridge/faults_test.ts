@@ -236,3 +236,43 @@ for (
     );
   });
 }
+
+Deno.test("bridge faults: an ACL denial at the peer is per rule: dead-lettered here with the reason, the other rule goes on", async () => {
+  const peer = await startBroker({
+    nodeId: "peer",
+    plugins: [
+      {
+        use: "auth",
+        options: {
+          users: [{ username: "bridge", password: "pw" }],
+          acl: { default: "allow", rules: [{ allow: false, pattern: "secret", actions: ["publish"] }] },
+        },
+      },
+      amqp(),
+    ],
+  });
+  const local = await startBroker({
+    nodeId: "local",
+    plugins: [
+      { use: "dlq" },
+      bridge(peer.ports["amqp:tcp"], {
+        username: "bridge",
+        password: "pw",
+        forward: [{ from: "queue://secret" }, { from: "queue://open" }],
+      }),
+    ],
+  });
+  try {
+    await waitFor(() => status(local).connected, "the bridge to connect");
+    await local.broker.publish({ kind: "queue", destination: "secret", body: "denied" });
+    await local.broker.publish({ kind: "queue", destination: "open", body: "goes" });
+    await waitFor(() => status(local).links[0].rejected === 1, "the denial");
+    await waitFor(() => status(local).links[1].forwarded === 1, "the other rule");
+    assert.match(status(local).links[0].lastRefusal ?? "", /unauthorized/);
+    assert.equal(pending(local, "DLQ.secret"), 1);
+    assert.equal(status(local).connected, true, "the connection stays up");
+  } finally {
+    await local.stop();
+    await peer.stop();
+  }
+});
