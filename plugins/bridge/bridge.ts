@@ -58,7 +58,14 @@ export interface BridgeStatus {
     readonly from: string;
     readonly queue: string;
     readonly forwarded: number;
+    /** Of this rule's messages, rejected and released or modified by the peer. */
+    readonly rejected: number;
+    readonly redelivered: number;
     readonly pending: number;
+    /** The peer's last refusal of one of them: "rejected: <condition>: <description>", "released". */
+    readonly lastRefusal?: string;
+    /** While paused after a release: when it takes messages again, ms since the epoch. */
+    readonly retryAt?: number;
   }[];
 }
 
@@ -123,7 +130,11 @@ export class Bridge {
         from: `${l.kind}://${l.source}`,
         queue: l.queue,
         forwarded: l.counters.forwarded,
+        rejected: l.counters.rejected,
+        redelivered: l.counters.redelivered,
         pending: p,
+        lastRefusal: l.lastRefusal,
+        retryAt: l.retryAt,
       };
     });
     return {
@@ -202,15 +213,16 @@ export class Bridge {
         const f = this.#inflight.get(c.delivery);
         if (!f) return;
         this.#inflight.delete(c.delivery);
+        const e = c.delivery.remote_state?.error;
         if (name === "rejected") {
-          const e = c.delivery.remote_state?.error;
           this.#log.warn("the peer rejected a message; dead-lettered here", {
+            from: `${f.link.kind}://${f.link.source}`,
             condition: e?.condition,
             description: e?.description,
           });
         }
         const counted = name !== "modified" || c.delivery.remote_state?.delivery_failed !== false;
-        f.link.settle(f, name, counted);
+        f.link.settle(f, name, counted, e && errorText(e, ""));
       });
     for (const name of ["accepted", "rejected", "released", "modified"] as const) {
       conn.on(name, outcome(name));

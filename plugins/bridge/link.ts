@@ -21,6 +21,7 @@ import {
   validatePattern,
 } from "../../mod.ts";
 import { fromMessage } from "../amqp/message_map.ts";
+import { backoff } from "./bridge.ts";
 import { excludeSelector, mayForward, stamp, VIA, viaOf } from "./loop_guard.ts";
 
 /** A forward rule from the options. */
@@ -50,6 +51,9 @@ export interface LinkCounters {
   redelivered: number;
 }
 
+/** An outcome the peer gave a message, other than accepted. */
+export type Refusal = "rejected" | "released" | "modified";
+
 /** The queue behind a topic source: durable, owned by the bridge instance, one per pattern. */
 export function subscriptionQueue(bridgeId: string, pattern: string): string {
   const part = (s: string) => encodeURIComponent(s).replaceAll("*", "%2A").replaceAll(".", "%2E");
@@ -68,6 +72,7 @@ export class ForwardLink {
   readonly #broker: BrokerApi;
   readonly #nodeId: string;
   readonly #credit: number;
+  readonly #retry: { initialMs: number; maxMs: number };
   readonly #session: Session;
   /** Delivered by the core, not yet sent to the peer. */
   #held: { sub: Subscription; d: Delivery }[] = [];
@@ -81,20 +86,39 @@ export class ForwardLink {
   /** Bumped by stop(): a subscribe that resolves after it is cancelled at once. */
   #generation = 0;
   #wake: () => void = () => {};
+  /** Releases since the last accept: each pauses the link longer (a peer releasing all is not hammered). */
+  #releases = 0;
+  #pause: ReturnType<typeof setTimeout> | undefined;
+  /** When the paused link takes deliveries again, ms since the epoch. */
+  retryAt: number | undefined;
+  /** The last refusal by the peer ("rejected: amqp:...", "released"), for the status. */
+  lastRefusal: string | undefined;
 
   constructor(
     rule: ForwardRule,
-    o: { broker: BrokerApi; bridgeId: string; index: number; credit: number },
+    o: {
+      broker: BrokerApi;
+      bridgeId: string;
+      index: number;
+      credit: number;
+      retry: { initialMs: number; maxMs: number };
+    },
   ) {
+    // Named as the options validation names a field, so a bad rule is found in broker.json at once.
+    const field = `option "forward.${o.index}.from"`;
     const a = parseReplyTo(rule.from);
     if (!a) {
       throw new BrokerError(
         "invalid_argument",
-        `Cannot forward "${rule.from}": use queue://name or topic://pattern`,
+        `${field}: use queue://name or topic://pattern, not "${rule.from}"`,
       );
     }
-    if (a.kind === "queue") validateName(a.name);
-    else validatePattern(a.name);
+    try {
+      if (a.kind === "queue") validateName(a.name);
+      else validatePattern(a.name);
+    } catch (e) {
+      throw new BrokerError("invalid_argument", `${field}: ${(e as Error).message}`);
+    }
     this.kind = a.kind;
     this.source = a.name;
     this.to = rule.to;
@@ -102,6 +126,7 @@ export class ForwardLink {
     this.#broker = o.broker;
     this.#nodeId = o.broker.nodeId;
     this.#credit = o.credit;
+    this.#retry = o.retry;
     this.#session = o.broker.internalSession(`bridge:${o.bridgeId}:${o.index}`, {
       deliver: (sub, d) => {
         this.#held.push({ sub, d });
@@ -164,11 +189,18 @@ export class ForwardLink {
     while (this.#held.length !== 0) {
       const { sub, d } = this.#held.shift()!;
       if (this.#retired.has(sub)) continue;
+      if (d.message.expiresAt !== 0 && d.message.expiresAt <= Date.now()) {
+        // It expired while held here for want of the peer's credit: back to its queue, which expires it
+        // as it would have there (counted, dead-lettered by the dlq plugin's policy).
+        sub.nack([d.tag], true, false);
+        this.#creditBack(sub);
+        continue;
+      }
       const via = viaOf(d.message.properties);
       if (!mayForward(via, this.#nodeId, this.#peer)) {
         this.counters.skipped++;
         sub.ack([d.tag]);
-        sub.credit(1);
+        this.#creditBack(sub);
         continue;
       }
       const inflight: InFlight = { link: this, sub, tag: d.tag };
@@ -185,20 +217,44 @@ export class ForwardLink {
     return out;
   }
 
-  /** The peer's outcome for a sent message. */
-  settle(f: InFlight, outcome: "accepted" | "rejected" | "released" | "modified", counted = true): void {
+  /** The peer's outcome for a sent message; `why` is the error of a rejection. */
+  settle(f: InFlight, outcome: "accepted" | Refusal, counted = true, why?: string): void {
     if (!this.#sent.delete(f)) return;
     if (outcome === "accepted") {
       this.counters.forwarded++;
+      this.#releases = 0;
       f.sub.ack([f.tag]);
     } else if (outcome === "rejected") {
       this.counters.rejected++;
+      this.lastRefusal = why ? `rejected: ${why}` : "rejected";
       f.sub.nack([f.tag], false);
     } else {
       this.counters.redelivered++;
+      this.lastRefusal = outcome;
+      // Paused before the nack: with credit left the queue would hand the message straight back, and a
+      // peer that releases everything would get it again in a tight loop.
+      this.#pauseAfterRelease(f.sub);
       f.sub.nack([f.tag], true, counted);
     }
-    f.sub.credit(1);
+    this.#creditBack(f.sub);
+  }
+
+  /** One delivery's credit back to `sub`, unless the link is paused (resuming sets the credit). */
+  #creditBack(sub: Subscription): void {
+    if (this.#pause === undefined) sub.credit(1);
+  }
+
+  /** No deliveries for the backoff of the consecutive releases (the reconnect backoff), then the window. */
+  #pauseAfterRelease(sub: Subscription): void {
+    const delay = backoff(this.#releases++, this.#retry);
+    sub.setCredit(0);
+    clearTimeout(this.#pause);
+    this.retryAt = Date.now() + delay;
+    this.#pause = setTimeout(() => {
+      this.#pause = undefined;
+      this.retryAt = undefined;
+      if (!this.#retired.has(sub)) sub.setCredit(Math.max(0, this.#credit - this.inMemory));
+    }, delay);
   }
 
   /**
@@ -208,6 +264,9 @@ export class ForwardLink {
    */
   async stop(): Promise<void> {
     this.#generation++;
+    clearTimeout(this.#pause);
+    this.#pause = undefined;
+    this.retryAt = undefined;
     const opening = this.#opening;
     this.#opening = undefined;
     const subs = new Set<Subscription>();

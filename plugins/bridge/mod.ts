@@ -40,7 +40,13 @@ export default definePlugin<BridgeOptions>({
   async setup(ctx) {
     const o = ctx.options;
     const links = o.forward.map((rule, index) =>
-      new ForwardLink(rule, { broker: ctx.broker, bridgeId: ctx.id, index, credit: o.credit })
+      new ForwardLink(rule, {
+        broker: ctx.broker,
+        bridgeId: ctx.id,
+        index,
+        credit: o.credit,
+        retry: o.reconnect,
+      })
     );
     let tls: Record<string, unknown> | undefined;
     if (o.tls) {

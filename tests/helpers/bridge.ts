@@ -7,7 +7,10 @@
 import type { PluginEntry } from "../../mod.ts";
 
 /** The amqp plugin on 127.0.0.1 (`port` 0: any free port). */
-export const amqp = (port = 0): PluginEntry => ({ use: "amqp", options: { port, hostname: "127.0.0.1" } });
+export const amqp = (port = 0, options: Record<string, unknown> = {}): PluginEntry => ({
+  use: "amqp",
+  options: { port, hostname: "127.0.0.1", ...options },
+});
 
 /** A bridge to 127.0.0.1:`port` that retries within 100 ms, so tests see reconnects quickly. */
 export const bridge = (port: number, options: Record<string, unknown>, as?: string): PluginEntry => ({

@@ -94,7 +94,16 @@ export const Bridge = z.object({
   lastErrorAt: z.number().optional(),
   nextAttemptAt: z.number().optional(),
   links: z.array(
-    z.object({ from: z.string(), queue: z.string(), forwarded: z.number(), pending: z.number() }),
+    z.object({
+      from: z.string(),
+      queue: z.string(),
+      forwarded: z.number(),
+      rejected: z.number(),
+      redelivered: z.number(),
+      pending: z.number(),
+      lastRefusal: z.string().optional(),
+      retryAt: z.number().optional(),
+    }),
   ),
 }).openapi("Bridge");
 

@@ -31,7 +31,14 @@ Deno.test("admin: /bridges shows each bridge: connected with its forwarded count
     assert.equal(east.peer, `127.0.0.1:${peer.ports["amqp:tcp"]}`);
     assert.equal(east.peerNodeId, "peer");
     assert.equal(east.failures, 0);
-    assert.deepEqual(east.links, [{ from: "queue://orders", queue: "orders", forwarded: 1, pending: 0 }]);
+    assert.deepEqual(east.links, [{
+      from: "queue://orders",
+      queue: "orders",
+      forwarded: 1,
+      rejected: 0,
+      redelivered: 0,
+      pending: 0,
+    }]);
     assert.equal(peer.broker.destinations().find((d) => d.name === "orders")?.pending, 1);
 
     const gone = await waitFor(async () => {

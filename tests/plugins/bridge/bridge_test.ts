@@ -3,31 +3,13 @@
  * real clients on both ends (MQTT.js, a rhea receiver, the embedded API).
  */
 import assert from "node:assert/strict";
-import type { Delivery } from "../../../mod.ts";
-import type { BridgeStatus } from "../../../plugins/bridge/mod.ts";
 import { amqpClose, amqpConnect, type AmqpConnection } from "../../helpers/amqp.ts";
-import { amqp, bridge, freePort } from "../../helpers/bridge.ts";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { Collector, waitFor, within } from "../../helpers/wait.ts";
 import { connect, end, MQTT_PLUGIN } from "../mqtt/client.ts";
+import { amqp, bridge, collect, freePort, pending, status, text } from "./helpers.ts";
 
-const text = (body: Uint8Array | string | undefined) =>
-  typeof body === "string" ? body : new TextDecoder().decode(body);
-const status = (tb: TestBroker, id = "bridge"): BridgeStatus =>
-  tb.broker.host.service(`bridge:${id}`)!.status();
 const amqpPort = (tb: TestBroker) => tb.ports["amqp:tcp"];
-const pending = (tb: TestBroker, name: string) =>
-  tb.broker.destinations().find((d) => d.kind === "queue" && d.name === name)?.pending ?? 0;
-
-/** Collects what an in-process consumer gets, acking each. */
-async function collect(tb: TestBroker, kind: "queue" | "topic", destination: string) {
-  const got = new Collector<Delivery>();
-  await tb.broker.subscribe({ kind, destination }, (d, sub) => {
-    got.push(d);
-    sub.ack([d.tag]);
-  });
-  return got;
-}
 
 /** A rhea receiver on the peer; messages are accepted as they come. */
 async function receiver(tb: TestBroker, address: string) {
