@@ -53,6 +53,18 @@ function Links({ bridge: b, t }: { bridge: BridgeStatus; t: T }) {
       columns={[
         { key: "from", label: t("bridges.link"), render: (l) => `${l.from} → ${l.queue}` },
         ...countColumns(t),
+        {
+          key: "lastRefusal",
+          label: t("bridges.refused"),
+          // The peer refusing this rule's messages (an ACL, a `$` name) while the bridge is connected.
+          render: (l) =>
+            l.lastRefusal === undefined ? "" : (
+              <span class="bridge-error">
+                {l.lastRefusal}
+                {l.retryAt !== undefined && ` · ${t("bridges.retryAt", { time: formatClock(l.retryAt) })}`}
+              </span>
+            ),
+        },
       ]}
     />
   );

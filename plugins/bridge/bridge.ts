@@ -214,15 +214,19 @@ export class Bridge {
         if (!f) return;
         this.#inflight.delete(c.delivery);
         const e = c.delivery.remote_state?.error;
+        const keep = name === "rejected" && refusesRoute(e?.condition);
         if (name === "rejected") {
-          this.#log.warn("the peer rejected a message; dead-lettered here", {
-            from: `${f.link.kind}://${f.link.source}`,
-            condition: e?.condition,
-            description: e?.description,
-          });
+          this.#log.warn(
+            `the peer rejected a message; ${keep ? "kept here to retry" : "dead-lettered here"}`,
+            {
+              from: `${f.link.kind}://${f.link.source}`,
+              condition: e?.condition,
+              description: e?.description,
+            },
+          );
         }
         const counted = name !== "modified" || c.delivery.remote_state?.delivery_failed !== false;
-        f.link.settle(f, name, counted, e && errorText(e, ""));
+        f.link.settle(f, keep ? "refused" : name, counted, e && errorText(e, ""));
       });
     for (const name of ["accepted", "rejected", "released", "modified"] as const) {
       conn.on(name, outcome(name));
@@ -310,6 +314,18 @@ export class Bridge {
     await Promise.all(this.#links.map((l) => l.close()));
   }
 }
+
+// Rejections that name the route, not the message (the peer's ACL, a missing or reserved destination): every
+// message of the rule would get the same until the peer's configuration or ours changes, so they wait in
+// their queue rather than being dead-lettered one by one (dropped, without the dlq plugin).
+const ROUTE_REFUSALS = new Set([
+  "amqp:unauthorized-access",
+  "amqp:not-found",
+  "amqp:invalid-field",
+  "amqp:not-allowed",
+]);
+const refusesRoute = (condition: string | undefined) =>
+  condition !== undefined && ROUTE_REFUSALS.has(condition);
 
 function errorText(e: { condition?: string; description?: string } | undefined, fallback: string): string {
   if (!e) return fallback;

@@ -52,7 +52,8 @@ export interface LinkCounters {
 }
 
 /** An outcome the peer gave a message, other than accepted. */
-export type Refusal = "rejected" | "released" | "modified";
+/** `refused`: rejected for its route (the peer's ACL, a missing destination), kept here to retry. */
+export type Refusal = "rejected" | "released" | "modified" | "refused";
 
 /** The queue behind a topic source: durable, owned by the bridge instance, one per pattern. */
 export function subscriptionQueue(bridgeId: string, pattern: string): string {
@@ -230,11 +231,12 @@ export class ForwardLink {
       f.sub.nack([f.tag], false);
     } else {
       this.counters.redelivered++;
-      this.lastRefusal = outcome;
+      this.lastRefusal = outcome === "refused" ? `rejected: ${why}` : outcome;
       // Paused before the nack: with credit left the queue would hand the message straight back, and a
-      // peer that releases everything would get it again in a tight loop.
+      // peer that releases everything would get it again in a tight loop. A refused route is no fault of
+      // the message: not counted, so it waits for the fix however long that takes.
       this.#pauseAfterRelease(f.sub);
-      f.sub.nack([f.tag], true, counted);
+      f.sub.nack([f.tag], true, counted && outcome !== "refused");
     }
     this.#creditBack(f.sub);
   }

@@ -79,7 +79,12 @@ Deno.test(
 Deno.test("pages: bridges show their state, counters and forward rules", browserTest, async () => {
   const peer = await startBroker({ nodeId: "peer", plugins: [amqp()] });
   const extra = [
-    bridge(peer.ports["amqp:tcp"], { forward: [{ from: "queue://orders" }] }, "east"),
+    // The peer refuses the second rule's address (a "$" name): the page shows why.
+    bridge(
+      peer.ports["amqp:tcp"],
+      { forward: [{ from: "queue://orders" }, { from: "queue://audit", to: "queue://$nope" }] },
+      "east",
+    ),
     bridge(freePort(), { forward: [{ from: "topic://t.>" }] }, "down"),
   ];
   try {
@@ -87,13 +92,15 @@ Deno.test("pages: bridges show their state, counters and forward rules", browser
       const errors: string[] = [];
       page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
       await cb.tb.broker.publish({ kind: "queue", destination: "orders", body: "order 1" });
+      await cb.tb.broker.publish({ kind: "queue", destination: "audit", body: "entry 1" });
       await logIn(page, cb.origin);
       // The page is server-rendered: open it once the bridge has connected, forwarded, and the other failed.
       await waitFor(async () => {
         const all: BridgeStatus[] = await (await page.request.get(`${cb.origin}/api/v1/admin/bridges`))
           .json();
         const [down, east] = all;
-        return east?.forwarded === 1 && east.pending === 0 && down.lastError !== undefined;
+        return east?.forwarded === 1 && east.links[1].lastRefusal !== undefined &&
+          down.lastError !== undefined;
       }, "the bridges to settle");
       await page.getByRole("link", { name: "Bridges" }).click();
       await page.waitForURL(`${cb.origin}/bridges`);
@@ -101,10 +108,15 @@ Deno.test("pages: bridges show their state, counters and forward rules", browser
       const cells = (name: string) =>
         rows.filter({ hasText: name }).first().locator(":scope > td").allInnerTexts();
       const [name, peerCell, state, forwarded, pending, failures] = await cells("east");
-      assert.deepEqual([name, state, forwarded, pending, failures], ["east", "Connected", "1", "0", "0"]);
+      // The refused rule's message waits here for the peer to take it: one pending.
+      assert.deepEqual([name, state, forwarded, pending, failures], ["east", "Connected", "1", "1", "0"]);
       assert.match(peerCell, /^127\.0\.0\.1:\d+ \(peer\)$/);
       const eastLinks = page.getByRole("region", { name: "Forward rules of east" });
       await eastLinks.getByText("queue://orders → orders").waitFor();
+      const refused = await eastLinks.locator("tbody > tr", { hasText: "queue://audit" }).locator("td")
+        .allInnerTexts();
+      assert.deepEqual(refused.slice(1, 3), ["0", "1"]);
+      assert.match(refused.at(-1)!, /^rejected: /);
       const down = await cells("down");
       assert.match(down[2], /Reconnecting/);
       assert.match(down[2], /Last error: /);
