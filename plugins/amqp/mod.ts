@@ -20,7 +20,7 @@ import {
 } from "../../mod.ts";
 import { formatAddress, parseAddress } from "./address_map.ts";
 import { AmqpLinks, returnCredit } from "./links.ts";
-import { frameGuard, protocolHeaderCheck } from "./frame_guard.ts";
+import { AMQP_HEADER, frameGuard, protocolHeaderCheck } from "./frame_guard.ts";
 import { type Peer, type SaslMechanism, saslMechanisms } from "./sasl.ts";
 import { filterData, rheaSocket } from "./socket.ts";
 import {
@@ -188,32 +188,43 @@ export default definePlugin<Options>({
 
     /**
      * What rhea may read of a connection's input: everything before the first frame over maxFrameSize, which
-     * closes the connection with amqp:connection:framing-error instead of being buffered.
+     * closes the connection with amqp:connection:framing-error instead of being buffered, and before a
+     * protocol header we do not speak, which our header answers before the socket ends [2.2].
      */
     const admitFrames = (c: Ctx) => {
       const check = frameGuard(o.maxFrameSize);
       const header = protocolHeaderCheck();
       let refused = false;
+      const refuseHeader = (ours: Uint8Array) => {
+        ctx.log.debug("amqp protocol header refused", { remote: c.socket?.remoteAddress });
+        c.socket?.write(ours);
+        c.socket?.end();
+      };
       return (bytes: Uint8Array): Uint8Array | undefined => {
         if (refused) return undefined;
         const answer = header(bytes);
         if (answer) {
-          // A protocol or version we do not speak: our header says which we do, then the socket ends [2.2].
           refused = true;
-          ctx.log.debug("amqp protocol header refused", { remote: c.socket?.remoteAddress });
-          c.socket?.write(answer);
-          c.socket?.end();
+          refuseHeader(answer);
           return undefined;
         }
-        const over = check(bytes);
-        if (!over) return bytes;
+        const stop = check(bytes);
+        if (!stop) return bytes;
         refused = true;
-        ctx.log.debug("amqp frame over max-frame-size", { remote: c.socket?.remoteAddress, size: over.size });
-        refuse(c, {
-          condition: "amqp:connection:framing-error",
-          description: `Frame of ${over.size} bytes exceeds max-frame-size ${o.maxFrameSize}`,
-        });
-        return over.offset > 0 ? bytes.subarray(0, over.offset) : undefined;
+        if (stop.kind === "header") {
+          // After SASL: what came before it (the SASL exchange) is answered first.
+          setTimeout(() => refuseHeader(AMQP_HEADER), 0);
+        } else {
+          ctx.log.debug("amqp frame over max-frame-size", {
+            remote: c.socket?.remoteAddress,
+            size: stop.size,
+          });
+          refuse(c, {
+            condition: "amqp:connection:framing-error",
+            description: `Frame of ${stop.size} bytes exceeds max-frame-size ${o.maxFrameSize}`,
+          });
+        }
+        return stop.offset > 0 ? bytes.subarray(0, stop.offset) : undefined;
       };
     };
 

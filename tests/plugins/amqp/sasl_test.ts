@@ -203,3 +203,25 @@ Deno.test("amqp sasl: bad SASL input gets the outcome auth, then the socket ends
     await tb.stop();
   }
 });
+
+Deno.test("amqp sasl: a header after SASL other than AMQP 1.0.0's is answered with ours, after the outcome, then the socket ends", async () => {
+  const tb = await startBroker({ plugins: [amqp] });
+  try {
+    const init = new Uint8Array(
+      frames.write_frame(frames.sasl_frame(frames.sasl_init({ mechanism: "ANONYMOUS" }))),
+    );
+    for (const second of ["AMQP\x03\x01\x00\x00", "AMQP\x00\x02\x00\x00"]) {
+      const out = await exchange(tb.ports["amqp:tcp"], [SASL_HEADER, init, second], { timeoutMs: 2000 });
+      const text = new TextDecoder("latin1").decode(out);
+      // The SASL exchange is answered in full (the mechanisms, the outcome ok), then our header ends it.
+      assert.ok(text.startsWith(SASL_HEADER), JSON.stringify(second));
+      assert.ok(text.endsWith("AMQP\x00\x01\x00\x00"), JSON.stringify(second));
+      assert.deepEqual(saslAnswer(out.subarray(0, out.length - 8)), {
+        performatives: [0x40, 0x44],
+        codes: [0],
+      });
+    }
+  } finally {
+    await tb.stop();
+  }
+});
