@@ -73,6 +73,12 @@ export function expose(broker: BrokerApi, t: Tallies, maxDestinations: number): 
   x.single("ferrymq_received_bytes_total", "counter", "Message body bytes published", s.bytesIn);
   x.single("ferrymq_delivered_bytes_total", "counter", "Message body bytes delivered", s.bytesOut);
   x.single("ferrymq_sessions", "gauge", "Open sessions, internal ones included", s.sessions);
+  x.single(
+    "ferrymq_store_failures_total",
+    "counter",
+    "Store writes that failed (publishes refused, acks to retry)",
+    s.storeFailures,
+  );
 
   const conns = broker.connections();
   x.family("ferrymq_connections", "gauge", "Client sessions by protocol");

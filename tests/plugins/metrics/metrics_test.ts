@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import parsePrometheus from "parse-prometheus-text-format";
 import type { MetricsService } from "../../../plugins/metrics/mod.ts";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { sqliteFault } from "../../helpers/sqlite_fault.ts";
 import { within } from "../../helpers/wait.ts";
 import { mqttAs } from "../acl/clients.ts";
 
@@ -164,6 +166,24 @@ Deno.test("metrics: past maxDestinations destinations count in the totals only",
     assert.equal(value(fs, "ferrymq_messages_pending"), 5);
     assert.equal(fs.get("ferrymq_destination_messages_pending")!.metrics.length, 2);
   } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("metrics: store failures are counted", async () => {
+  const tb = await startBroker({ plugins: [{ use: "sqlite-store" }, http, metrics({ public: true })] });
+  const fault = sqliteFault(join(tb.dataDir, "broker.db"));
+  try {
+    await tb.broker.createQueue("jobs");
+    assert.equal(value(await scrape(tb), "ferrymq_store_failures_total"), 0);
+    fault.fail();
+    await assert.rejects(
+      tb.broker.publish({ kind: "queue", destination: "jobs", body: "x", persistent: true }),
+    );
+    fault.heal();
+    assert.equal(value(await scrape(tb), "ferrymq_store_failures_total"), 1);
+  } finally {
+    fault.close();
     await tb.stop();
   }
 });
