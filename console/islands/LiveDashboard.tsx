@@ -111,10 +111,17 @@ export default function LiveDashboard({ initial }: { initial: DashboardData }) {
           <StatCard
             label={t("dashboard.pending")}
             value={formatNumber(s.pending)}
-            hint={t("dashboard.store", {
-              size: formatBytes(n.store.sizeBytes),
-              free: formatBytes(n.store.freeBytes),
-            })}
+            // Failed store writes refuse publishes: the card that shows the store says so.
+            tone={s.storeFailures > 0 ? "warn" : undefined}
+            hint={[
+              t("dashboard.store", {
+                size: formatBytes(n.store.sizeBytes),
+                free: formatBytes(n.store.freeBytes),
+              }),
+              s.storeFailures > 0
+                ? t("dashboard.storeFailures", { count: formatNumber(s.storeFailures) })
+                : "",
+            ].filter(Boolean).join(" · ")}
             testId="stat-pending"
           />
           <StatCard

@@ -19,6 +19,8 @@ export interface NodeStats {
   enqueueRate: number;
   /** Messages out per second over the last sample. */
   dequeueRate: number;
+  /** Store writes that failed since start (publishes refused, acks retried): the disk wants a look. */
+  storeFailures: number;
 }
 
 /** One point of the time series. */
@@ -91,6 +93,7 @@ export class StatsSampler {
       pending: pendingOf(dests),
       enqueueRate: this.#last?.enqueueRate ?? 0,
       dequeueRate: this.#last?.dequeueRate ?? 0,
+      storeFailures: s.storeFailures,
     };
   }
 

@@ -5,6 +5,8 @@
  * language switch, and an expired session or a rate-limited login sending the reader where they belong.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { sqliteFault } from "../helpers/sqlite_fault.ts";
 import { type ConsoleBroker, logIn, open, PASSWORD, screenshot, USER, withConsole } from "./helpers.ts";
 
 // Playwright keeps a browser process and its pipes open across steps; each test closes them itself.
@@ -277,3 +279,23 @@ Deno.test(
     });
   },
 );
+
+Deno.test("console: the dashboard warns when the store fails writes", browserTest, async () => {
+  await withConsole({ extra: [{ use: "sqlite-store" }] }, async (page, cb) => {
+    const fault = sqliteFault(join(cb.tb.dataDir, "broker.db"));
+    try {
+      await cb.tb.broker.createQueue("e2e.store");
+      fault.fail();
+      await assert.rejects(
+        cb.tb.broker.publish({ kind: "queue", destination: "e2e.store", body: "x", persistent: true }),
+      );
+      fault.heal();
+      await logIn(page, cb.origin);
+      const card = page.getByTestId("stat-pending");
+      await card.getByText("1 store writes failed").waitFor();
+      assert.match(await card.locator(".stat-value").getAttribute("class") ?? "", /tone-warn/);
+    } finally {
+      fault.close();
+    }
+  });
+});

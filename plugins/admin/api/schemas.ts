@@ -64,6 +64,7 @@ export const Stats = z.object({
   pending: z.number(),
   enqueueRate: z.number(),
   dequeueRate: z.number(),
+  storeFailures: z.number(),
 }).openapi("Stats");
 
 export const Connection = z.object({

@@ -212,6 +212,7 @@ Deno.test("admin: node, stats, series, plugins and logs", async () => {
     assert.equal(stats.messagesIn, 1);
     assert.equal(stats.pending, 1);
     assert.equal(stats.destinations, 1);
+    assert.equal(stats.storeFailures, 0);
     for (const k of ["messagesOut", "bytesIn", "bytesOut", "connections", "enqueueRate", "dequeueRate"]) {
       assert.equal(typeof stats[k], "number", k);
     }
