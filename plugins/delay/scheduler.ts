@@ -8,6 +8,7 @@
 import {
   type BrokerApi,
   BrokerError,
+  isBrokerError,
   type KeyValue,
   type Logger,
   type Message,
@@ -77,6 +78,8 @@ interface Job extends Timed {
 }
 
 const MAX_TIMEOUT = 2 ** 31 - 1;
+/** A delivery the store refused is tried again this much later: a short outage clears, a failing disk rests. */
+const RETRY_MS = 1000;
 const RESOLVED = Promise.resolve();
 
 /** Holds messages until their deliverAt and routes them then. */
@@ -290,19 +293,26 @@ export class DelayScheduler implements Scheduler, DelayService {
     }
     job.fired++;
     this.fired++;
+    const next = this.#next(job, now);
+    const last = next === undefined;
     const routed = this.#broker.route(m).catch((e) => {
       this.#log.warn(`cannot deliver scheduled message "${job.id}" to "${t.destination}"`, {
         error: String(e),
       });
+      // The store could not take it (a full or failing disk): a last delivery stays scheduled and is tried
+      // again, its record kept; a dead letter would need the same store.
+      if (last && isBrokerError(e, "store_failed") && !this.#closed) {
+        this.#retry(job, now);
+        throw e;
+      }
       // Nothing is lost: an unroutable message goes where dead letters go (the dlq plugin).
       this.#broker.emit("deadLetter", { message: m, queue: m.destination, reason: "unroutable" });
     });
-    const next = this.#next(job, now);
-    if (next === undefined) {
+    if (last) {
       this.#jobs.delete(job.id);
       if (t.persistent) {
         this.#write(job, () => routed.then(() => this.#kv.delete(job.id))).catch(this.#logWrite);
-      }
+      } else routed.catch(() => {}); // a refused one was retried and logged above
       return;
     }
     if (job.remaining > 0) job.remaining--;
@@ -311,6 +321,17 @@ export class DelayScheduler implements Scheduler, DelayService {
     if (t.persistent) {
       this.#write(job, () => routed.then(() => this.#kv.set(job.id, toRecord(job)))).catch(this.#logWrite);
     }
+  }
+
+  /** Puts a last delivery the store refused back in the schedule, due after RETRY_MS, unless cancelled since. */
+  #retry(job: Job, firedAt: number): void {
+    if (this.#jobs.has(job.id)) return;
+    job.fired--;
+    this.fired--;
+    job.at = Math.max(firedAt, Date.now()) + RETRY_MS;
+    this.#jobs.set(job.id, job);
+    this.#heap.push(job);
+    this.#arm();
   }
 
   #next(job: Job, now: number): number | undefined {

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { type AdminEvent, type Delivery, Priority } from "../../../mod.ts";
 import type { DelayService } from "../../../plugins/delay/mod.ts";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { sqliteFault } from "../../helpers/sqlite_fault.ts";
 import { Collector, waitFor } from "../../helpers/wait.ts";
 
 const text = (d: Delivery) => new TextDecoder().decode(d.message.body);
@@ -285,6 +287,24 @@ Deno.test("a scheduled message that cannot be routed when due goes to the dead-l
     assert.equal(new TextDecoder().decode(m.body), "late");
     assert.equal(m.properties.dlqReason, "unroutable");
   } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("a scheduled message the store refuses when it falls due stays scheduled and arrives once the store heals", async () => {
+  const tb = await startBroker({ plugins: [{ use: "sqlite-store" }, { use: "delay" }] });
+  const fault = sqliteFault(join(tb.dataDir, "broker.db"));
+  try {
+    await tb.broker.createQueue("later");
+    await tb.broker.publish({ kind: "queue", destination: "later", body: "x", delay: 100, persistent: true });
+    fault.fail();
+    await waitFor(() => tb.broker.stats.storeFailures >= 1, "the store to refuse the due message", 5000);
+    assert.equal(delayService(tb).size, 1, "still scheduled");
+    fault.heal();
+    await waitFor(() => tb.broker.queue("later")!.pending === 1, "the retried delivery", 5000);
+    assert.equal(delayService(tb).size, 0);
+  } finally {
+    fault.close();
     await tb.stop();
   }
 });
