@@ -32,6 +32,8 @@ export interface PluginManifest {
   /** Options schema: validated, defaults filled; the console renders its form from it. */
   options?: JsonSchema;
   reload?: "options" | "restart";
+  /** Instances may be added and removed while the broker runs ({@linkcode RuntimePlugins}): bridges. */
+  runtime?: boolean;
 }
 
 /** One entry of `broker.json`'s plugin list. */
@@ -98,6 +100,8 @@ export interface PluginContext<O> {
   readonly log: Logger;
   /** node.dataDir from broker.json, made absolute. */
   readonly dataDir: string;
+  /** Adds and removes instances of runtime plugins (the admin API's bridges). */
+  readonly plugins: RuntimePlugins;
   provide<K extends ServiceName>(name: K, impl: Services[K]): void;
   /** Only names in requires/after; throws plugin_dependency otherwise, or when an `after` is absent. */
   use<K extends ServiceName>(name: K): Services[K];
@@ -108,6 +112,34 @@ export interface PluginContext<O> {
    * declared in `after` as `"<prefix>*"`, else throws plugin_dependency.
    */
   useAll<P extends string>(prefix: P): Map<ServiceIn<P>, Services[ServiceIn<P>]>;
+}
+
+/** A plugin instance to add while the broker runs: a `broker.json` entry whose `as` is required. */
+export interface RuntimePluginEntry {
+  /** A built-in name or a path, as in broker.json; its manifest must say `"runtime": true`. */
+  readonly use: string;
+  /** Instance id: lowercase letters, digits, ".", "_", "-"; unique among running instances. */
+  readonly as: string;
+  readonly options?: Record<string, unknown>;
+}
+
+/**
+ * Instances of plugins whose manifest says `"runtime": true`, added and removed while the broker runs.
+ * Each added instance is kept in the store (kv "plugins.runtime") and set up again, after broker.json's
+ * plugins, at every start-up; broker.json's own instances are not removable here.
+ */
+export interface RuntimePlugins {
+  /**
+   * Validates the entry and options as start-up does, sets the instance up (same timeout) and records it.
+   * Throws invalid_argument (the id), plugin_options (names the option), conflict (the id is taken),
+   * plugin_dependency (an unmet `requires`), plugin_invalid (not a runtime plugin) or plugin_failed.
+   */
+  add(entry: RuntimePluginEntry): Promise<PluginInfo>;
+  /**
+   * Tears a runtime instance down and forgets it. Throws not_found, or conflict when it comes from
+   * broker.json, is still starting, or a running plugin requires what it provides.
+   */
+  remove(id: string): Promise<void>;
 }
 
 /** Gate answer: "not mine, ask the next one". */
@@ -536,6 +568,8 @@ export interface PluginInfo {
   readonly state: "pending" | "running" | "failed" | "stopped";
   /** Where the plugin was loaded from. */
   readonly source: string;
+  /** Added while the broker runs ({@linkcode RuntimePlugins}), not from broker.json. */
+  readonly runtime: boolean;
 }
 
 /** One log record, as the console's live tail receives it. */

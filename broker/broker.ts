@@ -24,7 +24,7 @@ import { HookRegistry } from "./hooks.ts";
 import { LogHub } from "./log.ts";
 import { checkBrokerManifest, readBrokerManifest } from "./manifest.ts";
 import { reserveMessageId } from "./message.ts";
-import { PluginHost } from "./plugin_host.ts";
+import { info, PluginHost } from "./plugin_host.ts";
 import { MemoryStore } from "./store.ts";
 
 /** Options for {@linkcode createBroker}. */
@@ -117,13 +117,7 @@ export class Broker extends Core {
   }
 
   override plugins(): PluginInfo[] {
-    return this.host.instances.map((i) => ({
-      id: i.id,
-      manifest: i.manifest,
-      options: i.options,
-      state: i.state,
-      source: i.source,
-    }));
+    return this.host.instances.map(info);
   }
 
   /** Stops every plugin in reverse order, then the core. Idempotent. */

@@ -30,6 +30,9 @@ const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: false });
 /** Where built-in plugins live. */
 export const BUILTIN_DIR: string = fileURLToPath(new URL("../plugins/", import.meta.url));
 
+/** What an instance id (`as`) may be: it names services, log lines and store keys. */
+export const INSTANCE_ID = /^[a-z0-9][a-z0-9._-]*$/;
+
 const BROKER_SCHEMA: JsonSchema = {
   type: "object",
   required: ["plugins"],
@@ -63,7 +66,7 @@ const BROKER_SCHEMA: JsonSchema = {
         additionalProperties: false,
         properties: {
           use: { type: "string", minLength: 1 },
-          as: { type: "string", pattern: "^[a-z0-9][a-z0-9._-]*$" },
+          as: { type: "string", pattern: INSTANCE_ID.source },
           enabled: { type: "boolean" },
           options: { type: "object" },
         },
@@ -87,6 +90,7 @@ const PLUGIN_SCHEMA: JsonSchema = {
     after: { type: "array", items: { type: "string", pattern: "^[^*]+\\*?$" } },
     options: { type: "object" },
     reload: { enum: ["options", "restart"] },
+    runtime: { type: "boolean" },
   },
 };
 

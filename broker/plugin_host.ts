@@ -2,7 +2,8 @@
  * The plugin host: resolve every manifest entry, validate options, order by provides/requires/after,
  * set up in order with a timeout, tear down in reverse. Nothing half-starts: a failure tears down what
  * was set up and names the plugin and the field; a setup that finishes after its timeout is torn down
- * then.
+ * then. Instances of runtime plugins (bridges) are also added and removed while the broker runs; they
+ * are kept in the store and set up again after the manifest's plugins at every start-up.
  *
  * @module
  */
@@ -13,7 +14,10 @@ import type {
   Plugin,
   PluginContext,
   PluginEntry,
+  PluginInfo,
   PluginManifest,
+  RuntimePluginEntry,
+  RuntimePlugins,
   ServiceFamily,
   ServiceIn,
   ServiceName,
@@ -23,7 +27,10 @@ import type {
 import { BrokerError, isBrokerError } from "./errors.ts";
 import type { HookRegistry } from "./hooks.ts";
 import type { LogHub } from "./log.ts";
-import { checkOptions, resolvePlugin } from "./manifest.ts";
+import { checkOptions, INSTANCE_ID, resolvePlugin } from "./manifest.ts";
+
+/** The store's key-value space of runtime-added instances, by instance id. */
+export const RUNTIME_KV = "plugins.runtime";
 
 /** One plugin instance as the host tracks it. */
 export interface PluginInstance {
@@ -31,6 +38,8 @@ export interface PluginInstance {
   readonly manifest: PluginManifest;
   readonly source: string;
   readonly options: Record<string, unknown>;
+  /** Added at runtime (removable, recorded in the store), not from the manifest. */
+  readonly runtime: boolean;
   state: "pending" | "running" | "failed" | "stopped";
   teardown?: Teardown | void;
   abort: AbortController;
@@ -53,6 +62,7 @@ export class PluginHost {
   readonly #deps: HostDeps;
   readonly #services = new Map<string, { owner: string; impl: unknown }>();
   #instances: PluginInstance[] = [];
+  #stopping = false;
   #log: Logger;
 
   constructor(deps: HostDeps) {
@@ -65,33 +75,24 @@ export class PluginHost {
     return this.#instances;
   }
 
-  /** Resolves, validates and orders every enabled entry, then sets each up; all or nothing. */
+  /**
+   * Resolves, validates and orders every enabled entry, then sets each up; all or nothing. Then the
+   * runtime-added instances recorded in the store, each on its own: one that fails is logged and skipped.
+   */
   async start(entries: readonly PluginEntry[]): Promise<void> {
-    const resolved: { inst: PluginInstance; load: () => Promise<Plugin<Record<string, unknown>>> }[] = [];
+    const resolved: Resolved[] = [];
     const ids = new Set<string>();
     for (const entry of entries) {
       if (entry.enabled === false) continue;
-      const r = await resolvePlugin(entry.use, this.#deps.baseDir);
-      const id = entry.as ?? r.manifest.name;
-      if (ids.has(id)) {
+      const r = await this.#resolve(entry, false);
+      if (ids.has(r.inst.id)) {
         throw new BrokerError(
           "plugin_invalid",
-          `Cannot start plugin "${id}" twice: give the second entry an "as" name`,
+          `Cannot start plugin "${r.inst.id}" twice: give the second entry an "as" name`,
         );
       }
-      ids.add(id);
-      const options = checkOptions(id, r.manifest.options, entry.options);
-      resolved.push({
-        inst: {
-          id,
-          manifest: instanceManifest(r.manifest, id),
-          source: r.source,
-          options,
-          state: "pending",
-          abort: new AbortController(),
-        },
-        load: r.load,
-      });
+      ids.add(r.inst.id);
+      resolved.push(r);
     }
     const ordered = order(resolved.map((r) => r.inst));
     const loaders = new Map(resolved.map((r) => [r.inst, r.load]));
@@ -104,14 +105,129 @@ export class PluginHost {
       } catch (e) {
         inst.state = "failed";
         await this.stop("failed");
-        if (isBrokerError(e)) throw e;
-        throw new BrokerError(
-          "plugin_failed",
-          `Cannot start plugin "${inst.id}": ${(e as Error)?.message ?? e}`,
-          { cause: e },
-        );
+        throw startError(inst.id, e);
       }
     }
+    // Read after the manifest's plugins: the store plugin is among them.
+    for await (const [id, entry] of this.#records().entries()) {
+      try {
+        await this.#add(entry, false);
+      } catch (e) {
+        this.#log.error(`cannot start runtime plugin "${id}"; it stays recorded until removed`, { error: e });
+      }
+    }
+  }
+
+  async #resolve(entry: PluginEntry, runtime: boolean): Promise<Resolved> {
+    const r = await resolvePlugin(entry.use, this.#deps.baseDir);
+    const id = entry.as ?? r.manifest.name;
+    const options = checkOptions(id, r.manifest.options, entry.options);
+    return {
+      inst: {
+        id,
+        manifest: instanceManifest(r.manifest, id),
+        source: r.source,
+        options,
+        runtime,
+        state: "pending",
+        abort: new AbortController(),
+      },
+      load: r.load,
+    };
+  }
+
+  #records() {
+    return this.#deps.broker.store.kv<RuntimePluginEntry>(RUNTIME_KV);
+  }
+
+  /** The capability plugins get as `ctx.plugins`. */
+  readonly runtime: RuntimePlugins = {
+    add: async (entry) => info(await this.#add(entry, true)),
+    remove: (id) => this.#remove(id),
+  };
+
+  async #add(entry: RuntimePluginEntry, record: boolean): Promise<PluginInstance> {
+    if (this.#stopping) throw new BrokerError("server_busy", `Cannot add plugin "${entry.as}": stopping`);
+    if (!INSTANCE_ID.test(entry.as)) {
+      throw new BrokerError(
+        "invalid_argument",
+        `Cannot add plugin "${entry.as}": its id must be lowercase letters, digits, ".", "_" or "-", ` +
+          `beginning with a letter or digit`,
+      );
+    }
+    const { inst, load } = await this.#resolve(entry, true);
+    if (!inst.manifest.runtime) {
+      throw new BrokerError(
+        "plugin_invalid",
+        `Cannot add plugin "${inst.id}": "${inst.manifest.name}" is not a runtime plugin ` +
+          `(no "runtime": true in its plugin.json)`,
+      );
+    }
+    // Checked after the last await before the instance is listed, so two adds cannot both pass.
+    if (this.#instances.some((i) => i.id === inst.id)) {
+      throw new BrokerError("conflict", `Cannot add plugin "${inst.id}": an instance of that id runs`);
+    }
+    const missing = (inst.manifest.requires ?? []).find((s) => !this.#services.has(s));
+    if (missing !== undefined) {
+      throw new BrokerError(
+        "plugin_dependency",
+        `Cannot add plugin "${inst.id}": field "requires" names "${missing}", which no running plugin provides`,
+      );
+    }
+    this.#instances.push(inst);
+    try {
+      await this.#setup(inst, await load());
+    } catch (e) {
+      this.#unlist(inst);
+      inst.state = "failed";
+      inst.abort.abort();
+      this.#release(inst);
+      throw startError(inst.id, e);
+    }
+    if (record) {
+      try {
+        await this.#records().set(inst.id, { use: entry.use, as: entry.as, options: entry.options });
+      } catch (e) {
+        this.#unlist(inst);
+        await this.#teardown(inst, "failed");
+        throw e;
+      }
+    }
+    return inst;
+  }
+
+  async #remove(id: string): Promise<void> {
+    const inst = this.#instances.find((i) => i.id === id);
+    if (inst === undefined) {
+      // A recorded instance that failed to start at start-up: only its record is left to drop.
+      if (await this.#records().get(id) === undefined) {
+        throw new BrokerError("not_found", `Cannot remove plugin "${id}": no such instance`);
+      }
+      return this.#records().delete(id);
+    }
+    if (!inst.runtime) {
+      throw new BrokerError(
+        "conflict",
+        `Cannot remove plugin "${id}": it comes from broker.json; remove it there and restart`,
+      );
+    }
+    if (inst.state !== "running") {
+      throw new BrokerError("conflict", `Cannot remove plugin "${id}": it is ${inst.state}`);
+    }
+    const provides = new Set<string>(inst.manifest.provides ?? []);
+    const dependant = this.#instances.find((i) =>
+      i !== inst && i.state === "running" && i.manifest.requires?.some((s) => provides.has(s))
+    );
+    if (dependant !== undefined) {
+      throw new BrokerError("conflict", `Cannot remove plugin "${id}": plugin "${dependant.id}" requires it`);
+    }
+    this.#unlist(inst);
+    await this.#records().delete(id);
+    await this.#teardown(inst, "stop");
+  }
+
+  #unlist(inst: PluginInstance): void {
+    this.#instances = this.#instances.filter((i) => i !== inst);
   }
 
   async #setup(inst: PluginInstance, plugin: Plugin<Record<string, unknown>>): Promise<void> {
@@ -132,6 +248,7 @@ export class PluginHost {
       signal: inst.abort.signal,
       log,
       dataDir: deps.dataDir,
+      plugins: this.runtime,
       provide(name, impl) {
         if (!provides.has(name)) {
           throw new BrokerError(
@@ -233,32 +350,63 @@ export class PluginHost {
 
   /** Tears down every started plugin in reverse order; errors are logged, never thrown. */
   async stop(reason: "stop" | "failed" = "stop"): Promise<void> {
+    this.#stopping = true;
     for (const inst of [...this.#instances].reverse()) {
-      if (inst.state !== "running" && inst.state !== "failed") continue;
-      inst.abort.abort();
-      try {
-        if (typeof inst.teardown === "function") {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          await Promise.race([
-            Promise.resolve(inst.teardown(reason)),
-            new Promise((resolve) => {
-              timer = setTimeout(resolve, this.#deps.timeoutMs);
-            }),
-          ]);
-          clearTimeout(timer);
-        }
-      } catch (e) {
-        this.#log.error(`teardown of ${inst.id} failed`, { error: e });
-      }
-      this.#release(inst);
-      inst.state = "stopped";
+      if (inst.state === "running" || inst.state === "failed") await this.#teardown(inst, reason);
     }
+  }
+
+  /** Aborts, runs the teardown within the timeout, releases hooks and services. Never throws. */
+  async #teardown(inst: PluginInstance, reason: "stop" | "failed"): Promise<void> {
+    inst.abort.abort();
+    try {
+      if (typeof inst.teardown === "function") {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          Promise.resolve(inst.teardown(reason)),
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, this.#deps.timeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+    } catch (e) {
+      this.#log.error(`teardown of ${inst.id} failed`, { error: e });
+    }
+    this.#release(inst);
+    inst.state = "stopped";
   }
 
   /** The provider of a service, for the broker's own wiring. */
   service<K extends ServiceName>(name: K): Services[K] | undefined {
     return this.#services.get(name)?.impl as Services[K] | undefined;
   }
+}
+
+/** An instance before setup, with the loader of its module. */
+interface Resolved {
+  inst: PluginInstance;
+  load: () => Promise<Plugin<Record<string, unknown>>>;
+}
+
+/** A setup failure as start-up and runtime adds report it: broker errors as they are, others wrapped. */
+function startError(id: string, e: unknown): BrokerError {
+  if (isBrokerError(e)) return e;
+  return new BrokerError("plugin_failed", `Cannot start plugin "${id}": ${(e as Error)?.message ?? e}`, {
+    cause: e,
+  });
+}
+
+/** An instance as plugins and embedders see it. */
+export function info(i: PluginInstance): PluginInfo {
+  return {
+    id: i.id,
+    manifest: i.manifest,
+    options: i.options,
+    state: i.state,
+    source: i.source,
+    runtime: i.runtime,
+  };
 }
 
 /**

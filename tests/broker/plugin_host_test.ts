@@ -4,6 +4,7 @@ import { resetLateListener } from "../fixtures/plugins/late-listener/control.ts"
 import { events } from "../fixtures/plugins/record.ts";
 import { within } from "../helpers/wait.ts";
 import { instanceManifest } from "../../broker/plugin_host.ts";
+import type {} from "../fixtures/plugins/runtime-member/mod.ts";
 
 const fixture = (name: string, extra: Partial<PluginEntry> = {}): PluginEntry => ({
   use: `./tests/fixtures/plugins/${name}`,
@@ -205,5 +206,201 @@ Deno.test("a family (a name ending in *) is refused in requires: a required serv
     });
   } finally {
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+const member = (as: string, options: Record<string, unknown> = { label: as }) => ({
+  use: "./tests/fixtures/plugins/runtime-member",
+  as,
+  options,
+});
+const rejectsWith = (p: Promise<unknown>, code: string, message: RegExp) =>
+  assert.rejects(p, (e: Error & { code?: string }) => {
+    assert.equal(e.code, code, e.message);
+    assert.match(e.message, message);
+    return true;
+  });
+
+Deno.test("a runtime instance is added with its options checked, provides its service, and is removed", async () => {
+  events.length = 0;
+  const b = await start([]);
+  try {
+    const info = await b.host.runtime.add(member("one", { label: "first" }));
+    assert.equal(info.state, "running");
+    assert.equal(info.runtime, true);
+    assert.deepEqual(info.options, { label: "first", fail: false }, "defaults filled");
+    assert.equal(b.host.service("rt:one")?.label, "first");
+    assert.deepEqual(b.plugins().map((p) => [p.id, p.runtime]), [["one", true]]);
+    assert.deepEqual(await b.store.kv("plugins.runtime").get("one"), member("one", { label: "first" }));
+
+    await b.host.runtime.remove("one");
+    assert.equal(b.host.service("rt:one"), undefined);
+    assert.deepEqual(b.plugins(), []);
+    assert.equal(await b.store.kv("plugins.runtime").get("one"), undefined);
+    assert.deepEqual(events, ["setup one first", "teardown one"]);
+    await rejectsWith(b.host.runtime.remove("one"), "not_found", /"one": no such instance/);
+  } finally {
+    await b.stop();
+  }
+});
+
+Deno.test("a runtime add is refused for bad options, a bad or taken id, a non-runtime plugin, unmet requires", async () => {
+  const b = await start([fixture("provider-a")]);
+  try {
+    await rejectsWith(
+      b.host.runtime.add(member("one", {})),
+      "plugin_options",
+      /"one": option "\(options\)" must have required property 'label'/,
+    );
+    await rejectsWith(
+      b.host.runtime.add(member("one", { label: 1 })),
+      "plugin_options",
+      /option "label" must be string/,
+    );
+    await rejectsWith(
+      b.host.runtime.add(member("One")),
+      "invalid_argument",
+      /"One": its id must be lowercase/,
+    );
+    await rejectsWith(
+      b.host.runtime.add(member("provider-a")),
+      "conflict",
+      /"provider-a": an instance of that id runs/,
+    );
+    await rejectsWith(
+      b.host.runtime.add({ use: "./tests/fixtures/plugins/provider-a", as: "a2" }),
+      "plugin_invalid",
+      /"a2": "provider-a" is not a runtime plugin/,
+    );
+    await rejectsWith(
+      b.host.runtime.add({ use: "./tests/fixtures/plugins/needs-member", as: "user" }),
+      "plugin_dependency",
+      /"user": field "requires" names "rt:one", which no running plugin provides/,
+    );
+    await rejectsWith(
+      b.host.runtime.add(member("bad", { label: "x", fail: true })),
+      "plugin_failed",
+      /"bad": told to fail/,
+    );
+    assert.equal(b.host.service("rt:bad"), undefined, "a failed setup's services are released");
+    assert.deepEqual(b.plugins().map((p) => p.id), ["provider-a"]);
+    assert.deepEqual(await Array.fromAsync(b.store.kv("plugins.runtime").entries()), [], "nothing recorded");
+  } finally {
+    await b.stop();
+  }
+});
+
+Deno.test("a runtime remove is refused for a broker.json instance and one a running plugin requires", async () => {
+  events.length = 0;
+  const b = await start([fixture("provider-a")]);
+  try {
+    await rejectsWith(
+      b.host.runtime.remove("provider-a"),
+      "conflict",
+      /"provider-a": it comes from broker\.json/,
+    );
+    await b.host.runtime.add(member("one"));
+    await b.host.runtime.add({ use: "./tests/fixtures/plugins/needs-member", as: "user" });
+    await rejectsWith(b.host.runtime.remove("one"), "conflict", /"one": plugin "user" requires it/);
+    await b.host.runtime.remove("user");
+    await b.host.runtime.remove("one");
+  } finally {
+    await b.stop();
+  }
+  assert.deepEqual(events, [
+    "setup provider-a",
+    "setup one one",
+    "setup user got one",
+    "teardown one",
+    "teardown provider-a",
+  ]);
+});
+
+Deno.test("a runtime setup that outlasts the plugin timeout is refused and its instance is not listed", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    await writeManifest(tmp, "hangs", { runtime: true });
+    await Deno.writeTextFile(
+      `${tmp}/mod.ts`,
+      `import { definePlugin } from "${new URL("../../mod.ts", import.meta.url).href}";\n` +
+        `export default definePlugin({ name: "hangs", setup: () => new Promise(() => {}) });\n`,
+    );
+    const b = await start([], { pluginTimeoutMs: 50 });
+    try {
+      await rejectsWith(
+        b.host.runtime.add({ use: tmp, as: "slow" }),
+        "plugin_failed",
+        /"slow" did not finish setup within 50 ms/,
+      );
+      assert.deepEqual(b.plugins(), []);
+    } finally {
+      await b.stop();
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("runtime instances come back after a restart (sqlite-store), after the manifest's plugins", async () => {
+  events.length = 0;
+  const dataDir = await Deno.makeTempDir();
+  const boot = () =>
+    createBroker(
+      { node: { dataDir }, plugins: [{ use: "sqlite-store" }, fixture("provider-a")] },
+      { printLogs: false, baseDir: Deno.cwd() },
+    );
+  try {
+    let b = await boot();
+    await b.host.runtime.add(member("one", { label: "kept" }));
+    await b.host.runtime.add(member("two"));
+    await b.host.runtime.remove("two");
+    await b.stop();
+    events.length = 0;
+    b = await boot();
+    try {
+      assert.deepEqual(b.plugins().map((p) => [p.id, p.runtime]), [
+        ["sqlite-store", false],
+        ["provider-a", false],
+        ["one", true],
+      ]);
+      assert.equal(b.host.service("rt:one")?.label, "kept");
+      assert.deepEqual(events, ["setup provider-a", "setup one kept"]);
+      await b.host.runtime.remove("one");
+    } finally {
+      await b.stop();
+    }
+    b = await boot();
+    try {
+      assert.deepEqual(b.plugins().map((p) => p.id), ["sqlite-store", "provider-a"], "removed stays removed");
+    } finally {
+      await b.stop();
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a recorded runtime instance that fails at start-up is logged and skipped; removing it drops the record", async () => {
+  const dataDir = await Deno.makeTempDir();
+  const boot = () =>
+    createBroker({ node: { dataDir }, plugins: [{ use: "sqlite-store" }] }, {
+      printLogs: false,
+      baseDir: Deno.cwd(),
+    });
+  try {
+    let b = await boot();
+    await b.store.kv("plugins.runtime").set("bad", member("bad", { label: "x", fail: true }));
+    await b.stop();
+    b = await boot();
+    try {
+      assert.deepEqual(b.plugins().map((p) => p.id), ["sqlite-store"]);
+      assert.ok(b.logs.recent().some((r) => r.level === "error" && /runtime plugin "bad"/.test(r.msg)));
+      await b.host.runtime.remove("bad");
+      assert.equal(await b.store.kv("plugins.runtime").get("bad"), undefined);
+    } finally {
+      await b.stop();
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
   }
 });
