@@ -61,6 +61,7 @@ export default definePlugin<AdminOptions>({
       version: meta.version,
       delay: () => ctx.tryUse("delay"),
       dlq: () => ctx.tryUse("dlq"),
+      plugins: ctx.plugins,
       bridges: () => ctx.useAll("bridge:"),
     };
 

@@ -1,10 +1,10 @@
 /**
  * What the admin route modules share: the broker, users and sessions, the statistics sampler, the
- * optional delay, dlq and bridge services, and the audit call every change goes through.
+ * optional delay, dlq and bridge services, runtime plugin instances, and the audit call every change goes through.
  *
  * @module
  */
-import type { BrokerApi } from "../../../mod.ts";
+import type { BrokerApi, RuntimePlugins } from "../../../mod.ts";
 import type { BridgeService } from "../../bridge/mod.ts";
 import type { DelayService } from "../../delay/mod.ts";
 import type { DlqService } from "../../dlq/mod.ts";
@@ -58,6 +58,8 @@ export interface AdminContext {
   delay(): DelayService | undefined;
   /** The dlq plugin's service when it runs. */
   dlq(): DlqService | undefined;
+  /** Adds and removes runtime plugin instances (bridges). */
+  readonly plugins: RuntimePlugins;
   /** Every bridge plugin instance's service, by service name, now. */
   bridges(): ReadonlyMap<string, BridgeService>;
 }

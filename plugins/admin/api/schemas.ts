@@ -94,6 +94,8 @@ export const Bridge = z.object({
   lastError: z.string().optional(),
   lastErrorAt: z.number().optional(),
   nextAttemptAt: z.number().optional(),
+  /** Added through this API (so it can be deleted here), not from broker.json. */
+  runtime: z.boolean(),
   links: z.array(
     z.object({
       from: z.string(),
@@ -107,6 +109,14 @@ export const Bridge = z.object({
     }),
   ),
 }).openapi("Bridge");
+
+export const NewBridge = z.object({
+  id: z.string().min(1).describe("Instance id: lowercase letters, digits, '.', '_', '-'"),
+  options: z.record(z.string(), z.unknown()).describe(
+    "The bridge plugin's options (host, port, username, password, tls, forward, credit, reconnect, " +
+      "idleTimeoutMs), checked against its JSON Schema",
+  ),
+}).openapi("NewBridge");
 
 /** Any JSON object; for responses whose shape docs/admin-api.md gives in full. */
 export const Json = z.record(z.string(), z.unknown());
