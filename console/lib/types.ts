@@ -8,7 +8,8 @@ import type { SeriesPoint } from "../../plugins/admin/stats.ts";
 // The admin plugin's own types for its statistics: one definition for the API and the pages that read it.
 export type { NodeStats as Stats, SeriesPoint } from "../../plugins/admin/stats.ts";
 // The bridge plugin's status, as GET /bridges answers it.
-export type { BridgeStatus } from "../../plugins/bridge/mod.ts";
+/** A bridge as the admin API lists it: its status, and whether it was added at runtime (removable). */
+export type { BridgeView as BridgeStatus } from "../../plugins/admin/api/bridges.ts";
 
 export interface User {
   username: string;

@@ -1,15 +1,19 @@
 /**
- * Every bridge to a peer broker: its connection state, counters and forward rules, read-only (bridges are
- * configured in broker.json). Server-rendered: the admin API has no live feed of bridges.
+ * Every bridge to a peer broker: its connection state, counters and forward rules; a form adds one, and
+ * those added here (not broker.json's) can be removed. Server-rendered: the admin API has no live feed of
+ * bridges.
  *
  * @module
  */
 import { type Column, DataTable } from "../components/DataTable.tsx";
+import { Island } from "../components/Island.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
 import type { T } from "../lib/i18n.ts";
 import { formatClock, formatNumber, formatTime } from "../lib/format.ts";
 import { definePage, titled } from "../lib/page.ts";
 import type { BridgeStatus } from "../lib/types.ts";
+import AddBridgeForm from "../islands/AddBridgeForm.tsx";
+import RemoveBridgeButton from "../islands/RemoveBridgeButton.tsx";
 
 /** Connected, or reconnecting with when it tries next and why the last attempt failed. */
 function BridgeState({ bridge: b, t }: { bridge: BridgeStatus; t: T }) {
@@ -103,8 +107,22 @@ export default definePage<BridgeStatus[]>({
                 numeric: true,
                 render: (b) => formatNumber(b.failures),
               },
+              {
+                key: "origin",
+                label: t("bridges.origin"),
+                // broker.json's bridges change only there: no Remove for them.
+                render: (b) =>
+                  b.runtime
+                    ? <Island component={RemoveBridgeButton} props={{ id: b.id }} />
+                    : <span class="muted">{t("bridges.fromConfig")}</span>,
+              },
             ]}
           />
+        </section>
+        <section class="card stack" aria-labelledby="add-bridge">
+          <h2 id="add-bridge">{t("bridges.add")}</h2>
+          <p class="muted">{t("bridges.addHint")}</p>
+          <Island component={AddBridgeForm} props={{}} />
         </section>
       </>
     );
