@@ -129,3 +129,53 @@ Deno.test("pages: bridges show their state, counters and forward rules", browser
     await peer.stop();
   }
 });
+
+Deno.test(
+  "pages: a bridge added through the form connects to the peer and is removed",
+  browserTest,
+  async () => {
+    const peer = await startBroker({ nodeId: "peer", plugins: [amqp()] });
+    try {
+      await withConsole({}, async (page, cb) => {
+        await logIn(page, cb.origin);
+        await open(page, cb.origin, "/bridges");
+        const form = page.getByRole("region", { name: "Add a bridge" });
+        // The browser asks for a rule's source; the bridge's schema refuses a bad one, shown at the rules.
+        await form.getByLabel("Name").fill("west");
+        await form.getByLabel("Peer host").fill("127.0.0.1");
+        await form.getByLabel("Peer AMQP port").fill("5672");
+        await form.getByRole("button", { name: "Add bridge" }).click();
+        await form.getByText("Enter a source for every rule.").waitFor();
+        await form.getByLabel("From (rule 1)").fill("queue://orders");
+        await form.getByRole("button", { name: "Add a rule" }).click();
+        await form.getByLabel("From (rule 2)").fill("orders");
+        await form.getByRole("button", { name: "Add bridge" }).click();
+        await form.locator("#bridge-forward-hint ~ .field-error", { hasText: /option "forward\.1\.from"/ })
+          .waitFor();
+        await form.getByRole("button", { name: "Remove rule 2" }).click();
+        await form.getByLabel("Peer AMQP port").fill(String(peer.ports["amqp:tcp"]));
+        await form.getByLabel("Password at the peer").fill("not-shown");
+        await form.getByRole("button", { name: "Add bridge" }).click();
+        await page.waitForLoadState("load");
+
+        const table = page.getByRole("region", { name: "Bridges to peer brokers" });
+        const row = table.locator("tbody > tr", { hasText: "west" }).first();
+        await waitFor(async () => {
+          await open(page, cb.origin, "/bridges");
+          return (await row.locator(":scope > td").nth(2).innerText()) === "Connected";
+        }, "the added bridge to show Connected");
+        assert.deepEqual(await unlabelled(page), [], "/bridges with a runtime bridge");
+        await screenshot(page, "bridges-added");
+
+        await row.getByRole("button", { name: "Remove" }).click();
+        const dialog = page.getByRole("dialog", { name: "Remove bridge west?" });
+        await dialog.getByRole("button", { name: "Remove" }).click();
+        // The page is read again once the bridge is gone.
+        await page.getByText("No bridge is configured.").waitFor();
+        assert.deepEqual(await (await page.request.get(`${cb.origin}/api/v1/admin/bridges`)).json(), []);
+      });
+    } finally {
+      await peer.stop();
+    }
+  },
+);
