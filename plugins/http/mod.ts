@@ -26,6 +26,22 @@ import { Receipts } from "./receipts.ts";
 import { SessionCache } from "./sessions.ts";
 
 type Handler = Parameters<HttpMount["mount"]>[1];
+
+/** A request body that did not arrive whole in time. */
+class BodyTimeout extends Error {}
+
+/** `req` with a body that fails with {@linkcode BodyTimeout} unless it has ended within `ms`. */
+function bodyDeadline(req: Request, ms: number, completed: Promise<void>): Request {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const body = req.body!.pipeThrough(
+    new TransformStream({
+      start: (c) => void (timer = setTimeout(() => c.error(new BodyTimeout("body timeout")), ms)),
+      flush: () => clearTimeout(timer),
+    }),
+  );
+  completed.finally(() => clearTimeout(timer)).catch(() => {});
+  return new Request(req, { body, duplex: "half" } as RequestInit);
+}
 type SocketHandler = Parameters<HttpMount["websocket"]>[1];
 
 export default definePlugin<HttpOptions>({
@@ -75,6 +91,12 @@ export default definePlugin<HttpOptions>({
         : problem("not_found", `No route for ${c.req.method} ${path}`);
     });
     app.onError((err) => {
+      if (err instanceof BodyTimeout) {
+        // The rest of the body may never come: the connection ends with the answer.
+        const r = problem("request_timeout", `The body did not arrive within ${o.bodyTimeoutMs} ms`, 408);
+        r.headers.set("connection", "close");
+        return r;
+      }
       // A core failure with a code (the store could not keep a message) is answered by its code.
       if (isBrokerError(err)) return problem(err.code, err.message);
       ctx.log.error("request failed", { error: err });
@@ -143,6 +165,13 @@ export default definePlugin<HttpOptions>({
       if (url.pathname.endsWith("/messages:batch")) {
         url.pathname = url.pathname.slice(0, -":batch".length) + "/batch";
         req = new Request(url, req);
+      }
+      // A body that never ends (a short Content-Length, a chunked body without its last chunk) must not hold
+      // the request, and the server's shutdown, forever.
+      // (One over maxBodySize by its Content-Length is refused unread.)
+      const declared = Number(req.headers.get("content-length") ?? 0);
+      if (req.body && o.bodyTimeoutMs > 0 && !(declared > o.maxBodySize)) {
+        req = bodyDeadline(req, o.bodyTimeoutMs, info.completed);
       }
       return app.fetch(req, peer);
     };

@@ -34,7 +34,7 @@ export const problemStatus = (code: string): number => STATUS[code as ErrorCode]
 export const problemType = (code: string): string => `https://ferrymq.dev/problems/${code}`;
 
 /** Codes of the HTTP API's own problems, beside the core's error codes. */
-export type ProblemCode = ErrorCode | "method_not_allowed" | "invalid_json";
+export type ProblemCode = ErrorCode | "method_not_allowed" | "invalid_json" | "request_timeout";
 
 /** A problem details object: the body of a problem response, also sent in WebSocket error frames. */
 export interface Problem {

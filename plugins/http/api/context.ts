@@ -12,6 +12,7 @@ export interface HttpOptions {
   hostname: string;
   tls?: TlsSettings & { port: number };
   maxBodySize: number;
+  bodyTimeoutMs: number;
   maxBatch: number;
   receiptTtlMs: number;
   consumerLeaseMs: number;

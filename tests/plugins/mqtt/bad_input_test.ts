@@ -3,6 +3,7 @@ import mqtt from "mqtt";
 import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { fuzzUnit, prng } from "../../helpers/fuzz.ts";
 import { exchange as rawExchange } from "../../helpers/raw.ts";
 import { Collector, within } from "../../helpers/wait.ts";
 
@@ -127,11 +128,7 @@ Deno.test("mqtt fuzz: 10,000 random and mutated packets; the broker stays up and
     const got = new Collector<string>();
     side.on("message", (_t, p) => got.push(new TextDecoder().decode(p)));
     await side.subscribeAsync("fuzz/side", { qos: 1 });
-    let seed = 7;
-    const rnd = (n: number) => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return (seed >>> 8) % n; // the high bits: an LCG's low bits repeat with short periods
-    };
+    const rnd = prng(7);
     const valid = [
       CONNECT(),
       CONNECT(5),
@@ -152,14 +149,7 @@ Deno.test("mqtt fuzz: 10,000 random and mutated packets; the broker stays up and
     while (sent < 10_000) {
       const chunks: Uint8Array[] = [CONNECT(4, `fz${round}`)];
       for (let i = 0; i < 50; i++, sent++) {
-        let pkt: Uint8Array;
-        if (rnd(3) === 0) {
-          pkt = new Uint8Array(1 + rnd(64)).map(() => rnd(256));
-        } else {
-          pkt = valid[rnd(valid.length)].slice();
-          for (let k = 0, n = 1 + rnd(4); k < n; k++) pkt[rnd(pkt.length)] = rnd(256);
-        }
-        chunks.push(pkt);
+        chunks.push(fuzzUnit(rnd, valid, { maxGarbage: 64, maxMutations: 4 }));
       }
       // Whatever it made of the input, the broker closes the connection once the input ends.
       await rawExchange(tb.ports["mqtt:tcp"], chunks, { endInput: true });

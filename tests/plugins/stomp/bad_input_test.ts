@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Client } from "@stomp/stompjs";
 import { TCPWrapper } from "@stomp/tcp-wrapper";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
+import { fuzzUnit, prng } from "../../helpers/fuzz.ts";
 import { exchange as rawExchange } from "../../helpers/raw.ts";
 import { Collector, deferred, within } from "../../helpers/wait.ts";
 
@@ -93,11 +94,7 @@ Deno.test("stomp fuzz: 10,000 random and mutated frames; the broker stays up and
     await within(ready.promise, 5000, "side client");
     const got = new Collector<string>();
     side.subscribe("/topic/side", (m) => got.push(m.body));
-    let seed = 11;
-    const rnd = (n: number) => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return (seed >>> 8) % n; // the high bits: an LCG's low bits repeat with short periods
-    };
+    const rnd = prng(11);
     const valid = [
       "SEND\ndestination:/queue/fz\ncontent-length:3\n\nabc\0",
       "SUBSCRIBE\nid:1\ndestination:/topic/fz.>\nack:client\n\n\0",
@@ -111,13 +108,7 @@ Deno.test("stomp fuzz: 10,000 random and mutated frames; the broker stays up and
     while (sent < 10_000) {
       const chunks: Uint8Array[] = [CONNECT];
       for (let i = 0; i < 50; i++, sent++) {
-        let f: Uint8Array;
-        if (rnd(3) === 0) f = new Uint8Array(1 + rnd(80)).map(() => rnd(256));
-        else {
-          f = valid[rnd(valid.length)].slice();
-          for (let k = 0, n = 1 + rnd(3); k < n; k++) f[rnd(f.length)] = rnd(256);
-        }
-        chunks.push(f);
+        chunks.push(fuzzUnit(rnd, valid, { maxGarbage: 80, maxMutations: 3 }));
       }
       chunks.push(enc.encode("DISCONNECT\n\n\0"));
       // Whatever it made of the input, the broker closes the connection once the input ends.

@@ -1,0 +1,87 @@
+/**
+ * Bad input on the HTTP API: client mistakes are answered with a 4xx problem, never a 500, and a body
+ * that never arrives whole is answered with 408 after `bodyTimeoutMs`.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { startBroker } from "../../helpers/broker.ts";
+import { exchange } from "../../helpers/raw.ts";
+import { within } from "../../helpers/wait.ts";
+import { http } from "./helpers.ts";
+
+const opts = { plugins: [{ ...http, options: { ...http.options, maxBodySize: 1024, bodyTimeoutMs: 300 } }] };
+const enc = new TextEncoder();
+
+const BAD: [string, string, number][] = [
+  [
+    "an unknown method",
+    "FROB /api/v1/queues/a/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    405,
+  ],
+  [
+    "a body over maxBodySize",
+    `POST /api/v1/queues/a/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5000\r\n\r\n${
+      "x".repeat(5000)
+    }`,
+    413,
+  ],
+  [
+    "bad JSON for a consumer",
+    "POST /api/v1/queues/a/consumers HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\n{nope",
+    400,
+  ],
+  [
+    "a bad envelope",
+    "POST /api/v1/queues/a/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+    "Content-Type: application/vnd.ferrymq.message+json\r\nContent-Length: 5\r\n\r\n{nope",
+    400,
+  ],
+];
+
+for (const [what, request, status] of BAD) {
+  Deno.test(`http bad input: ${what} gets ${status} with problem details`, async () => {
+    const tb = await startBroker(opts);
+    try {
+      const out = new TextDecoder().decode(await exchange(tb.ports.http, [request]));
+      assert.match(out, new RegExp(`^HTTP/1.1 ${status} `));
+      assert.match(out, /content-type: application\/problem\+json/i);
+    } finally {
+      await tb.stop();
+    }
+  });
+}
+
+for (
+  const [what, request] of [
+    ["a Content-Length longer than the body", "Content-Length: 100\r\n\r\nabc"],
+    ["a chunked body without its last chunk", "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"],
+  ]
+) {
+  Deno.test(`http bad input: ${what} is answered with 408 after bodyTimeoutMs`, async () => {
+    const tb = await startBroker(opts); // bodyTimeoutMs 300
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: tb.ports.http });
+    try {
+      await conn.write(enc.encode(`POST /api/v1/queues/slow/messages HTTP/1.1\r\nHost: x\r\n${request}`));
+      let text = "";
+      const buf = new Uint8Array(4096);
+      await within(
+        (async () => {
+          while (!text.includes("}")) {
+            const n = await conn.read(buf);
+            if (n === null) break;
+            text += new TextDecoder().decode(buf.subarray(0, n));
+          }
+        })(),
+        3000,
+        "an answer",
+      );
+      assert.match(text, /^HTTP\/1.1 408 /);
+      assert.match(text, /request_timeout/);
+      assert.equal(tb.broker.queue("slow")?.pending ?? 0, 0);
+    } finally {
+      conn.close();
+      await tb.stop();
+    }
+  });
+}
