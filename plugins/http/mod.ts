@@ -40,7 +40,15 @@ function bodyDeadline(req: Request, ms: number, completed: Promise<void>): Reque
     }),
   );
   completed.finally(() => clearTimeout(timer)).catch(() => {});
-  return new Request(req, { body, duplex: "half" } as RequestInit);
+  return withBody(req, req.url, body);
+}
+
+/**
+ * `req` at `url` with `body`. Not `new Request(req, ...)`: that reads the request's signal, which makes Deno
+ * print a warning about its legacy abort behaviour to the broker's output.
+ */
+function withBody(req: Request, url: string | URL, body: ReadableStream<Uint8Array> | null): Request {
+  return new Request(url, { method: req.method, headers: req.headers, body, duplex: "half" } as RequestInit);
 }
 type SocketHandler = Parameters<HttpMount["websocket"]>[1];
 
@@ -164,7 +172,7 @@ export default definePlugin<HttpOptions>({
       // ".../messages:batch" is the documented form; Hono routes it as ".../messages/batch".
       if (url.pathname.endsWith("/messages:batch")) {
         url.pathname = url.pathname.slice(0, -":batch".length) + "/batch";
-        req = new Request(url, req);
+        req = withBody(req, url, req.body);
       }
       // A body that never ends (a short Content-Length, a chunked body without its last chunk) must not hold
       // the request, and the server's shutdown, forever.
