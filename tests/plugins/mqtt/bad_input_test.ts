@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import mqttPacket from "mqtt-packet";
-import { Buffer } from "node:buffer";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { fuzzUnit, prng } from "../../helpers/fuzz.ts";
 import { exchange as rawExchange } from "../../helpers/raw.ts";
 import { Collector, within } from "../../helpers/wait.ts";
+import { CONNECT, fuzzSeeds, gen } from "./packets.ts";
 
 const opts = {
   plugins: [{
@@ -20,13 +19,6 @@ const opts = {
     },
   }],
 };
-// deno-lint-ignore no-explicit-any
-const gen = (p: any, protocolVersion = 4): Uint8Array =>
-  new Uint8Array(
-    mqttPacket.generate(p.payload ? { ...p, payload: Buffer.from(p.payload) } : p, { protocolVersion }),
-  );
-const CONNECT = (v = 4, id = "raw") =>
-  gen({ cmd: "connect", protocolId: "MQTT", protocolVersion: v, clientId: id, clean: true, keepalive: 0 }, v);
 
 /** Sends `chunks` on a raw socket and returns everything the broker wrote until it closed the socket. */
 const exchange = (tb: TestBroker, chunks: Uint8Array[], replyFirst = false) =>
@@ -129,22 +121,7 @@ Deno.test("mqtt fuzz: 10,000 random and mutated packets; the broker stays up and
     side.on("message", (_t, p) => got.push(new TextDecoder().decode(p)));
     await side.subscribeAsync("fuzz/side", { qos: 1 });
     const rnd = prng(7);
-    const valid = [
-      CONNECT(),
-      CONNECT(5),
-      gen({
-        cmd: "publish",
-        topic: "fuzz/x",
-        payload: new Uint8Array(8),
-        qos: 1,
-        messageId: 5,
-        retain: false,
-        dup: false,
-      }),
-      gen({ cmd: "subscribe", messageId: 2, subscriptions: [{ topic: "fuzz/#", qos: 1 }] }),
-      gen({ cmd: "pingreq" }),
-      gen({ cmd: "pubrel", messageId: 3 }),
-    ];
+    const valid = fuzzSeeds();
     let sent = 0, round = 0;
     while (sent < 10_000) {
       const chunks: Uint8Array[] = [CONNECT(4, `fz${round}`)];

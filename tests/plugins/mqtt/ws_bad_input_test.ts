@@ -7,8 +7,6 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import mqttPacket from "mqtt-packet";
-import { Buffer } from "node:buffer";
 import { startBroker } from "../../helpers/broker.ts";
 import { fuzzUnit, withSeed } from "../../helpers/fuzz.ts";
 import {
@@ -20,6 +18,7 @@ import {
   wsFrame,
 } from "../../helpers/ws_raw.ts";
 import { Collector, waitFor, within } from "../../helpers/wait.ts";
+import { CONNECT, fuzzSeeds, gen } from "./packets.ts";
 
 const opts = {
   plugins: [{
@@ -34,13 +33,6 @@ const opts = {
     },
   }],
 };
-// deno-lint-ignore no-explicit-any
-const gen = (p: any, protocolVersion = 4): Uint8Array =>
-  new Uint8Array(
-    mqttPacket.generate(p.payload ? { ...p, payload: Buffer.from(p.payload) } : p, { protocolVersion }),
-  );
-const CONNECT = (v = 4, id = "raw") =>
-  gen({ cmd: "connect", protocolId: "MQTT", protocolVersion: v, clientId: id, clean: true, keepalive: 0 }, v);
 
 Deno.test("mqtt ws bad input: malformed WebSocket framing ends the connection, before and after CONNECT", async () => {
   const tb = await startBroker(opts);
@@ -75,22 +67,7 @@ Deno.test("mqtt ws fuzz: 10,000 random and mutated packets in WebSocket messages
     const got = new Collector<string>();
     side.on("message", (_t, p) => got.push(new TextDecoder().decode(p)));
     await side.subscribeAsync("side/ws", { qos: 1 });
-    const valid = [
-      CONNECT(),
-      CONNECT(5),
-      gen({
-        cmd: "publish",
-        topic: "fuzz/x",
-        payload: new Uint8Array(8),
-        qos: 1,
-        messageId: 5,
-        retain: false,
-        dup: false,
-      }),
-      gen({ cmd: "subscribe", messageId: 2, subscriptions: [{ topic: "fuzz/#", qos: 1 }] }),
-      gen({ cmd: "pingreq" }),
-      gen({ cmd: "pubrel", messageId: 3 }),
-    ];
+    const valid = fuzzSeeds();
     const sentToSide: string[] = [];
     await withSeed(17, async (rnd) => {
       for (let round = 0, sent = 0; sent < 10_000; round++) {

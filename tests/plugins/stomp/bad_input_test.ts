@@ -5,6 +5,7 @@ import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { fuzzUnit, prng } from "../../helpers/fuzz.ts";
 import { exchange as rawExchange } from "../../helpers/raw.ts";
 import { Collector, deferred, within } from "../../helpers/wait.ts";
+import { fuzzSeeds } from "./frames.ts";
 
 const opts = {
   plugins: [{
@@ -95,15 +96,7 @@ Deno.test("stomp fuzz: 10,000 random and mutated frames; the broker stays up and
     const got = new Collector<string>();
     side.subscribe("/topic/side", (m) => got.push(m.body));
     const rnd = prng(11);
-    const valid = [
-      "SEND\ndestination:/queue/fz\ncontent-length:3\n\nabc\0",
-      "SUBSCRIBE\nid:1\ndestination:/topic/fz.>\nack:client\n\n\0",
-      "ACK\nid:1:1\n\n\0",
-      "BEGIN\ntransaction:t\n\n\0",
-      "COMMIT\ntransaction:t\n\n\0",
-      "NACK\nid:x\n\n\0",
-      "\n",
-    ].map((s) => enc.encode(s));
+    const valid = fuzzSeeds();
     let sent = 0, round = 0;
     while (sent < 10_000) {
       const chunks: Uint8Array[] = [CONNECT];

@@ -18,6 +18,7 @@ import {
   wsFrame,
 } from "../../helpers/ws_raw.ts";
 import { Collector, deferred, waitFor, within } from "../../helpers/wait.ts";
+import { fuzzSeeds } from "./frames.ts";
 
 const opts = {
   plugins: [{
@@ -71,15 +72,7 @@ Deno.test("stomp ws fuzz: 10,000 random and mutated frames in WebSocket messages
     side.watchForReceipt("sub", () => subscribed.resolve());
     side.subscribe("/topic/side.ws", (m) => got.push(m.body), { receipt: "sub" });
     await within(subscribed.promise, 5000, "subscribed");
-    const valid = [
-      "SEND\ndestination:/queue/fz\ncontent-length:3\n\nabc\0",
-      "SUBSCRIBE\nid:1\ndestination:/topic/fz.>\nack:client\n\n\0",
-      "ACK\nid:1:1\n\n\0",
-      "BEGIN\ntransaction:t\n\n\0",
-      "COMMIT\ntransaction:t\n\n\0",
-      "NACK\nid:x\n\n\0",
-      "\n",
-    ].map((s) => enc.encode(s));
+    const valid = fuzzSeeds();
     const sentToSide: string[] = [];
     await withSeed(23, async (rnd) => {
       for (let round = 0, sent = 0; sent < 10_000; round++) {
