@@ -18,7 +18,7 @@ import {
   wsFrame,
 } from "../../helpers/ws_raw.ts";
 import { Collector, waitFor, within } from "../../helpers/wait.ts";
-import { CONNECT, fuzzSeeds, gen } from "./packets.ts";
+import { CONNECT, fuzzSeeds } from "./packets.ts";
 
 const opts = {
   plugins: [{

@@ -34,7 +34,6 @@ const opts = {
     },
   }],
 };
-const enc = new TextEncoder();
 const CONNECT = "CONNECT\naccept-version:1.2\nhost:x\n\n\0";
 
 Deno.test("stomp ws bad input: malformed WebSocket framing ends the connection, before and after CONNECT", async () => {
