@@ -52,6 +52,9 @@ function withBody(req: Request, url: string | URL, body: ReadableStream<Uint8Arr
 }
 type SocketHandler = Parameters<HttpMount["websocket"]>[1];
 
+/** Methods `new Request` refuses (fetch's forbidden methods). */
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+
 export default definePlugin<HttpOptions>({
   name: "http",
   async setup(ctx) {
@@ -91,13 +94,13 @@ export default definePlugin<HttpOptions>({
       info: { title: "FerryMQ messaging API", version: "0.1.0" },
     });
     const allowed = allowedMethods(app.routes);
-    app.notFound((c) => {
-      const path = new URL(c.req.url).pathname;
+    const unrouted = (method: string, path: string) => {
       const methods = allowed(path);
       return methods.length !== 0
         ? methodNotAllowed(methods)
-        : problem("not_found", `No route for ${c.req.method} ${path}`);
-    });
+        : problem("not_found", `No route for ${method} ${path}`);
+    };
+    app.notFound((c) => unrouted(c.req.method, new URL(c.req.url).pathname));
     app.onError((err) => {
       if (err instanceof BodyTimeout) {
         // The rest of the body may never come: the connection ends with the answer.
@@ -170,10 +173,11 @@ export default definePlugin<HttpOptions>({
         }
       }
       // ".../messages:batch" is the documented form; Hono routes it as ".../messages/batch".
-      if (url.pathname.endsWith("/messages:batch")) {
-        url.pathname = url.pathname.slice(0, -":batch".length) + "/batch";
-        req = withBody(req, url, req.body);
-      }
+      const batch = url.pathname.endsWith("/messages:batch");
+      if (batch) url.pathname = url.pathname.slice(0, -":batch".length) + "/batch";
+      // No route takes a method fetch forbids (TRACE, TRACK, CONNECT), and no Request can be rebuilt with one.
+      if (FORBIDDEN_METHODS.has(req.method.toUpperCase())) return unrouted(req.method, url.pathname);
+      if (batch) req = withBody(req, url, req.body);
       // A body that never ends (a short Content-Length, a chunked body without its last chunk) must not hold
       // the request, and the server's shutdown, forever.
       // (One over maxBodySize by its Content-Length is refused unread.)

@@ -20,6 +20,11 @@ const BAD: [string, string, number][] = [
     405,
   ],
   [
+    "a method fetch forbids (TRACE), which no Request can be rebuilt with",
+    "TRACE /api/v1/queues/a/messages:batch HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    405,
+  ],
+  [
     "a body over maxBodySize",
     `POST /api/v1/queues/a/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5000\r\n\r\n${
       "x".repeat(5000)
