@@ -31,7 +31,10 @@ const Id = z.object({ name: z.string().min(1), id: z.string() });
 const Options = z.object({
   selector: z.string().optional(),
   prefetch: z.number().int().min(1).max(10_000).default(100),
-  ackTimeoutMs: z.number().int().min(100).optional().describe("Lease: idle time before the consumer closes"),
+  // At most what a timer holds: a longer one fires at once (and Deno warns).
+  ackTimeoutMs: z.number().int().min(100).max(2 ** 31 - 1).optional().describe(
+    "Lease: idle time before the consumer closes",
+  ),
 });
 const Settle = z.object({ ids: z.array(z.string()).min(1), requeue: z.boolean().default(true) });
 const Problem = z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string() });

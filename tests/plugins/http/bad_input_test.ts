@@ -90,3 +90,26 @@ for (
     }
   });
 }
+
+Deno.test("http bad input: a consumer lease over what a timer holds is 400, not a lease that ends at once", async () => {
+  const tb = await startBroker(opts);
+  const base = `http://127.0.0.1:${tb.ports.http}/api/v1`;
+  try {
+    const res = await fetch(`${base}/queues/lease/consumers`, {
+      method: "POST",
+      body: JSON.stringify({ ackTimeoutMs: 2 ** 31 }),
+    });
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).type, "https://ferrymq.dev/problems/invalid_argument");
+    const { id } = await (await fetch(`${base}/queues/lease/consumers`, {
+      method: "POST",
+      body: JSON.stringify({ ackTimeoutMs: 2 ** 31 - 1 }),
+    })).json();
+    await new Promise((r) => setTimeout(r, 50));
+    const fetched = await fetch(`${base}/queues/lease/consumers/${id}/messages`);
+    assert.equal(fetched.status, 200);
+    await fetched.body?.cancel();
+  } finally {
+    await tb.stop();
+  }
+});
