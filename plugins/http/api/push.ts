@@ -12,6 +12,11 @@ import type { HttpContext, Routes, ServeEnv } from "./context.ts";
 import { deliveryJson } from "./message_out.ts";
 
 const encoder = new TextEncoder();
+const SSE_HEADERS = {
+  "content-type": "text/event-stream",
+  "cache-control": "no-cache",
+  connection: "keep-alive",
+};
 
 /** Written events of one durable stream, kept so a reconnect with Last-Event-ID can replay them. */
 const REPLAY = 1000;
@@ -28,6 +33,9 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
   const ackStreams = new Map<string, AckStream>();
 
   app.get("/api/v1/:kind{queues|topics}/:name/events", async (c) => {
+    // HEAD: a GET's headers. No body is ever read or cancelled, so a subscription would never close (and a
+    // queue's messages would stay with it).
+    if (c.req.method === "HEAD") return new Response(null, { headers: SSE_HEADERS });
     const kind: DestinationKind = c.req.param("kind") === "queues" ? "queue" : "topic";
     const name = c.req.param("name");
     const durable = c.req.query("durable");
@@ -112,9 +120,7 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
       return fail(rejectProblem(sub));
     }
     if (clientAck) ackStreams.set(streamId, { queue: name, handed });
-    return new Response(stream, {
-      headers: { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" },
-    });
+    return new Response(stream, { headers: SSE_HEADERS });
   });
 
   app.post("/api/v1/:kind{queues|topics}/:name/events/:stream/ack", async (c) => {

@@ -113,3 +113,19 @@ Deno.test("http bad input: a consumer lease over what a timer holds is 400, not 
     await tb.stop();
   }
 });
+
+Deno.test("http bad input: HEAD on an event stream subscribes to nothing", async () => {
+  const tb = await startBroker(opts);
+  const base = `http://127.0.0.1:${tb.ports.http}/api/v1`;
+  try {
+    await tb.broker.publish({ kind: "queue", destination: "head", body: "kept" });
+    const res = await fetch(`${base}/queues/head/events`, { method: "HEAD" });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "text/event-stream");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(tb.broker.consumers().length, 0);
+    assert.equal(tb.broker.queue("head")?.pending, 1);
+  } finally {
+    await tb.stop();
+  }
+});

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { startBroker, type TestBroker } from "../../helpers/broker.ts";
 import { withSeed } from "../../helpers/fuzz.ts";
 import { exchange } from "../../helpers/raw.ts";
-import { within } from "../../helpers/wait.ts";
+import { waitFor, within } from "../../helpers/wait.ts";
 import { base, type Frame, http, json, openSocket } from "./helpers.ts";
 
 const opts = {
@@ -583,6 +583,8 @@ Deno.test("http fuzz: random and mutated requests of every route; a side client 
       const { sent, got } = await side;
       assert.ok(sent.length > 0);
       assert.deepEqual([...got].sort(), [...sent].sort(), "every side message exactly once");
+      // Nothing the fuzz opened stays open (event streams, consumers past their lease): the two consumers left.
+      await waitFor(() => tb.broker.consumers().length === 2, "only the two long-lived consumers left");
       // Still up.
       const doc = await fetch(`${base(tb)}/openapi.json`);
       assert.equal(doc.status, 200);
