@@ -6,7 +6,14 @@
  *
  * @module
  */
-import { type DestinationKind, isReject, type Session, type Subscription } from "../../../mod.ts";
+import {
+  compileSelector,
+  type DestinationKind,
+  isBrokerError,
+  isReject,
+  type Session,
+  type Subscription,
+} from "../../../mod.ts";
 import { problem, rejectProblem } from "../problems.ts";
 import type { HttpContext, Routes, ServeEnv } from "./context.ts";
 import { deliveryJson } from "./message_out.ts";
@@ -33,11 +40,11 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
   const ackStreams = new Map<string, AckStream>();
 
   app.get("/api/v1/:kind{queues|topics}/:name/events", async (c) => {
-    // HEAD: a GET's headers. No body is ever read or cancelled, so a subscription would never close (and a
-    // queue's messages would stay with it).
-    if (c.req.method === "HEAD") return new Response(null, { headers: SSE_HEADERS });
     const kind: DestinationKind = c.req.param("kind") === "queues" ? "queue" : "topic";
     const name = c.req.param("name");
+    if (c.req.method === "HEAD") {
+      return await head(c.req.raw, c.env as ServeEnv, kind, name, c.req.query("selector"));
+    }
     const durable = c.req.query("durable");
     const clientAck = c.req.query("ack") === "client";
     const lastId = c.req.header("last-event-id");
@@ -122,6 +129,31 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
     if (clientAck) ackStreams.set(streamId, { queue: name, handed });
     return new Response(stream, { headers: SSE_HEADERS });
   });
+
+  /**
+   * HEAD: what a GET would answer (credentials, the right to subscribe, the selector), without the stream. No
+   * body is ever read or cancelled, so a subscription would never close (and a queue's messages would stay
+   * with it).
+   */
+  async function head(
+    req: Request,
+    env: ServeEnv,
+    kind: DestinationKind,
+    name: string,
+    selector: string | undefined,
+  ): Promise<Response> {
+    const session = await hc.session(req, env);
+    if (isReject(session)) return rejectProblem(session);
+    const allowed = await session.authorize("subscribe", name, kind);
+    if (allowed !== true) return rejectProblem(allowed);
+    try {
+      if (selector !== undefined) compileSelector(selector);
+    } catch (e) {
+      if (isBrokerError(e)) return problem(e.code, e.message);
+      throw e;
+    }
+    return new Response(null, { headers: SSE_HEADERS });
+  }
 
   app.post("/api/v1/:kind{queues|topics}/:name/events/:stream/ack", async (c) => {
     const s = ackStreams.get(c.req.param("stream"));

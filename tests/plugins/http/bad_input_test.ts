@@ -122,9 +122,38 @@ Deno.test("http bad input: HEAD on an event stream subscribes to nothing", async
     const res = await fetch(`${base}/queues/head/events`, { method: "HEAD" });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("content-type"), "text/event-stream");
-    await new Promise((r) => setTimeout(r, 50));
     assert.equal(tb.broker.consumers().length, 0);
     assert.equal(tb.broker.queue("head")?.pending, 1);
+    // What a GET would refuse, HEAD refuses too.
+    const bad = await fetch(`${base}/queues/head/events?selector=${encodeURIComponent("a = ")}`, {
+      method: "HEAD",
+    });
+    assert.equal(bad.status, 400);
+  } finally {
+    await tb.stop();
+  }
+});
+
+Deno.test("http bad input: HEAD on an event stream asks the auth gates as a GET would", async () => {
+  const tb = await startBroker({
+    plugins: [
+      {
+        use: "auth",
+        options: {
+          anonymous: "off",
+          users: [{ username: "alice", password: "a-pw" }],
+          acl: { default: "deny", rules: [{ allow: true, pattern: "open" }] },
+        },
+      },
+      ...opts.plugins,
+    ],
+  });
+  const url = (q: string) => `http://127.0.0.1:${tb.ports.http}/api/v1/queues/${q}/events`;
+  const alice = { authorization: `Basic ${btoa("alice:a-pw")}` };
+  try {
+    assert.equal((await fetch(url("open"), { method: "HEAD" })).status, 401);
+    assert.equal((await fetch(url("closed"), { method: "HEAD", headers: alice })).status, 403);
+    assert.equal((await fetch(url("open"), { method: "HEAD", headers: alice })).status, 200);
   } finally {
     await tb.stop();
   }
