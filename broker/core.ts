@@ -496,7 +496,7 @@ export class Core implements BrokerApi, QueueOwner {
       }
       const e = this.#enqueue(b.queue, m);
       // Its entries in non-durable queues too: a publish that fails is taken back whole.
-      if (m.persistent) (routed ??= []).push([b.queue, e]);
+      if (m.persistent && this.#store !== undefined) (routed ??= []).push([b.queue, e]);
       stored ||= e.stored;
     }
     return stored ? this.#persist(m, routed!, into) : undefined;

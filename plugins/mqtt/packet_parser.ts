@@ -8,7 +8,7 @@
 import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
 import { parseProperties } from "./properties.ts";
-import { decodeAck, decodePublish } from "./publish_codec.ts";
+import { decodeAck, decodePublish, utf8 } from "./publish_codec.ts";
 import { validatePacket } from "./validate.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -23,11 +23,10 @@ mqttPacket.writeToStream.cacheNumbers = false;
 const parsers = new Map<number, Parser>();
 let result: Packet | Error | undefined;
 
-// mqtt-packet decodes strings leniently: bytes that are not UTF-8 become U+FFFD, where the spec closes the
-// connection [MQTT-1.5.3-1]. A leading U+FEFF stays part of the string [MQTT-1.5.4-3].
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-/** mqtt-packet's `_parseString` (9.0.2) with a fatal UTF-8 decode: an error instead of U+FFFD. */
+/**
+ * mqtt-packet's `_parseString` (9.0.2) with MQTT's UTF-8: an error where it decodes bytes that are not UTF-8
+ * to U+FFFD.
+ */
 function parseString(this: Parser): string | null {
   const length = this._parseNum();
   const end = length + this._pos;

@@ -10,9 +10,11 @@
 // deno-lint-ignore no-explicit-any
 type Packet = any;
 
-// Fatal: a topic that is not well-formed UTF-8 ends the connection [MQTT-1.5.3-1]; a leading U+FEFF is
-// part of the topic, not a byte order mark to drop [MQTT-1.5.4-3].
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/**
+ * MQTT's UTF-8: fatal, since a string that is not well-formed UTF-8 ends the connection [MQTT-1.5.3-1]; a
+ * leading U+FEFF is part of the string, not a byte order mark to drop [MQTT-1.5.4-3].
+ */
+export const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /** The topic at `start`, or undefined when its bytes are not valid UTF-8. */
