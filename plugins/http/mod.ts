@@ -30,17 +30,20 @@ type Handler = Parameters<HttpMount["mount"]>[1];
 /** A request body that did not arrive whole in time. */
 class BodyTimeout extends Error {}
 
-/** `req` with a body that fails with {@linkcode BodyTimeout} unless it has ended within `ms`. */
-function bodyDeadline(req: Request, ms: number, completed: Promise<void>): Request {
+/** `body`, failing with {@linkcode BodyTimeout} unless it has ended within `ms`. */
+function bodyDeadline(
+  body: ReadableStream<Uint8Array>,
+  ms: number,
+  completed: Promise<void>,
+): ReadableStream<Uint8Array> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const body = req.body!.pipeThrough(
+  completed.finally(() => clearTimeout(timer)).catch(() => {});
+  return body.pipeThrough(
     new TransformStream({
       start: (c) => void (timer = setTimeout(() => c.error(new BodyTimeout("body timeout")), ms)),
       flush: () => clearTimeout(timer),
     }),
   );
-  completed.finally(() => clearTimeout(timer)).catch(() => {});
-  return withBody(req, req.url, body);
 }
 
 /**
@@ -177,13 +180,14 @@ export default definePlugin<HttpOptions>({
       if (batch) url.pathname = url.pathname.slice(0, -":batch".length) + "/batch";
       // No route takes a method fetch forbids (TRACE, TRACK, CONNECT), and no Request can be rebuilt with one.
       if (FORBIDDEN_METHODS.has(req.method.toUpperCase())) return unrouted(req.method, url.pathname);
-      if (batch) req = withBody(req, url, req.body);
       // A body that never ends (a short Content-Length, a chunked body without its last chunk) must not hold
       // the request, and the server's shutdown, forever.
       // (One over maxBodySize by its Content-Length is refused unread.)
       const declared = Number(req.headers.get("content-length") ?? 0);
-      if (req.body && o.bodyTimeoutMs > 0 && !(declared > o.maxBodySize)) {
-        req = bodyDeadline(req, o.bodyTimeoutMs, info.completed);
+      const timed = req.body !== null && o.bodyTimeoutMs > 0 && !(declared > o.maxBodySize);
+      if (batch || timed) {
+        const body = timed ? bodyDeadline(req.body!, o.bodyTimeoutMs, info.completed) : req.body;
+        req = withBody(req, url, body);
       }
       return app.fetch(req, peer);
     };
