@@ -6,7 +6,6 @@
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import {
   definePlugin,
   type HttpConnInfo,
@@ -15,6 +14,7 @@ import {
   loadTls,
   serveHttp,
 } from "../../mod.ts";
+import { BodyTimeout } from "./api/body.ts";
 import { consumeRoutes } from "./api/consume.ts";
 import type { HttpContext, HttpOptions, Routes, ServeEnv } from "./api/context.ts";
 import { publishRoutes } from "./api/publish.ts";
@@ -27,30 +27,11 @@ import { SessionCache } from "./sessions.ts";
 
 type Handler = Parameters<HttpMount["mount"]>[1];
 
-/** A request body that did not arrive whole in time. */
-class BodyTimeout extends Error {}
-
-/** `body`, failing with {@linkcode BodyTimeout} unless it has ended within `ms`. */
-function bodyDeadline(
-  body: ReadableStream<Uint8Array>,
-  ms: number,
-  completed: Promise<void>,
-): ReadableStream<Uint8Array> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  completed.finally(() => clearTimeout(timer)).catch(() => {});
-  return body.pipeThrough(
-    new TransformStream({
-      start: (c) => void (timer = setTimeout(() => c.error(new BodyTimeout("body timeout")), ms)),
-      flush: () => clearTimeout(timer),
-    }),
-  );
-}
-
 /**
  * `req` at `url` with `body`. Not `new Request(req, ...)`: that reads the request's signal, which makes Deno
  * print a warning about its legacy abort behaviour to the broker's output.
  */
-function withBody(req: Request, url: string | URL, body: ReadableStream<Uint8Array> | null): Request {
+function withBody(req: Request, url: URL, body: ReadableStream<Uint8Array> | null): Request {
   return new Request(url, { method: req.method, headers: req.headers, body, duplex: "half" } as RequestInit);
 }
 type SocketHandler = Parameters<HttpMount["websocket"]>[1];
@@ -66,6 +47,7 @@ export default definePlugin<HttpOptions>({
     const receipts = new Receipts(o.receiptTtlMs, ctx.log);
     const hc: HttpContext = {
       options: o,
+      body: { maxBytes: o.maxBodySize, timeoutMs: o.bodyTimeoutMs },
       receipts,
       log: ctx.log,
       session: (
@@ -81,14 +63,6 @@ export default definePlugin<HttpOptions>({
         }
       },
     });
-    // Every body is read through the limit, the ones without a Content-Length (chunked) too.
-    app.use(
-      "/api/v1/*",
-      bodyLimit({
-        maxSize: o.maxBodySize,
-        onError: () => problem("payload_too_large", `The body exceeds ${o.maxBodySize} bytes`),
-      }),
-    );
     publishRoutes(app as unknown as Routes, hc);
     const closeConsumers = consumeRoutes(app as unknown as Routes, hc);
     pushRoutes(app as unknown as Routes, hc);
@@ -180,15 +154,7 @@ export default definePlugin<HttpOptions>({
       if (batch) url.pathname = url.pathname.slice(0, -":batch".length) + "/batch";
       // No route takes a method fetch forbids (TRACE, TRACK, CONNECT), and no Request can be rebuilt with one.
       if (FORBIDDEN_METHODS.has(req.method.toUpperCase())) return unrouted(req.method, url.pathname);
-      // A body that never ends (a short Content-Length, a chunked body without its last chunk) must not hold
-      // the request, and the server's shutdown, forever.
-      // (One over maxBodySize by its Content-Length is refused unread.)
-      const declared = Number(req.headers.get("content-length") ?? 0);
-      const timed = req.body !== null && o.bodyTimeoutMs > 0 && !(declared > o.maxBodySize);
-      if (batch || timed) {
-        const body = timed ? bodyDeadline(req.body!, o.bodyTimeoutMs, info.completed) : req.body;
-        req = withBody(req, url, body);
-      }
+      if (batch) req = withBody(req, url, req.body);
       return app.fetch(req, peer);
     };
     const names = ["http", "http:tls"];

@@ -99,7 +99,7 @@ export function consumeRoutes(app: Routes, hc: HttpContext): () => Promise<void>
     }),
     async (c) => {
       const { name } = c.req.valid("param");
-      const opts = await jsonBody(c.req, Options);
+      const opts = await jsonBody(c.req.raw, Options, hc.body);
       if (opts instanceof Response) return opts;
       const id = crypto.randomUUID();
       const holder: { consumer?: Consumer } = {};
@@ -202,7 +202,7 @@ export function consumeRoutes(app: Routes, hc: HttpContext): () => Promise<void>
         const { name, id } = c.req.valid("param");
         const con = find(name, id);
         if (!con) return unknown(name, id);
-        const body = await jsonBody(c.req, Settle);
+        const body = await jsonBody(c.req.raw, Settle, hc.body);
         if (body instanceof Response) return body;
         const { ids, requeue } = body;
         const tags: number[] = [];

@@ -5,6 +5,7 @@
  */
 import type { DeliverySink, Logger, Reject, Session, TlsSettings } from "../../../mod.ts";
 import type { Receipts } from "../receipts.ts";
+import type { BodyLimits } from "./body.ts";
 
 /** HTTP plugin options (see plugin.json). */
 export interface HttpOptions {
@@ -35,6 +36,8 @@ export interface HttpContext {
   readonly options: HttpOptions;
   readonly receipts: Receipts;
   readonly log: Logger;
+  /** What a request body may be (maxBodySize, bodyTimeoutMs). */
+  readonly body: BodyLimits;
   /** The cached session of the request's credentials; with a sink, a new session of its own. */
   session(req: Request, env: ServeEnv, sink?: DeliverySink): Promise<Session | Reject>;
 }

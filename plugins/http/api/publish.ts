@@ -8,6 +8,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { type DestinationKind, isReject, type MessageInit, reserveMessageId } from "../../../mod.ts";
 import { Envelope, ENVELOPE_TYPE, fromEnvelope, fromRequest } from "../message_in.ts";
 import { issuesText, problem, rejectProblem } from "../problems.ts";
+import { readBody } from "./body.ts";
 import type { HttpContext, Routes } from "./context.ts";
 
 const Kind = z.enum(["queues", "topics"]).openapi({ description: "Destination kind" });
@@ -99,7 +100,6 @@ const receiptRoute = createRoute({
 const kindOf = (k: "queues" | "topics"): DestinationKind => (k === "queues" ? "queue" : "topic");
 
 // The body limit middleware has refused any body over the limit by now.
-const readBody = async (req: Request): Promise<Uint8Array> => new Uint8Array(await req.arrayBuffer());
 
 /** Registers the publish routes. */
 export function publishRoutes(app: Routes, hc: HttpContext): void {
@@ -108,7 +108,7 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
     const q = c.req.valid("query");
     const session = await hc.session(c.req.raw, c.env);
     if (isReject(session)) return rejectProblem(session);
-    const body = await readBody(c.req.raw);
+    const body = await readBody(c.req.raw, hc.body);
     let init: MessageInit;
     try {
       const type = c.req.header("content-type") ?? "";
@@ -145,7 +145,7 @@ export function publishRoutes(app: Routes, hc: HttpContext): void {
     const { kind, name } = c.req.valid("param");
     const session = await hc.session(c.req.raw, c.env);
     if (isReject(session)) return rejectProblem(session);
-    const raw = await readBody(c.req.raw);
+    const raw = await readBody(c.req.raw, hc.body);
     const text = new TextDecoder().decode(raw);
     let items: unknown[];
     try {

@@ -15,6 +15,7 @@ import {
   type Subscription,
 } from "../../../mod.ts";
 import { problem, rejectProblem } from "../problems.ts";
+import { readBody } from "./body.ts";
 import type { HttpContext, Routes, ServeEnv } from "./context.ts";
 import { deliveryJson } from "./message_out.ts";
 
@@ -160,7 +161,12 @@ export function pushRoutes(app: Routes, hc: HttpContext): void {
     if (!s || s.queue !== c.req.param("name")) {
       return problem("not_found", `No event stream "${c.req.param("stream")}"`);
     }
-    const body = await c.req.json().catch(() => undefined) as {
+    const raw = await readBody(c.req.raw, hc.body);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(new TextDecoder().decode(raw));
+    } catch { /* not JSON: checked below like a body of the wrong shape */ }
+    const body = parsed as {
       ids?: unknown;
       requeue?: boolean;
       nack?: boolean;
